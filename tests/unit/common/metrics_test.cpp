@@ -1,0 +1,46 @@
+#include "common/metrics.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace strata {
+namespace {
+
+TEST(MetricsRegistry, RendersCountersWithLabels) {
+  metrics_registry r;
+  auto& c = r.counter("strata_http_requests_total", "HTTP requests.", {"route", "code"});
+  c.add({"/api/v1/write", "204"});
+  c.add({"/api/v1/write", "204"}, 2);
+  auto text = r.render();
+  EXPECT_NE(text.find("# TYPE strata_http_requests_total counter"), std::string::npos);
+  EXPECT_NE(text.find("strata_http_requests_total{route=\"/api/v1/write\",code=\"204\"} 3\n"), std::string::npos);
+}
+
+TEST(MetricsRegistry, HistogramBucketsAreCumulative) {
+  metrics_registry r;
+  auto& h = r.histogram("d_seconds", "Durations.", {}, {0.1, 1});
+  h.observe({}, 0.05);
+  h.observe({}, 0.5);
+  h.observe({}, 5);
+  auto text = r.render();
+  EXPECT_NE(text.find("d_seconds_bucket{le=\"0.1\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("d_seconds_bucket{le=\"1\"} 2\n"), std::string::npos);
+  EXPECT_NE(text.find("d_seconds_bucket{le=\"+Inf\"} 3\n"), std::string::npos);
+  EXPECT_NE(text.find("d_seconds_count 3\n"), std::string::npos);
+}
+
+TEST(FormatValue, MatchesPrometheusSpelling) {
+  EXPECT_EQ(format_value(1), "1");
+  EXPECT_EQ(format_value(0.1), "0.1");
+  EXPECT_EQ(format_value(1e21), "1e+21");
+  EXPECT_EQ(format_value(INFINITY), "+Inf");
+  EXPECT_EQ(format_value(-INFINITY), "-Inf");
+  EXPECT_EQ(format_value(NAN), "NaN");
+  EXPECT_EQ(format_value(123456789.125), "123456789.125");
+}
+
+TEST(ProcessResidentBytes, IsPositive) { EXPECT_GT(process_resident_bytes(), 0); }
+
+}  // namespace
+}  // namespace strata
