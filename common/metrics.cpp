@@ -3,7 +3,10 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 
 namespace strata {
@@ -48,11 +51,19 @@ void header(std::string& out, const std::string& name, const std::string& help, 
 std::string format_value(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  char buf[32];
-  for (int prec = 1; prec <= 17; ++prec) {  // shortest representation that round-trips
-    std::snprintf(buf, sizeof buf, "%.*g", prec, v);
+  if (v == 0) return std::signbit(v) ? "-0" : "0";
+  // Go's strconv.FormatFloat(v, 'g', -1, 64): the shortest digits that
+  // round-trip, in plain notation unless the exponent is < -4 or >= 21.
+  char buf[48];
+  int prec = 1;
+  for (; prec <= 17; ++prec) {
+    std::snprintf(buf, sizeof buf, "%.*e", prec - 1, v);
     if (std::strtod(buf, nullptr) == v) break;
   }
+  int exp = std::atoi(std::strchr(buf, 'e') + 1);
+  if (exp < -4 || exp >= 21) return buf;
+  int decimals = std::max(0, prec - 1 - exp);
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
   return buf;
 }
 

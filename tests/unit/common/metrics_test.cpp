@@ -38,6 +38,12 @@ TEST(FormatValue, MatchesPrometheusSpelling) {
   EXPECT_EQ(format_value(-INFINITY), "-Inf");
   EXPECT_EQ(format_value(NAN), "NaN");
   EXPECT_EQ(format_value(123456789.125), "123456789.125");
+  EXPECT_EQ(format_value(10), "10");
+  EXPECT_EQ(format_value(1e6), "1000000");
+  EXPECT_EQ(format_value(1e20), "100000000000000000000");
+  EXPECT_EQ(format_value(0.0001), "0.0001");
+  EXPECT_EQ(format_value(0.00001), "1e-05");
+  EXPECT_EQ(format_value(-2.5), "-2.5");
 }
 
 TEST(ProcessResidentBytes, IsPositive) { EXPECT_GT(process_resident_bytes(), 0); }

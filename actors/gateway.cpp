@@ -1,0 +1,161 @@
+#include "actors/gateway.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "actors/messages.hpp"
+#include "wire/batch.hpp"
+
+namespace strata::actors {
+namespace {
+
+std::vector<std::string> down_warnings(const shard_view& view) {
+  std::vector<std::string> w;
+  for (const auto& n : view.down) w.push_back("node " + n + " is down: its series are missing from this result");
+  return w;
+}
+
+// Sends the same request to every shard of `view`; on_reply runs once per
+// answer (on one actor thread, in turn), on_done once at the end with the
+// first failure or ok.
+template <class Reply, class... Args>
+void fan_out(caf::actor_system& sys, std::shared_ptr<const shard_view> view, std::chrono::milliseconds timeout,
+             std::function<status(Reply&)> on_reply, std::function<void(status)> on_done, Args... args) {
+  if (view->shards.empty()) {
+    on_done(error(strata_errc::unavailable, "no shard is available"));
+    return;
+  }
+  sys.spawn([=](caf::event_based_actor* self) {
+    auto left = std::make_shared<size_t>(view->shards.size());
+    auto failure = std::make_shared<status>();
+    auto one_done = [=](status st) {
+      if (!st && failure->is_ok()) *failure = std::move(st);
+      if (--*left == 0) on_done(*failure);
+    };
+    for (const auto& shard : view->shards) {
+      std::string where = "shard " + std::to_string(shard.index) + " on node " + shard.node;
+      self->request(shard.handle, timeout, args...)
+          .then([=](Reply& r) { one_done(on_reply(r)); },
+                [=](caf::error& e) { one_done(from_caf_error(e, where + " did not answer")); });
+    }
+  });
+}
+
+std::vector<std::string> sorted_union(std::vector<std::vector<std::string>> parts) {
+  std::set<std::string> all;
+  for (auto& p : parts)
+    for (auto& s : p) all.insert(std::move(s));
+  return {all.begin(), all.end()};
+}
+
+// Fans a string-list request out (through `send`) and answers the sorted union.
+template <class Send>
+void read_strings(std::shared_ptr<const shard_view> view, std::chrono::milliseconds timeout,
+                  read_done<std::vector<std::string>> done, const Send& send) {
+  auto acc = std::make_shared<std::vector<std::vector<std::string>>>();
+  send(
+      view, timeout,
+      [acc](std::vector<std::string>& r) {
+        acc->push_back(std::move(r));
+        return status::ok();
+      },
+      [acc, done, view](status st) {
+        if (!st) return done(st, {});
+        done(sorted_union(std::move(*acc)), down_warnings(*view));
+      });
+}
+
+}  // namespace
+
+gateway::gateway(caf::actor_system& sys, const shard_table& table, std::vector<caf::actor> collectors,
+                 std::chrono::milliseconds timeout)
+    : sys_(sys), table_(table), collectors_(std::move(collectors)), timeout_(timeout) {}
+
+gateway::~gateway() = default;
+
+void gateway::write(write_batch batch, std::function<void(result<uint64_t>)> done) {
+  auto collector = collectors_[next_collector_++ % collectors_.size()];
+  auto timeout = timeout_;
+  sys_.spawn([=, batch = std::move(batch)](caf::event_based_actor* self) mutable {
+    self->request(collector, timeout, write_atom::value, std::move(batch))
+        .then([=](uint64_t n) { done(n); }, [=](caf::error& e) { done(from_caf_error(e, "write")); });
+  });
+}
+
+std::vector<series> merge_series(std::vector<series> parts) {
+  std::map<labels, std::vector<sample>> by_labels;
+  for (auto& s : parts) {
+    auto& dst = by_labels[std::move(s.lbls)];
+    if (dst.empty()) dst = std::move(s.samples);
+    else dst.insert(dst.end(), s.samples.begin(), s.samples.end());
+  }
+  std::vector<series> out;
+  out.reserve(by_labels.size());
+  for (auto& [ls, samples] : by_labels) {
+    if (!std::is_sorted(samples.begin(), samples.end(), [](auto& a, auto& b) { return a.t < b.t; })) {
+      std::stable_sort(samples.begin(), samples.end(), [](auto& a, auto& b) { return a.t < b.t; });
+    }
+    samples.erase(std::unique(samples.begin(), samples.end(), [](auto& a, auto& b) { return a.t == b.t; }),
+                  samples.end());
+    out.push_back({ls, std::move(samples)});
+  }
+  return out;
+}
+
+void gateway::select(const matchers& ms, int64_t mint, int64_t maxt, read_done<std::vector<series>> done) {
+  auto view = table_.snapshot();
+  auto acc = std::make_shared<std::vector<series>>();
+  fan_out<std::string>(
+      sys_, view, timeout_,
+      [acc](std::string& bytes) {
+        auto b = wire::decode_batch(bytes);
+        if (!b) return b.error();
+        for (auto& s : *b) acc->push_back(std::move(s));
+        return status::ok();
+      },
+      [acc, done, view](status st) {
+        if (!st) return done(st, {});
+        done(merge_series(std::move(*acc)), down_warnings(*view));
+      },
+      select_atom::value, encode_matchers(ms), mint, maxt);
+}
+
+void gateway::select_labels(const matchers& ms, int64_t mint, int64_t maxt, read_done<std::vector<labels>> done) {
+  auto view = table_.snapshot();
+  auto acc = std::make_shared<std::set<labels>>();
+  fan_out<std::string>(
+      sys_, view, timeout_,
+      [acc](std::string& bytes) {
+        auto b = wire::decode_batch(bytes);
+        if (!b) return b.error();
+        for (auto& s : *b) acc->insert(std::move(s.lbls));
+        return status::ok();
+      },
+      [acc, done, view](status st) {
+        if (!st) return done(st, {});
+        done(std::vector<labels>(acc->begin(), acc->end()), down_warnings(*view));
+      },
+      series_atom::value, encode_matchers(ms), mint, maxt);
+}
+
+void gateway::label_names(const matchers& ms, int64_t mint, int64_t maxt,
+                          read_done<std::vector<std::string>> done) {
+  auto flat = encode_matchers(ms);
+  read_strings(table_.snapshot(), timeout_, std::move(done), [&](auto view, auto timeout, auto each, auto fin) {
+    fan_out<std::vector<std::string>>(sys_, view, timeout, each, fin, names_atom::value, flat, mint, maxt);
+  });
+}
+
+void gateway::label_values(const std::string& name, const matchers& ms, int64_t mint, int64_t maxt,
+                           read_done<std::vector<std::string>> done) {
+  auto flat = encode_matchers(ms);
+  read_strings(table_.snapshot(), timeout_, std::move(done), [&](auto view, auto timeout, auto each, auto fin) {
+    fan_out<std::vector<std::string>>(sys_, view, timeout, each, fin, values_atom::value, name, flat, mint, maxt);
+  });
+}
+
+}  // namespace strata::actors

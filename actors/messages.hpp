@@ -1,0 +1,47 @@
+#pragma once
+// The vocabulary actors speak, locally and across nodes. Every message that
+// crosses a node is built from CAF's builtin types only (std::string,
+// std::vector<std::string>, int64_t, caf::actor, ...): batches travel as
+// Cap'n Proto bytes in a std::string (wire/batch.hpp), matchers as flat string
+// triples. So nothing needs a type registration that two nodes could disagree on.
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+
+#include <string>
+#include <vector>
+
+#include "common/matcher.hpp"
+#include "common/series.hpp"
+#include "common/status.hpp"
+
+namespace strata::actors {
+
+// shard actor
+using append_atom = caf::atom_constant<caf::atom("append")>;    // (bytes) -> uint64 samples
+using select_atom = caf::atom_constant<caf::atom("select")>;    // (ms, mint, maxt) -> bytes
+using series_atom = caf::atom_constant<caf::atom("series")>;    // (ms, mint, maxt) -> bytes (no samples)
+using names_atom = caf::atom_constant<caf::atom("names")>;      // (ms, mint, maxt) -> strvec
+using values_atom = caf::atom_constant<caf::atom("values")>;    // (name, ms, mint, maxt) -> strvec
+using stats_atom = caf::atom_constant<caf::atom("stats")>;      // () -> (uint64 series, uint64 samples)
+// collector
+using write_atom = caf::atom_constant<caf::atom("write")>;      // (write_batch) -> uint64 samples
+// node (cluster)
+using join_atom = caf::atom_constant<caf::atom("join")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+
+// Errors between actors are caf::errors of category "strata" whose code is a
+// strata_errc and whose context holds the message.
+inline const caf::atom_value error_category = caf::atom("strata");
+caf::error to_caf_error(const status& s);
+status from_caf_error(const caf::error& e, const std::string& what);
+
+// Matchers on the wire: (op, name, value) triples. Decoding recompiles regexes.
+std::vector<std::string> encode_matchers(const matchers& ms);
+result<matchers> decode_matchers(const std::vector<std::string>& flat);
+
+}  // namespace strata::actors
+
+// A write_batch goes from an HTTP thread to a local collector only; it never
+// crosses a node (the collector turns it into bytes).
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(strata::write_batch)

@@ -1,0 +1,216 @@
+#include "app/serve.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+
+#include "actors/collector.hpp"
+#include "actors/gateway.hpp"
+#include "actors/shard_actor.hpp"
+#include "cluster/membership.hpp"
+#include "common/log.hpp"
+#include "http/api.hpp"
+#include "http/server.hpp"
+
+namespace strata::app {
+namespace fs = std::filesystem;
+
+void add_serve_flags(CLI::App& cmd, serve_config& c) {
+  cmd.add_option("--data-dir", c.data_dir, "Directory of this node's data (one LMDB environment per shard)")
+      ->capture_default_str();
+  cmd.add_option("--http-listen", c.http_listen, "host:port of the HTTP API")->capture_default_str();
+  cmd.add_option("--cluster-listen", c.cluster_listen, "host:port where other nodes reach this one")
+      ->capture_default_str();
+  cmd.add_option("--seeds", c.seeds, "host:port of nodes to join (comma-separated or repeated); none starts a new cluster")
+      ->delimiter(',');
+  cmd.add_option("--shards", c.shards, "Shards (storage actors) on this node; fixed once the data dir exists")
+      ->capture_default_str()->check(CLI::Range(1u, 256u));
+  cmd.add_option("--http-threads", c.http_threads, "Threads serving HTTP connections")
+      ->capture_default_str()->check(CLI::Range(1u, 64u));
+  cmd.add_option("--scheduler-threads", c.scheduler_threads, "Actor scheduler threads")
+      ->capture_default_str()->check(CLI::Range(1u, 64u));
+  cmd.add_option("--collectors", c.collectors, "Collector actors routing writes to shards")
+      ->capture_default_str()->check(CLI::Range(1u, 64u));
+  cmd.add_option("--max-body-bytes", c.max_body_bytes, "Largest HTTP request body accepted (413 above)")
+      ->capture_default_str();
+  cmd.add_option("--remote-window", c.remote_window, "Unacknowledged batches in flight to one remote node")
+      ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{4096}));
+  cmd.add_option("--remote-queue", c.remote_queue, "Batches waiting for a remote node's window before writes get 503")
+      ->capture_default_str();
+  cmd.add_option("--heartbeat-interval-ms", c.heartbeat_ms, "Heartbeat between nodes, milliseconds")
+      ->capture_default_str()->check(CLI::Range(50u, 60000u));
+  cmd.add_option("--connection-timeout-ms", c.connection_timeout_ms,
+                 "A node silent this long is considered down, milliseconds")
+      ->capture_default_str()->check(CLI::Range(100u, 600000u));
+  cmd.add_option("--request-timeout-ms", c.request_timeout_ms, "Deadline of one shard request, milliseconds")
+      ->capture_default_str()->check(CLI::Range(100u, 3600000u));
+  cmd.add_option("--wal-sync", c.wal_sync, "fsync every WAL commit before acknowledging (true|false)")
+      ->capture_default_str();
+  cmd.add_option("--log-level", c.log_level, "trace, debug, info, warn, error, critical or off")
+      ->capture_default_str();
+}
+
+namespace {
+
+// The shard count is part of the data dir: opening it with another count
+// would hide the shards beyond it.
+status check_layout(const serve_config& c) {
+  std::error_code ec;
+  fs::create_directories(c.data_dir, ec);
+  if (ec) return error(strata_errc::storage, "cannot create --data-dir " + c.data_dir + ": " + ec.message());
+  auto meta = fs::path(c.data_dir) / "strata.layout";
+  if (fs::exists(meta)) {
+    std::ifstream in(meta);
+    unsigned shards = 0;
+    std::string word;
+    if (!(in >> word >> shards) || word != "shards")
+      return error(strata_errc::corruption, meta.string() + " is not a strata layout file (expected 'shards N')");
+    if (shards != c.shards)
+      return error(strata_errc::bad_request, "--data-dir " + c.data_dir + " holds " + std::to_string(shards) +
+                                                 " shards but --shards is " + std::to_string(c.shards) +
+                                                 ": start with --shards " + std::to_string(shards));
+    return status::ok();
+  }
+  std::ofstream out(meta);
+  out << "shards " << c.shards << "\n";
+  if (!out) return error(strata_errc::storage, "cannot write " + meta.string());
+  return status::ok();
+}
+
+// Stops `actors` and waits (bounded) until they are gone. Then drops the
+// clock's pending timeouts: they hold strong references to requesters, which
+// would keep detached shard actors (and so ~actor_system) waiting.
+void stop_actors(caf::actor_system& sys, const std::vector<caf::actor>& actors) {
+  caf::scoped_actor self{sys};
+  for (const auto& a : actors) {
+    self->monitor(a);
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  }
+  size_t down = 0;
+  bool timed_out = false;
+  self->receive_while([&] { return down < actors.size() && !timed_out; })(
+      [&](caf::down_msg&) { ++down; },
+      caf::after(std::chrono::seconds(10)) >> [&] { timed_out = true; });
+  if (timed_out) spdlog::warn("{} of {} actors did not stop within 10 s", actors.size() - down, actors.size());
+  sys.clock().cancel_all();
+}
+
+int fail(const std::string& msg) {
+  spdlog::critical("{}", msg);
+  return 1;
+}
+
+}  // namespace
+
+int serve(const serve_config& c) {
+  if (auto st = setup_logging(c.log_level); !st) {
+    std::fprintf(stderr, "%s\n", st.message().c_str());
+    return 2;
+  }
+  // Signals are taken by sigwait below; block them before any thread starts.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  auto http_addr = cluster::split_host_port(c.http_listen);
+  if (!http_addr) return fail("--http-listen: " + http_addr.error().message());
+  auto cluster_addr = cluster::split_host_port(c.cluster_listen);
+  if (!cluster_addr) return fail("--cluster-listen: " + cluster_addr.error().message());
+  for (const auto& s : c.seeds)
+    if (auto hp = cluster::split_host_port(s); !hp) return fail("--seeds: " + hp.error().message());
+  if (auto st = check_layout(c); !st) return fail(st.message());
+
+  caf::actor_system_config cfg;
+  cfg.load<caf::io::middleman>();
+  cfg.set("scheduler.max-threads", static_cast<size_t>(c.scheduler_threads));
+  cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(c.heartbeat_ms)});
+  cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::milliseconds(c.connection_timeout_ms)});
+  cfg.set("logger.verbosity", caf::atom("quiet"));
+  caf::actor_system sys{cfg};
+
+  std::vector<caf::actor> shards;
+  auto stop_all = [&](std::vector<caf::actor> extra) {
+    extra.insert(extra.end(), shards.begin(), shards.end());
+    stop_actors(sys, extra);
+  };
+  for (unsigned i = 0; i < c.shards; ++i) {
+    persistence::store_options o;
+    o.dir = (fs::path(c.data_dir) / ("shard-" + std::to_string(i))).string();
+    o.sync = c.wal_sync;
+    auto shard = actors::spawn_shard(sys, o);
+    if (!shard) {
+      stop_all({});
+      return fail("shard " + std::to_string(i) + " in " + o.dir + ": " + shard.error().message());
+    }
+    shards.push_back(*shard);
+  }
+  spdlog::info("opened {} shards in {}", c.shards, c.data_dir);
+
+  actors::shard_table table;
+  cluster::node_options node_opts;
+  node_opts.host = cluster_addr->first;
+  node_opts.port = cluster_addr->second;
+  node_opts.seeds = c.seeds;
+  auto node = cluster::start_node(sys, table, shards, node_opts);
+  if (!node) {
+    stop_all({});
+    return fail(node.error().message());
+  }
+
+  actors::collector_options col_opts;
+  col_opts.window = c.remote_window;
+  col_opts.max_queued = c.remote_queue;
+  col_opts.shard_timeout = std::chrono::milliseconds(c.request_timeout_ms);
+  std::vector<caf::actor> collectors;
+  for (unsigned i = 0; i < c.collectors; ++i) collectors.push_back(actors::spawn_collector(sys, table, col_opts));
+  actors::gateway gw(sys, table, collectors, std::chrono::milliseconds(c.request_timeout_ms));
+
+  metrics_registry metrics;
+  std::atomic<bool> ready{false};
+  http::server_options http_opts;
+  http_opts.host = http_addr->first;
+  http_opts.port = http_addr->second;
+  http_opts.threads = static_cast<int>(c.http_threads);
+  http_opts.max_body_bytes = c.max_body_bytes;
+  http::server srv(http_opts, metrics);
+  http::api_context ctx{gw, table, metrics, ready, node->address, {}};
+  http::register_api(srv, ctx);
+  if (auto st = srv.start(); !st) {
+    collectors.push_back(node->actor);
+    stop_all(collectors);
+    return fail(st.message());
+  }
+  ready = true;
+  spdlog::info("strata node {} serving HTTP on {}:{} (seeds: {})", node->address, http_opts.host, srv.port(),
+               c.seeds.empty() ? std::string("none") : fmt::format("{}", fmt::join(c.seeds, ",")));
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  spdlog::info("received signal {}, stopping", sig);
+  ready = false;
+  srv.stop();
+  collectors.push_back(node->actor);
+  stop_all(collectors);
+  spdlog::info("stopped");
+  // Every shard has stopped and closed its LMDB environment, so nothing is
+  // left to flush. Why not return through ~actor_system: once shards were
+  // named in messages to other nodes, CAF 0.17 can keep references to those
+  // detached actors until after it waits for their threads, and the wait
+  // never ends. Leave without running destructors instead.
+  spdlog::shutdown();
+  std::fflush(nullptr);
+  std::_Exit(0);
+}
+
+}  // namespace strata::app

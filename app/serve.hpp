@@ -1,0 +1,34 @@
+#pragma once
+// `strata serve`: the wiring of one node (shards, collectors, membership,
+// HTTP) and its lifecycle from start to a clean stop on SIGINT/SIGTERM.
+#include <CLI/CLI.hpp>
+
+#include <string>
+#include <vector>
+
+namespace strata::app {
+
+struct serve_config {
+  std::string data_dir = "./strata-data";
+  std::string http_listen = "127.0.0.1:9201";
+  std::string cluster_listen = "127.0.0.1:9202";
+  std::vector<std::string> seeds;
+  unsigned shards = 4;
+  unsigned http_threads = 2;
+  unsigned scheduler_threads = 2;
+  unsigned collectors = 2;
+  size_t max_body_bytes = 32u << 20;
+  size_t remote_window = 64;
+  size_t remote_queue = 1024;
+  unsigned heartbeat_ms = 500;
+  unsigned connection_timeout_ms = 2000;
+  unsigned request_timeout_ms = 30000;
+  bool wal_sync = true;
+  std::string log_level = "info";
+};
+
+void add_serve_flags(CLI::App& cmd, serve_config& cfg);
+// Runs until SIGINT or SIGTERM. Returns the process exit code.
+int serve(const serve_config& cfg);
+
+}  // namespace strata::app

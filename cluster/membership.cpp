@@ -1,0 +1,169 @@
+#include "cluster/membership.hpp"
+
+#include <caf/event_based_actor.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/stateful_actor.hpp>
+#include <spdlog/spdlog.h>
+
+#include <map>
+#include <set>
+
+#include "actors/messages.hpp"
+
+namespace strata::cluster {
+namespace {
+
+using actors::join_atom;
+using actors::tick_atom;
+
+struct member {
+  caf::actor node;
+  std::vector<caf::actor> shards;
+};
+
+struct node_state {
+  std::string self_address;
+  std::vector<caf::actor> local_shards;
+  std::map<std::string, member> members;  // live peers, by address
+  std::set<std::string> known;            // every address ever heard of (seeds, peers)
+  std::set<std::string> connecting;
+  static inline const char* name = "strata.node";
+};
+
+using self_ptr = caf::stateful_actor<node_state>*;
+
+void publish_view(self_ptr self, actors::shard_table& table) {
+  auto& st = self->state;
+  actors::shard_view view;
+  view.members.push_back(st.self_address);
+  for (const auto& [addr, m] : st.members) view.members.push_back(addr);
+  std::sort(view.members.begin(), view.members.end());
+  for (const auto& addr : st.known)
+    if (addr != st.self_address && !st.members.count(addr)) view.down.push_back(addr);
+  for (uint32_t i = 0; i < st.local_shards.size(); ++i)
+    view.shards.push_back({st.local_shards[i], st.self_address, i, true});
+  for (const auto& [addr, m] : st.members)
+    for (uint32_t i = 0; i < m.shards.size(); ++i) view.shards.push_back({m.shards[i], addr, i, false});
+  std::sort(view.shards.begin(), view.shards.end(),
+            [](const auto& a, const auto& b) { return a.node != b.node ? a.node < b.node : a.index < b.index; });
+  table.replace(std::move(view));
+}
+
+void add_member(self_ptr self, actors::shard_table& table, const std::string& addr, caf::actor node,
+                std::vector<caf::actor> shards) {
+  auto& st = self->state;
+  if (addr == st.self_address) return;
+  auto it = st.members.find(addr);
+  if (it != st.members.end() && it->second.node == node) return;
+  self->monitor(node);
+  st.members[addr] = member{node, std::move(shards)};
+  st.known.insert(addr);
+  spdlog::info("cluster: member {} is up ({} members)", addr, st.members.size() + 1);
+  publish_view(self, table);
+}
+
+void try_connect(self_ptr self, actors::shard_table& table, const std::string& addr, const node_options& opts) {
+  auto hp = split_host_port(addr);
+  if (!hp) return;
+  self->state.connecting.insert(addr);
+  auto mm = self->home_system().middleman().actor_handle();
+  self->request(mm, opts.join_timeout, caf::connect_atom::value, hp->first, hp->second)
+      .then(
+          [=, &table](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
+            auto peer = caf::actor_cast<caf::actor>(ptr);
+            if (!peer) {
+              self->state.connecting.erase(addr);
+              return;
+            }
+            self->request(peer, opts.join_timeout, join_atom::value, self->state.self_address,
+                          self->state.local_shards)
+                .then(
+                    [=, &table](std::string& peer_addr, std::vector<caf::actor>& shards,
+                                std::vector<std::string>& peer_members) {
+                      self->state.connecting.erase(addr);
+                      add_member(self, table, peer_addr, peer, std::move(shards));
+                      for (auto& a : peer_members)
+                        if (a != self->state.self_address && self->state.known.insert(a).second)
+                          try_connect(self, table, a, opts);
+                    },
+                    [=](caf::error& e) {
+                      self->state.connecting.erase(addr);
+                      spdlog::debug("cluster: join of {} failed: {}", addr, caf::to_string(e));
+                    });
+          },
+          [=](caf::error& e) {
+            self->state.connecting.erase(addr);
+            spdlog::debug("cluster: cannot reach {}: {}", addr, caf::to_string(e));
+          });
+}
+
+caf::behavior node_behavior(self_ptr self, actors::shard_table* table, std::vector<caf::actor> local_shards,
+                            std::string self_address, node_options opts) {
+  auto& st = self->state;
+  st.self_address = std::move(self_address);
+  st.local_shards = std::move(local_shards);
+  for (const auto& s : opts.seeds)
+    if (s != st.self_address) st.known.insert(s);
+  publish_view(self, *table);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& members = self->state.members;
+    for (auto it = members.begin(); it != members.end(); ++it) {
+      if (it->second.node.address() == dm.source) {
+        spdlog::warn("cluster: member {} is down ({})", it->first, caf::to_string(dm.reason));
+        members.erase(it);
+        publish_view(self, *table);
+        return;
+      }
+    }
+  });
+  self->send(self, tick_atom::value);
+  return {
+    [=](join_atom, std::string& addr, std::vector<caf::actor>& shards)
+        -> caf::result<std::string, std::vector<caf::actor>, std::vector<std::string>> {
+      auto peer = caf::actor_cast<caf::actor>(self->current_sender());
+      std::vector<std::string> addrs;
+      for (const auto& [a, m] : self->state.members) addrs.push_back(a);
+      add_member(self, *table, addr, peer, std::move(shards));
+      return {self->state.self_address, self->state.local_shards, std::move(addrs)};
+    },
+    [=](tick_atom) {
+      for (const auto& addr : self->state.known)
+        if (!self->state.members.count(addr) && !self->state.connecting.count(addr))
+          try_connect(self, *table, addr, opts);
+      self->delayed_send(self, opts.retry_interval, tick_atom::value);
+    },
+  };
+}
+
+}  // namespace
+
+result<std::pair<std::string, uint16_t>> split_host_port(const std::string& address) {
+  auto colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == address.size())
+    return error(strata_errc::bad_request, "'" + address + "' is not host:port (for example 127.0.0.1:9202)");
+  int port = 0;
+  for (size_t i = colon + 1; i < address.size(); ++i) {
+    if (address[i] < '0' || address[i] > '9' || port > 65535)
+      return error(strata_errc::bad_request, "'" + address + "' has an invalid port (0-65535)");
+    port = port * 10 + (address[i] - '0');
+  }
+  if (port > 65535) return error(strata_errc::bad_request, "'" + address + "' has an invalid port (0-65535)");
+  return std::make_pair(address.substr(0, colon), static_cast<uint16_t>(port));
+}
+
+result<started_node> start_node(caf::actor_system& sys, actors::shard_table& table,
+                                std::vector<caf::actor> local_shards, const node_options& opts) {
+  if (opts.port == 0)
+    return error(strata_errc::bad_request, "--cluster-listen needs an explicit port: peers know a node by host:port");
+  auto node = sys.spawn(node_behavior, &table, std::move(local_shards),
+                        opts.host + ":" + std::to_string(opts.port), opts);
+  auto port = sys.middleman().publish(node, opts.port, opts.host.c_str(), true);
+  if (!port) {
+    caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
+    return error(strata_errc::unavailable, "cannot listen for cluster peers on " + opts.host + ":" +
+                                               std::to_string(opts.port) + ": " + sys.render(port.error()));
+  }
+  return started_node{node, opts.host + ":" + std::to_string(*port)};
+}
+
+}  // namespace strata::cluster

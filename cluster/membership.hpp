@@ -1,0 +1,41 @@
+#pragma once
+// Cluster membership, walking-skeleton form: the node actor of every node is
+// published on its cluster port. A node joins its seeds; a join answers with
+// the joiner's view of the cluster (its own shards and the addresses of every
+// member), so every node ends up connected to every other (full mesh). Peers
+// are monitored; a lost peer is retried every `retry_interval` until it is back.
+// Every change rewrites the shard_table that collectors and queries read.
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "actors/shard_table.hpp"
+#include "common/status.hpp"
+
+namespace strata::cluster {
+
+struct node_options {
+  std::string host = "127.0.0.1";  // cluster listen host
+  uint16_t port = 9202;            // cluster listen port (0 picks one)
+  std::vector<std::string> seeds;  // host:port of nodes to join
+  std::chrono::milliseconds retry_interval{1000};
+  std::chrono::milliseconds join_timeout{5000};
+};
+
+struct started_node {
+  caf::actor actor;
+  std::string address;  // host:port as other nodes know this one
+};
+
+// Publishes the node actor on opts.host:opts.port and starts joining seeds.
+// REQUIRES: the middleman is loaded; `table` outlives the node actor.
+result<started_node> start_node(caf::actor_system& sys, actors::shard_table& table,
+                                std::vector<caf::actor> local_shards, const node_options& opts);
+
+// "host:port" -> (host, port); error names the text.
+result<std::pair<std::string, uint16_t>> split_host_port(const std::string& address);
+
+}  // namespace strata::cluster

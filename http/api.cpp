@@ -1,0 +1,337 @@
+#include "http/api.hpp"
+
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <set>
+
+#include "http/params.hpp"
+#include "http/prom_json.hpp"
+#include <nlohmann/json.hpp>
+
+#include "query/engine.hpp"
+#include "query/parser.hpp"
+#include "wire/remote_write.hpp"
+
+namespace strata::http {
+
+int http_status(strata_errc code) {
+  switch (code) {
+    case strata_errc::ok: return 200;
+    case strata_errc::bad_request: return 400;
+    case strata_errc::not_found: return 404;
+    case strata_errc::unavailable:
+    case strata_errc::overloaded:
+    case strata_errc::timeout: return 503;
+    case strata_errc::storage:
+    case strata_errc::corruption:
+    case strata_errc::internal: return 500;
+  }
+  return 500;
+}
+
+const char* prometheus_error_type(strata_errc code) {
+  switch (code) {
+    case strata_errc::bad_request: return "bad_data";
+    case strata_errc::not_found: return "not_found";
+    case strata_errc::timeout: return "timeout";
+    case strata_errc::unavailable:
+    case strata_errc::overloaded: return "unavailable";
+    default: return "internal";
+  }
+}
+
+namespace {
+
+constexpr int64_t min_time = std::numeric_limits<int64_t>::min() / 2;
+constexpr int64_t max_time = std::numeric_limits<int64_t>::max() / 2;
+
+response with_retry_after(response r) {
+  if (r.status == 503) r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
+response json_error(const status& st) {
+  response r;
+  r.status = http_status(st.code());
+  r.body = error_json(prometheus_error_type(st.code()), st.message());
+  return with_retry_after(std::move(r));
+}
+
+response bad_data(const std::string& msg) { return json_error(error(strata_errc::bad_request, msg)); }
+
+response text(int code, std::string body, std::string content_type = "text/plain; charset=utf-8") {
+  response r;
+  r.status = code;
+  r.content_type = std::move(content_type);
+  r.body = std::move(body);
+  return r;
+}
+
+response json_ok(std::string body) {
+  response r;
+  r.body = std::move(body);
+  return r;
+}
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The series a query needs, fetched from every shard once; the engine reads
+// them through the series_source interface.
+class prefetched_source final : public query::series_source {
+ public:
+  explicit prefetched_source(std::vector<series> data) : data_(std::move(data)) {}
+  result<std::vector<series>> select(const matchers& ms, int64_t mint, int64_t maxt) override {
+    std::vector<series> out;
+    for (const auto& s : data_) {
+      if (!matches_all(ms, s.lbls)) continue;
+      series cut{s.lbls, {}};
+      for (const auto& smp : s.samples)
+        if (smp.t >= mint && smp.t <= maxt) cut.samples.push_back(smp);
+      if (!cut.samples.empty()) out.push_back(std::move(cut));
+    }
+    return out;
+  }
+
+ private:
+  std::vector<series> data_;
+};
+
+// Time parameter `name`, or `fallback` when absent.
+result<int64_t> time_param(const request& req, const char* name, int64_t fallback) {
+  if (!req.has_param(name)) return fallback;
+  auto t = parse_time_ms(req.param(name));
+  if (!t) return error(strata_errc::bad_request, std::string("invalid parameter \"") + name + "\": " + t.error().message());
+  return t;
+}
+
+// Parses every match[] as a plain series selector.
+result<std::vector<matchers>> match_params(const request& req) {
+  std::vector<matchers> out;
+  for (const auto& m : req.params_named("match[]")) {
+    auto e = query::parse(m);
+    if (!e) return error(strata_errc::bad_request, "invalid parameter \"match[]\": " + e.error().message());
+    auto ms = query::vector_selector_matchers(*e);
+    if (!ms) return error(strata_errc::bad_request, "invalid parameter \"match[]\": " + ms.error().message());
+    out.push_back(std::move(*ms));
+  }
+  return out;
+}
+
+// Runs `one(matchers, done)` for every set (one empty set when there are
+// none) and calls `fin` with the union once all finished.
+template <class T, class One>
+void for_each_match(const std::vector<matchers>& sets, One one,
+                    std::function<void(result<std::vector<T>>, std::vector<std::string>)> fin) {
+  struct acc_t {
+    std::mutex mu;
+    std::set<T> all;
+    std::set<std::string> warnings;
+    size_t left;
+    status failure;
+  };
+  auto use = sets.empty() ? std::vector<matchers>{matchers{}} : sets;
+  auto acc = std::make_shared<acc_t>();
+  acc->left = use.size();
+  for (const auto& ms : use) {
+    one(ms, [acc, fin](result<std::vector<T>> r, std::vector<std::string> w) {
+      std::unique_lock<std::mutex> lock(acc->mu);
+      if (!r) {
+        if (acc->failure.is_ok()) acc->failure = r.error();
+      } else {
+        for (auto& x : *r) acc->all.insert(std::move(x));
+        acc->warnings.insert(w.begin(), w.end());
+      }
+      if (--acc->left > 0) return;
+      lock.unlock();
+      if (!acc->failure.is_ok()) return fin(acc->failure, {});
+      fin(std::vector<T>(acc->all.begin(), acc->all.end()),
+          std::vector<std::string>(acc->warnings.begin(), acc->warnings.end()));
+    });
+  }
+}
+
+std::string result_json(query::query_result& r, const std::vector<std::string>& warnings) {
+  if (auto* m = std::get_if<query::matrix>(&r.value)) return matrix_json(*m, warnings);
+  std::vector<std::pair<labels, sample>> v;
+  for (auto& s : std::get<query::vector>(r.value)) v.emplace_back(std::move(s.metric), s.s);
+  return vector_json(v, warnings);
+}
+
+struct api_metrics {
+  counter_family& samples;
+  counter_family& rejected;
+};
+
+void handle_write(const api_context& ctx, std::shared_ptr<api_metrics> m, request&& req, respond_fn respond) {
+  auto enc = req.header("content-encoding");
+  if (!enc.empty() && enc != "snappy")
+    return respond(text(415, "unsupported Content-Encoding \"" + std::string(enc) +
+                                 "\": remote_write 1.0 bodies are snappy-compressed\n"));
+  auto type = req.header("content-type");
+  if (!type.empty() && type.substr(0, 22) != "application/x-protobuf")
+    return respond(text(415, "unsupported Content-Type \"" + std::string(type) +
+                                 "\": remote_write 1.0 sends application/x-protobuf\n"));
+  auto batch = wire::decode_remote_write(req.body, ctx.options.max_decompressed_bytes);
+  if (!batch) {
+    m->rejected.add({"invalid"});
+    return respond(text(400, batch.error().message() + "\n"));
+  }
+  ctx.gateway.write(std::move(*batch), [m, respond](result<uint64_t> r) {
+    if (!r) {
+      m->rejected.add({to_string(r.error().code())});
+      return respond(with_retry_after(text(http_status(r.error().code()), r.error().message() + "\n")));
+    }
+    m->samples.add({}, static_cast<double>(*r));
+    respond(text(204, ""));
+  });
+}
+
+void handle_query(const api_context& ctx, request&& req, respond_fn respond) {
+  auto t = time_param(req, "time", now_ms());
+  if (!t) return respond(json_error(t.error()));
+  auto e = query::parse(req.param("query"));
+  if (!e) return respond(json_error(e.error()));
+  auto expr = std::make_shared<query::expr>(std::move(*e));
+  query::eval_options opts{ctx.options.lookback_ms, ctx.options.max_query_samples};
+  auto [mint, maxt] = query::select_range(*expr, *t, *t, opts);
+  int64_t at = *t;
+  ctx.gateway.select(query::selector_matchers(*expr), mint, maxt,
+                     [=](result<std::vector<series>> r, std::vector<std::string> warnings) {
+                       if (!r) return respond(json_error(r.error()));
+                       prefetched_source src(std::move(*r));
+                       auto res = query::eval_instant(*expr, src, at, opts);
+                       if (!res) return respond(json_error(res.error()));
+                       respond(json_ok(result_json(*res, warnings)));
+                     });
+}
+
+void handle_query_range(const api_context& ctx, request&& req, respond_fn respond) {
+  for (const char* p : {"start", "end", "step"})
+    if (!req.has_param(p)) return respond(bad_data(std::string("invalid parameter \"") + p + "\": missing"));
+  auto start = time_param(req, "start", 0);
+  if (!start) return respond(json_error(start.error()));
+  auto end = time_param(req, "end", 0);
+  if (!end) return respond(json_error(end.error()));
+  if (*end < *start) return respond(bad_data("end timestamp must not be before start time"));
+  auto step = parse_duration_ms(req.param("step"));
+  if (!step) return respond(bad_data("invalid parameter \"step\": " + step.error().message()));
+  if (*step <= 0)
+    return respond(bad_data("zero or negative query resolution step widths are not accepted. Try a positive integer"));
+  if ((*end - *start) / *step >= static_cast<int64_t>(ctx.options.max_points_per_series))
+    return respond(bad_data("exceeded maximum resolution of " + std::to_string(ctx.options.max_points_per_series) +
+                            " points per timeseries. Try decreasing the query resolution (?step=XX)"));
+  auto e = query::parse(req.param("query"));
+  if (!e) return respond(json_error(e.error()));
+  auto expr = std::make_shared<query::expr>(std::move(*e));
+  query::eval_options opts{ctx.options.lookback_ms, ctx.options.max_query_samples};
+  auto [mint, maxt] = query::select_range(*expr, *start, *end, opts);
+  int64_t s = *start, en = *end, st = *step;
+  ctx.gateway.select(query::selector_matchers(*expr), mint, maxt,
+                     [=](result<std::vector<series>> r, std::vector<std::string> warnings) {
+                       if (!r) return respond(json_error(r.error()));
+                       prefetched_source src(std::move(*r));
+                       auto res = query::eval_range(*expr, src, s, en, st, opts);
+                       if (!res) return respond(json_error(res.error()));
+                       respond(json_ok(result_json(*res, warnings)));
+                     });
+}
+
+void handle_series(const api_context& ctx, request&& req, respond_fn respond) {
+  auto sets = match_params(req);
+  if (!sets) return respond(json_error(sets.error()));
+  if (sets->empty()) return respond(bad_data("no match[] parameter provided"));
+  auto start = time_param(req, "start", min_time);
+  auto end = time_param(req, "end", max_time);
+  if (!start) return respond(json_error(start.error()));
+  if (!end) return respond(json_error(end.error()));
+  auto& gw = ctx.gateway;
+  int64_t s = *start, e = *end;
+  for_each_match<labels>(
+      *sets, [&gw, s, e](const matchers& ms, auto done) { gw.select_labels(ms, s, e, done); },
+      [respond](result<std::vector<labels>> r, std::vector<std::string> w) {
+        if (!r) return respond(json_error(r.error()));
+        respond(json_ok(series_json(*r, w)));
+      });
+}
+
+void handle_strings(const api_context& ctx, request&& req, respond_fn respond, const std::string* label) {
+  auto sets = match_params(req);
+  if (!sets) return respond(json_error(sets.error()));
+  auto start = time_param(req, "start", min_time);
+  auto end = time_param(req, "end", max_time);
+  if (!start) return respond(json_error(start.error()));
+  if (!end) return respond(json_error(end.error()));
+  auto& gw = ctx.gateway;
+  int64_t s = *start, e = *end;
+  std::string name = label ? *label : std::string();
+  bool values = label != nullptr;
+  for_each_match<std::string>(
+      *sets,
+      [&gw, s, e, name, values](const matchers& ms, auto done) {
+        if (values) gw.label_values(name, ms, s, e, done);
+        else gw.label_names(ms, s, e, done);
+      },
+      [respond](result<std::vector<std::string>> r, std::vector<std::string> w) {
+        if (!r) return respond(json_error(r.error()));
+        respond(json_ok(strings_json(*r, w)));
+      });
+}
+
+std::string cluster_json(const actors::shard_view& v, const std::string& self) {
+  nlohmann::json j;
+  j["status"] = "success";
+  j["data"]["self"] = self;
+  j["data"]["members"] = v.members;
+  j["data"]["down"] = v.down;
+  auto& shards = j["data"]["shards"] = nlohmann::json::array();
+  for (const auto& s : v.shards) shards.push_back({{"node", s.node}, {"index", s.index}, {"local", s.local}});
+  return j.dump();
+}
+
+}  // namespace
+
+void register_api(server& srv, const api_context& ctx) {
+  auto m = std::make_shared<api_metrics>(api_metrics{
+      ctx.metrics.counter("strata_samples_ingested_total", "Samples acknowledged to writers."),
+      ctx.metrics.counter("strata_write_requests_rejected_total", "Write requests refused, by reason.", {"reason"}),
+  });
+  ctx.metrics.gauge("process_resident_memory_bytes", "Resident memory size in bytes.", process_resident_bytes);
+  const api_context* c = &ctx;
+
+  srv.route({"POST"}, "/api/v1/write", [c, m](request&& req, respond_fn r) { handle_write(*c, m, std::move(req), r); });
+  srv.route({"GET", "POST"}, "/api/v1/query", [c](request&& req, respond_fn r) { handle_query(*c, std::move(req), r); });
+  srv.route({"GET", "POST"}, "/api/v1/query_range",
+            [c](request&& req, respond_fn r) { handle_query_range(*c, std::move(req), r); });
+  srv.route({"GET", "POST"}, "/api/v1/series", [c](request&& req, respond_fn r) { handle_series(*c, std::move(req), r); });
+  srv.route({"GET", "POST"}, "/api/v1/labels",
+            [c](request&& req, respond_fn r) { handle_strings(*c, std::move(req), r, nullptr); });
+  srv.route_prefix({"GET"}, "/api/v1/label/", "/api/v1/label/:name/values", [c](request&& req, respond_fn r) {
+    std::string rest = req.path.substr(std::string("/api/v1/label/").size());
+    auto slash = rest.find('/');
+    if (slash == std::string::npos || rest.substr(slash) != "/values" || slash == 0)
+      return r(json_error(error(strata_errc::not_found, "unknown path " + req.path)));
+    std::string name = rest.substr(0, slash);
+    handle_strings(*c, std::move(req), r, &name);
+  });
+  srv.route({"GET"}, "/api/v1/status/cluster", [c](request&&, respond_fn r) {
+    r(json_ok(cluster_json(*c->table.snapshot(), c->self_address)));
+  });
+  srv.route({"GET"}, "/api/v1/status/buildinfo", [](request&&, respond_fn r) {
+    r(json_ok(R"({"status":"success","data":{"version":"0.1.0","revision":"","branch":"","buildUser":"","buildDate":"","goVersion":""}})"));
+  });
+  srv.route({"GET"}, "/metrics", [c](request&&, respond_fn r) {
+    r(text(200, c->metrics.render(), "text/plain; version=0.0.4; charset=utf-8"));
+  });
+  srv.route({"GET", "HEAD"}, "/health", [](request&&, respond_fn r) { r(text(200, "strata is Healthy.\n")); });
+  srv.route({"GET", "HEAD"}, "/ready", [c](request&&, respond_fn r) {
+    if (c->ready.load()) r(text(200, "strata is Ready.\n"));
+    else r(with_retry_after(text(503, "strata is not ready: opening shards or stopping.\n")));
+  });
+}
+
+}  // namespace strata::http

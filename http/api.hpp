@@ -1,0 +1,38 @@
+#pragma once
+// The HTTP API of a node: Prometheus remote_write and query API, /metrics,
+// /health, /ready, cluster status. Handlers validate and decode on the HTTP
+// thread, then hand the work to the actors through the gateway.
+#include <atomic>
+#include <string>
+
+#include "actors/gateway.hpp"
+#include "actors/shard_table.hpp"
+#include "common/metrics.hpp"
+#include "http/server.hpp"
+
+namespace strata::http {
+
+struct api_options {
+  int64_t lookback_ms = 300000;
+  size_t max_query_samples = 50'000'000;
+  size_t max_points_per_series = 11000;
+  size_t max_decompressed_bytes = 64 << 20;
+};
+
+struct api_context {
+  actors::gateway& gateway;
+  const actors::shard_table& table;
+  metrics_registry& metrics;
+  const std::atomic<bool>& ready;
+  std::string self_address;
+  api_options options;
+};
+
+// REQUIRES: everything referenced by ctx outlives the server.
+void register_api(server& srv, const api_context& ctx);
+
+// The one table from strata_errc to HTTP status and Prometheus errorType.
+int http_status(strata_errc code);
+const char* prometheus_error_type(strata_errc code);
+
+}  // namespace strata::http

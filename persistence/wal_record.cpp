@@ -1,0 +1,74 @@
+#include "persistence/wal_record.hpp"
+
+#include <xxhash.h>
+
+#include <cstdio>
+#include <cstring>
+
+namespace strata::persistence {
+namespace {
+
+// Fixed-width little-endian fields, read and written with memcpy: LMDB values
+// have no alignment guarantee.
+template <class T>
+void put_le(char* p, T v) {
+  for (size_t i = 0; i < sizeof(T); ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xFF);
+}
+
+template <class T>
+T get_le(const char* p) {
+  T v = 0;
+  for (size_t i = 0; i < sizeof(T); ++i) v |= static_cast<T>(static_cast<uint8_t>(p[i])) << (8 * i);
+  return v;
+}
+
+std::string hex(uint64_t v) {
+  char buf[19];
+  std::snprintf(buf, sizeof buf, "0x%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+}  // namespace
+
+std::string encode_wal_record(std::string_view payload) {
+  std::string rec(wal_record_header_size + payload.size(), '\0');
+  rec[0] = static_cast<char>(wal_record_version);
+  put_le<uint32_t>(rec.data() + 1, static_cast<uint32_t>(payload.size()));
+  put_le<uint64_t>(rec.data() + 5, XXH3_64bits(payload.data(), payload.size()));
+  std::memcpy(rec.data() + wal_record_header_size, payload.data(), payload.size());
+  return rec;
+}
+
+result<std::string_view> decode_wal_record(std::string_view record) {
+  if (record.size() < wal_record_header_size)
+    return error(strata_errc::corruption,
+                 "record of " + std::to_string(record.size()) + " bytes is shorter than its 13-byte header");
+  auto version = static_cast<uint8_t>(record[0]);
+  if (version != wal_record_version)
+    return error(strata_errc::corruption, "unknown record version " + std::to_string(version));
+  auto len = get_le<uint32_t>(record.data() + 1);
+  if (len != record.size() - wal_record_header_size)
+    return error(strata_errc::corruption, "payload length " + std::to_string(len) + " but " +
+                                              std::to_string(record.size() - wal_record_header_size) +
+                                              " bytes follow the header");
+  auto payload = record.substr(wal_record_header_size);
+  auto stored = get_le<uint64_t>(record.data() + 5);
+  auto computed = XXH3_64bits(payload.data(), payload.size());
+  if (stored != computed)
+    return error(strata_errc::corruption, "checksum mismatch: stored " + hex(stored) + ", computed " + hex(computed));
+  return payload;
+}
+
+std::string encode_wal_key(uint64_t seq) {
+  std::string k(wal_key_size, '\0');
+  for (size_t i = 0; i < wal_key_size; ++i) k[i] = static_cast<char>((seq >> (8 * (7 - i))) & 0xFF);
+  return k;
+}
+
+uint64_t decode_wal_key(std::string_view key) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < wal_key_size; ++i) v = (v << 8) | static_cast<uint8_t>(key[i]);
+  return v;
+}
+
+}  // namespace strata::persistence

@@ -1,0 +1,191 @@
+// One real strata process: the HTTP API as a user meets it.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+
+#include "tests/integration/node_fixture.hpp"
+
+namespace strata::testing {
+namespace {
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+const std::vector<std::pair<std::string, std::string>> rw_headers{
+    {"Content-Encoding", "snappy"}, {"Content-Type", "application/x-protobuf"}};
+
+class SingleNode : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ = make_temp_dir();
+    node_ = new node(make_node(root_ + "/n"));
+    node_->start();
+    t0_ = (now_ms() - 10 * 60 * 1000) / 1000 * 1000;
+    write_batch b;
+    for (std::string job : {"api", "db", "web"})
+      for (std::string inst : {"a", "b"})
+        b.push_back({{{"__name__", "up"}, {"instance", inst}, {"job", job}}, {{t0_, 1}, {t0_ + 60000, 0}}});
+    b.push_back({{{"__name__", "temp"}, {"room", "kitchen"}}, {{t0_, 21.5}}});
+    auto r = remote_write(node_->http_port, b);
+    ASSERT_EQ(r.status, 204) << r.body;
+  }
+  static void TearDownTestSuite() {
+    if (node_) node_->stop(SIGKILL, 5000);
+    delete node_;
+    node_ = nullptr;
+    remove_dir(root_);
+  }
+  static size_t count_series(const std::string& match) {
+    auto r = http_request(node_->http_port, "GET", "/api/v1/series?match[]=" + url_encode(match));
+    auto j = nlohmann::json::parse(r.body);
+    return j["data"].size();
+  }
+  static inline std::string root_;
+  static inline node* node_ = nullptr;
+  static inline int64_t t0_ = 0;
+};
+
+TEST_F(SingleNode, InstantQueryUsesEachMatcherType) {
+  auto at = t0_ + 60000;
+  auto n = [&](const std::string& q) { return query(node_->http_port, q, at)["data"]["result"].size(); };
+  EXPECT_EQ(n("up"), 6u);
+  EXPECT_EQ(n("up{job=\"api\"}"), 2u);
+  EXPECT_EQ(n("up{job!=\"api\"}"), 4u);
+  EXPECT_EQ(n("up{job=~\"a.*|w.*\"}"), 4u);
+  EXPECT_EQ(n("up{job=~\"ap\"}"), 0u) << "regexes are fully anchored";
+  EXPECT_EQ(n("up{job!~\"api|db\",instance=\"a\"}"), 1u);
+  EXPECT_EQ(n("{__name__=~\"up|temp\"}"), 7u);
+}
+
+TEST_F(SingleNode, InstantQueryAnswersInPrometheusShape) {
+  auto j = query(node_->http_port, "temp", t0_ + 1000);
+  ASSERT_EQ(j["status"], "success") << j.dump();
+  EXPECT_EQ(j["data"]["resultType"], "vector");
+  ASSERT_EQ(j["data"]["result"].size(), 1u);
+  const auto& s = j["data"]["result"][0];
+  EXPECT_EQ(s["metric"], (nlohmann::json{{"__name__", "temp"}, {"room", "kitchen"}}));
+  EXPECT_DOUBLE_EQ(s["value"][0].get<double>(), (t0_ + 1000) / 1000.0);
+  EXPECT_EQ(s["value"][1], "21.5");
+}
+
+TEST_F(SingleNode, RangeQueryReturnsMatrixAtEachStep) {
+  char target[256];
+  std::snprintf(target, sizeof target, "/api/v1/query_range?query=up%%7Bjob%%3D%%22db%%22%%7D&start=%.3f&end=%.3f&step=30",
+                t0_ / 1000.0, (t0_ + 60000) / 1000.0);
+  auto r = http_request(node_->http_port, "GET", target);
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto j = nlohmann::json::parse(r.body);
+  EXPECT_EQ(j["data"]["resultType"], "matrix");
+  ASSERT_EQ(j["data"]["result"].size(), 2u);
+  const auto& values = j["data"]["result"][0]["values"];
+  ASSERT_EQ(values.size(), 3u);
+  EXPECT_EQ(values[0][1], "1");
+  EXPECT_EQ(values[1][1], "1");
+  EXPECT_EQ(values[2][1], "0");
+}
+
+TEST_F(SingleNode, RangeQueryRequiresItsParameters) {
+  auto r = http_request(node_->http_port, "GET", "/api/v1/query_range?query=up&start=1&end=2");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("step"), std::string::npos) << r.body;
+  r = http_request(node_->http_port, "GET", "/api/v1/query_range?query=up&start=10&end=2&step=1");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("end timestamp must not be before start time"), std::string::npos) << r.body;
+}
+
+TEST_F(SingleNode, ParseErrorIsBadData) {
+  auto r = http_request(node_->http_port, "GET", "/api/v1/query?query=" + url_encode("up{job=}"));
+  EXPECT_EQ(r.status, 400);
+  auto j = nlohmann::json::parse(r.body);
+  EXPECT_EQ(j["status"], "error");
+  EXPECT_EQ(j["errorType"], "bad_data");
+}
+
+TEST_F(SingleNode, SeriesLabelsAndLabelValues) {
+  EXPECT_EQ(count_series("up"), 6u);
+  EXPECT_EQ(count_series("{room=\"kitchen\"}"), 1u);
+  auto r = http_request(node_->http_port, "GET", "/api/v1/labels");
+  auto names = nlohmann::json::parse(r.body)["data"];
+  EXPECT_EQ(names, (nlohmann::json{"__name__", "instance", "job", "room"}));
+  r = http_request(node_->http_port, "GET", "/api/v1/label/job/values");
+  EXPECT_EQ(nlohmann::json::parse(r.body)["data"], (nlohmann::json{"api", "db", "web"}));
+  r = http_request(node_->http_port, "GET", "/api/v1/series");
+  EXPECT_EQ(r.status, 400) << "match[] is required";
+}
+
+TEST_F(SingleNode, BadSnappyIsRejectedAndStoresNothing) {
+  auto r = http_request(node_->http_port, "POST", "/api/v1/write", "not snappy at all", rw_headers);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("snappy"), std::string::npos) << r.body;
+}
+
+TEST_F(SingleNode, InvalidSeriesRejectsTheWholeRequest) {
+  auto t = t0_;
+  write_batch dup{{{{"__name__", "ok_metric"}}, {{t, 1}}},
+                  {{{"__name__", "bad_metric"}, {"a", "1"}, {"a", "2"}}, {{t, 1}}}};
+  auto r = remote_write(node_->http_port, dup);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("duplicate"), std::string::npos) << r.body;
+
+  write_batch utf8{{{{"__name__", "ok_metric"}}, {{t, 1}}}, {{{"__name__", "bad\xff"}}, {{t, 1}}}};
+  r = remote_write(node_->http_port, utf8);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("UTF-8"), std::string::npos) << r.body;
+
+  write_batch empty_name{{{{"__name__", "ok_metric"}}, {{t, 1}}}, {{{"__name__", "x"}, {"", "v"}}, {{t, 1}}}};
+  r = remote_write(node_->http_port, empty_name);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("empty name"), std::string::npos) << r.body;
+
+  EXPECT_EQ(count_series("ok_metric"), 0u) << "nothing of a rejected request is stored";
+}
+
+TEST_F(SingleNode, UnsupportedEncodingIs415) {
+  auto r = http_request(node_->http_port, "POST", "/api/v1/write", "x",
+                        {{"Content-Encoding", "gzip"}, {"Content-Type", "application/x-protobuf"}});
+  EXPECT_EQ(r.status, 415);
+}
+
+TEST_F(SingleNode, MetricsHealthAndReady) {
+  auto m = http_request(node_->http_port, "GET", "/metrics");
+  ASSERT_EQ(m.status, 200);
+  EXPECT_NE(m.body.find("strata_http_requests_total{route=\"/api/v1/write\",code=\"204\"}"), std::string::npos)
+      << m.body;
+  EXPECT_NE(m.body.find("strata_http_request_duration_seconds_bucket"), std::string::npos);
+  EXPECT_NE(m.body.find("strata_samples_ingested_total 13"), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("process_resident_memory_bytes"), std::string::npos);
+  EXPECT_EQ(http_request(node_->http_port, "GET", "/health").status, 200);
+  EXPECT_EQ(http_request(node_->http_port, "GET", "/ready").status, 200);
+}
+
+TEST(ServeCommand, RefusesAnotherShardCountForAnExistingDataDir) {
+  auto root = make_temp_dir();
+  auto n = make_node(root + "/n");
+  n.start();
+  ASSERT_EQ(n.stop(SIGTERM, 15000), 0);
+  child_process p({STRATA_BINARY, "serve", "--data-dir", n.data_dir, "--shards", "3", "--http-listen",
+                   "127.0.0.1:" + std::to_string(free_port()), "--cluster-listen",
+                   "127.0.0.1:" + std::to_string(free_port())},
+                  root + "/mismatch.log");
+  EXPECT_EQ(p.wait(15000), 1);
+  auto log = read_file(root + "/mismatch.log");
+  EXPECT_NE(log.find("start with --shards 2"), std::string::npos) << log;
+  remove_dir(root);
+}
+
+TEST(ServeCommand, HelpListsEveryFlagWithDefault) {
+  auto root = make_temp_dir();
+  child_process p({STRATA_BINARY, "serve", "--help"}, root + "/help.log");
+  EXPECT_EQ(p.wait(10000), 0);
+  auto help = read_file(root + "/help.log");
+  for (const char* flag : {"--data-dir", "--http-listen", "--cluster-listen", "--seeds", "--shards", "--log-level"})
+    EXPECT_NE(help.find(flag), std::string::npos) << flag;
+  EXPECT_NE(help.find("127.0.0.1:9201"), std::string::npos) << help;
+  remove_dir(root);
+}
+
+}  // namespace
+}  // namespace strata::testing

@@ -1,0 +1,136 @@
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+#include <gtest/gtest.h>
+
+#include <future>
+
+#include "actors/collector.hpp"
+#include "actors/gateway.hpp"
+#include "actors/messages.hpp"
+#include "actors/shard_actor.hpp"
+#include "tests/support/process.hpp"
+
+namespace strata::actors {
+namespace {
+
+TEST(MergeSeries, JoinsEqualLabelsAndKeepsEachTimestampOnce) {
+  labels a{{"__name__", "x"}, {"i", "1"}};
+  labels b{{"__name__", "x"}, {"i", "2"}};
+  auto merged = merge_series({{a, {{10, 1}, {20, 2}}}, {b, {{5, 9}}}, {a, {{15, 1.5}, {20, 2}}}});
+  ASSERT_EQ(merged.size(), 2u);
+  EXPECT_EQ(merged[0].lbls, a);
+  ASSERT_EQ(merged[0].samples.size(), 3u);
+  EXPECT_EQ(merged[0].samples[0].t, 10);
+  EXPECT_EQ(merged[0].samples[1].t, 15);
+  EXPECT_EQ(merged[0].samples[2].t, 20);
+  EXPECT_EQ(merged[1].lbls, b);
+}
+
+TEST(Matchers, SurviveTheWireEncoding) {
+  matchers ms{*matcher::make(matcher::op::eq, "job", "api"), *matcher::make(matcher::op::nre, "i", "a|b")};
+  auto back = decode_matchers(encode_matchers(ms));
+  ASSERT_TRUE(back.is_ok());
+  ASSERT_EQ(back->size(), 2u);
+  EXPECT_EQ((*back)[1].type(), matcher::op::nre);
+  EXPECT_TRUE((*back)[1].matches("c"));
+  EXPECT_FALSE((*back)[1].matches("a"));
+  EXPECT_FALSE(decode_matchers({"9", "a", "b"}).is_ok());
+  EXPECT_FALSE(decode_matchers({"0", "a"}).is_ok());
+}
+
+TEST(CafError, CarriesCodeAndMessage) {
+  auto st = from_caf_error(to_caf_error(error(strata_errc::overloaded, "too much")), "ctx");
+  EXPECT_EQ(st.code(), strata_errc::overloaded);
+  EXPECT_EQ(st.message(), "too much");
+}
+
+class LocalShards : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cfg_.set("scheduler.max-threads", size_t{2});
+    sys_ = std::make_unique<caf::actor_system>(cfg_);
+    dir_ = testing::make_temp_dir();
+    shard_view view;
+    for (uint32_t i = 0; i < 3; ++i) {
+      persistence::store_options o;
+      o.dir = dir_ + "/shard-" + std::to_string(i);
+      o.sync = false;
+      auto s = spawn_shard(*sys_, o);
+      ASSERT_TRUE(s.is_ok()) << s.error().message();
+      view.shards.push_back({*s, "self", i, true});
+      shards_.push_back(*s);
+    }
+    view.members = {"self"};
+    table_.replace(view);
+    collector_ = spawn_collector(*sys_, table_, {});
+    gw_ = std::make_unique<gateway>(*sys_, table_, std::vector<caf::actor>{collector_}, std::chrono::seconds(10));
+  }
+  void TearDown() override {
+    gw_.reset();
+    caf::anon_send_exit(collector_, caf::exit_reason::user_shutdown);
+    for (auto& s : shards_) caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
+    // ~actor_system waits for every actor: drop our handles first.
+    shards_.clear();
+    collector_ = nullptr;
+    table_.replace({});
+    sys_.reset();
+    testing::remove_dir(dir_);
+  }
+
+  caf::actor_system_config cfg_;
+  std::unique_ptr<caf::actor_system> sys_;
+  std::string dir_;
+  shard_table table_;
+  std::vector<caf::actor> shards_;
+  caf::actor collector_;
+  std::unique_ptr<gateway> gw_;
+};
+
+TEST_F(LocalShards, WriteSpreadsSeriesAndSelectFindsThemAll) {
+  write_batch b;
+  for (int i = 0; i < 60; ++i)
+    b.push_back({{{"__name__", "m"}, {"i", std::to_string(i)}}, {{1000, double(i)}, {2000, double(i) + 1}}});
+  std::promise<result<uint64_t>> wrote;
+  gw_->write(b, [&](result<uint64_t> r) { wrote.set_value(std::move(r)); });
+  auto w = wrote.get_future().get();
+  ASSERT_TRUE(w.is_ok()) << w.error().message();
+  EXPECT_EQ(*w, 120u);
+
+  // Every shard got some of the 60 series.
+  caf::scoped_actor self{*sys_};
+  for (const auto& s : table_.snapshot()->shards) {
+    self->request(s.handle, std::chrono::seconds(5), stats_atom::value)
+        .receive([&](uint64_t series, uint64_t) { EXPECT_GT(series, 0u) << "shard " << s.index; },
+                 [&](caf::error& e) { FAIL() << caf::to_string(e); });
+  }
+
+  std::promise<result<std::vector<series>>> read;
+  gw_->select({*matcher::make(matcher::op::re, "i", "1.")}, 0, 1500,
+              [&](result<std::vector<series>> r, std::vector<std::string>) { read.set_value(std::move(r)); });
+  auto got = read.get_future().get();
+  ASSERT_TRUE(got.is_ok());
+  ASSERT_EQ(got->size(), 10u);  // i = 10..19
+  for (const auto& s : *got) {
+    ASSERT_EQ(s.samples.size(), 1u) << "maxt bounds the samples";
+    EXPECT_EQ(s.samples[0].t, 1000);
+  }
+
+  std::promise<std::vector<std::string>> names;
+  gw_->label_values("i", {}, 0, 5000, [&](result<std::vector<std::string>> r, std::vector<std::string>) {
+    names.set_value(r.is_ok() ? *r : std::vector<std::string>{});
+  });
+  EXPECT_EQ(names.get_future().get().size(), 60u);
+}
+
+TEST_F(LocalShards, WriteWithoutShardsIsUnavailable) {
+  table_.replace({});
+  std::promise<result<uint64_t>> wrote;
+  gw_->write({{{{"__name__", "m"}}, {{1, 1}}}}, [&](result<uint64_t> r) { wrote.set_value(std::move(r)); });
+  auto w = wrote.get_future().get();
+  ASSERT_FALSE(w.is_ok());
+  EXPECT_EQ(w.error().code(), strata_errc::unavailable);
+}
+
+}  // namespace
+}  // namespace strata::actors

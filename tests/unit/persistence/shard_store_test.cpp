@@ -1,0 +1,300 @@
+#include "persistence/shard_store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "test_util.hpp"
+
+namespace strata::persistence {
+namespace {
+
+using namespace test_support;
+
+std::unique_ptr<shard_store> open_store(const std::string& dir, size_t map_size = 1ull << 30) {
+  auto s = shard_store::open({dir, map_size, false});
+  EXPECT_TRUE(s.is_ok()) << s.error().message();
+  return s ? std::move(*s) : nullptr;
+}
+
+// http_requests_total for two jobs and three codes, plus `up` for two instances;
+// samples every 10 ms from 0 to 90.
+write_batch fixture() {
+  write_batch b;
+  for (std::string job : {"api", "web"})
+    for (std::string code : {"200", "404", "500"}) {
+      series s{{{"__name__", "http_requests_total"}, {"code", code}, {"job", job}}, {}};
+      for (int64_t t = 0; t < 100; t += 10) s.samples.push_back({t, static_cast<double>(t)});
+      b.push_back(std::move(s));
+    }
+  b.push_back({{{"__name__", "up"}, {"instance", "a"}}, {{0, 1}, {50, 1}}});
+  b.push_back({{{"__name__", "up"}, {"instance", "b"}, {"zone", "eu"}}, {{90, 0}}});
+  return b;
+}
+
+std::vector<std::string> names_of(const std::vector<series>& ss) {
+  std::vector<std::string> out;
+  for (const auto& s : ss) out.push_back(to_string(s.lbls));
+  return out;
+}
+
+class ShardStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = open_store(dir_.path());
+    ASSERT_TRUE(store_);
+    auto st = store_->append(fixture());
+    ASSERT_TRUE(st.is_ok()) << st.message();
+  }
+  std::vector<series> select(const matchers& ms, int64_t mint = min_t, int64_t maxt = max_t) {
+    return store_->select(ms, mint, maxt);
+  }
+  temp_dir dir_;
+  std::unique_ptr<shard_store> store_;
+};
+
+TEST_F(ShardStoreTest, EqualMatcher) {
+  auto got = select({eq("__name__", "http_requests_total"), eq("code", "500")});
+  EXPECT_EQ(names_of(got), (std::vector<std::string>{R"({__name__="http_requests_total", code="500", job="api"})",
+                                                     R"({__name__="http_requests_total", code="500", job="web"})"}));
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].samples.size(), 10u);
+}
+
+TEST_F(ShardStoreTest, NotEqualMatcher) {
+  auto got = select({eq("__name__", "http_requests_total"), neq("code", "200"), neq("job", "web")});
+  EXPECT_EQ(names_of(got), (std::vector<std::string>{R"({__name__="http_requests_total", code="404", job="api"})",
+                                                     R"({__name__="http_requests_total", code="500", job="api"})"}));
+}
+
+TEST_F(ShardStoreTest, RegexMatcher) {
+  auto got = select({re("__name__", "http_.*"), re("code", "4..|5..")});
+  EXPECT_EQ(got.size(), 4u);
+  // Anchored: "0" does not match "200".
+  EXPECT_TRUE(select({re("code", "0")}).empty());
+}
+
+TEST_F(ShardStoreTest, NotRegexMatcher) {
+  auto got = select({nre("code", "2..|4..")});
+  // The 500s, and both `up` series (no code label: "" does not match 2..|4..).
+  EXPECT_EQ(names_of(got), (std::vector<std::string>{R"({__name__="http_requests_total", code="500", job="api"})",
+                                                     R"({__name__="http_requests_total", code="500", job="web"})",
+                                                     R"({__name__="up", instance="a"})",
+                                                     R"({__name__="up", instance="b", zone="eu"})"}));
+}
+
+TEST_F(ShardStoreTest, MatcherOnAbsentLabelMatchesEmpty) {
+  EXPECT_EQ(names_of(select({eq("__name__", "up"), eq("zone", "")})),
+            (std::vector<std::string>{R"({__name__="up", instance="a"})"}));
+}
+
+TEST_F(ShardStoreTest, NoMatchersSelectsEverythingSortedByLabels) {
+  auto got = select({});
+  ASSERT_EQ(got.size(), 8u);
+  for (size_t i = 1; i < got.size(); ++i)
+    EXPECT_TRUE(std::lexicographical_compare(got[i - 1].lbls.begin(), got[i - 1].lbls.end(), got[i].lbls.begin(),
+                                             got[i].lbls.end()));
+}
+
+TEST_F(ShardStoreTest, TimeBoundsAreInclusiveAndCutSamples) {
+  auto got = select({eq("__name__", "http_requests_total"), eq("code", "200"), eq("job", "api")}, 20, 40);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].samples, (std::vector<sample>{{20, 20}, {30, 30}, {40, 40}}));
+}
+
+TEST_F(ShardStoreTest, SeriesWithoutSamplesInRangeAreLeftOut) {
+  // up{instance="a"} has samples at 0 and 50, up{instance="b"} at 90 only.
+  auto got = select({eq("__name__", "up")}, 51, 89);
+  EXPECT_TRUE(got.empty());
+  got = select({eq("__name__", "up")}, 50, 90);
+  EXPECT_EQ(got.size(), 2u);
+  got = select({eq("__name__", "up")}, 60, 100);
+  EXPECT_EQ(names_of(got), (std::vector<std::string>{R"({__name__="up", instance="b", zone="eu"})"}));
+  EXPECT_TRUE(select({}, 10, 5).empty());  // mint > maxt
+}
+
+TEST_F(ShardStoreTest, SelectLabels) {
+  auto got = store_->select_labels({eq("__name__", "up")}, min_t, max_t);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(to_string(got[0]), R"({__name__="up", instance="a"})");
+  EXPECT_EQ(to_string(got[1]), R"({__name__="up", instance="b", zone="eu"})");
+  EXPECT_EQ(store_->select_labels({eq("__name__", "up")}, 60, 100).size(), 1u);
+}
+
+TEST_F(ShardStoreTest, LabelNames) {
+  EXPECT_EQ(store_->label_names({}, min_t, max_t),
+            (std::vector<std::string>{"__name__", "code", "instance", "job", "zone"}));
+  EXPECT_EQ(store_->label_names({eq("__name__", "up")}, min_t, max_t),
+            (std::vector<std::string>{"__name__", "instance", "zone"}));
+  EXPECT_EQ(store_->label_names({eq("__name__", "up")}, 0, 50), (std::vector<std::string>{"__name__", "instance"}));
+  EXPECT_TRUE(store_->label_names({}, 1000, 2000).empty());
+}
+
+TEST_F(ShardStoreTest, LabelValues) {
+  EXPECT_EQ(store_->label_values("code", {}, min_t, max_t), (std::vector<std::string>{"200", "404", "500"}));
+  EXPECT_EQ(store_->label_values("__name__", {}, min_t, max_t),
+            (std::vector<std::string>{"http_requests_total", "up"}));
+  EXPECT_EQ(store_->label_values("job", {eq("code", "404")}, min_t, max_t), (std::vector<std::string>{"api", "web"}));
+  EXPECT_EQ(store_->label_values("instance", {}, 60, 100), (std::vector<std::string>{"b"}));
+  EXPECT_TRUE(store_->label_values("nope", {}, min_t, max_t).empty());
+}
+
+TEST_F(ShardStoreTest, Stats) {
+  auto st = store_->stats();
+  EXPECT_EQ(st.series, 8u);
+  EXPECT_EQ(st.samples, 6u * 10 + 3);
+  EXPECT_EQ(st.wal_records, 1u);
+}
+
+TEST(ShardStore, DuplicateTimestampIsIgnored) {
+  temp_dir dir;
+  auto s = open_store(dir.path());
+  ASSERT_TRUE(s);
+  write_batch b{{{{"__name__", "m"}}, {{10, 1}, {20, 2}}}};
+  ASSERT_TRUE(s->append(b).is_ok());
+  ASSERT_TRUE(s->append(b).is_ok());  // a retried batch
+  ASSERT_TRUE(s->append({{{{"__name__", "m"}}, {{20, 99}}}}).is_ok());
+  auto check = [](const shard_store& st) {
+    auto got = st.select({}, min_t, max_t);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].samples, (std::vector<sample>{{10, 1}, {20, 2}}));
+    EXPECT_EQ(st.stats().samples, 2u);
+  };
+  check(*s);
+  s.reset();
+  s = open_store(dir.path());  // replay applies the same rule
+  ASSERT_TRUE(s);
+  check(*s);
+  EXPECT_EQ(s->stats().wal_records, 3u);
+}
+
+TEST(ShardStore, OutOfOrderSamplesAreSorted) {
+  temp_dir dir;
+  auto s = open_store(dir.path());
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->append({{{{"__name__", "m"}}, {{30, 3}, {40, 4}}}}).is_ok());
+  ASSERT_TRUE(s->append({{{{"__name__", "m"}}, {{10, 1}, {35, 3.5}, {50, 5}, {20, 2}}}}).is_ok());
+  auto got = s->select({}, min_t, max_t);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].samples, (std::vector<sample>{{10, 1}, {20, 2}, {30, 3}, {35, 3.5}, {40, 4}, {50, 5}}));
+}
+
+TEST(WalReplay, AcknowledgedBatchesSurviveReopen) {
+  temp_dir dir;
+  write_batch all;
+  {
+    auto s = shard_store::open({dir.path(), 1ull << 30, true});
+    ASSERT_TRUE(s.is_ok()) << s.error().message();
+    for (int i = 0; i < 50; ++i) {
+      write_batch b{{{{"__name__", "m"}, {"i", std::to_string(i % 7)}}, {{i, i * 0.25}}},
+                    {{{"__name__", "n"}}, {{1000 - i, -i * 1.0}}}};
+      ASSERT_TRUE((*s)->append(b).is_ok());
+    }
+  }
+  auto s = open_store(dir.path());
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->stats().wal_records, 50u);
+  EXPECT_EQ(s->stats().series, 8u);
+  EXPECT_EQ(s->stats().samples, 100u);
+  auto n = s->select({eq("__name__", "n")}, min_t, max_t);
+  ASSERT_EQ(n.size(), 1u);
+  ASSERT_EQ(n[0].samples.size(), 50u);
+  EXPECT_EQ(n[0].samples.front(), (sample{951, -49}));
+  auto m3 = s->select({eq("__name__", "m"), eq("i", "3")}, min_t, max_t);
+  ASSERT_EQ(m3.size(), 1u);
+  std::vector<sample> want;
+  for (int i = 3; i < 50; i += 7) want.push_back({i, i * 0.25});
+  EXPECT_EQ(m3[0].samples, want);
+  // Appends after a reopen continue the sequence.
+  ASSERT_TRUE(s->append({{{{"__name__", "later"}}, {{1, 1}}}}).is_ok());
+  s.reset();
+  s = open_store(dir.path());
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->stats().wal_records, 51u);
+  EXPECT_EQ(s->select({eq("__name__", "later")}, min_t, max_t).size(), 1u);
+}
+
+TEST(WalReplay, EmptyStoreOpensEmpty) {
+  temp_dir dir;
+  auto sub = dir.path() + "/nested/shard-0";  // created if missing
+  auto s = open_store(sub);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->stats().series, 0u);
+  EXPECT_EQ(s->stats().wal_records, 0u);
+  EXPECT_TRUE(std::filesystem::is_directory(sub));
+}
+
+TEST(ShardStore, NonCanonicalLabelsAreRejectedAndNothingIsStored) {
+  temp_dir dir;
+  auto s = open_store(dir.path());
+  ASSERT_TRUE(s);
+  write_batch unsorted{{{{"__name__", "ok"}}, {{1, 1}}}, {{{"job", "x"}, {"__name__", "m"}}, {{1, 1}}}};
+  auto st = s->append(unsorted);
+  EXPECT_EQ(st.code(), strata_errc::bad_request);
+  EXPECT_NE(st.message().find("series 1"), std::string::npos) << st.message();
+  write_batch dup{{{{"a", "1"}, {"a", "2"}}, {{1, 1}}}};
+  EXPECT_EQ(s->append(dup).code(), strata_errc::bad_request);
+  write_batch empty_name{{{{"", "1"}}, {{1, 1}}}};
+  EXPECT_EQ(s->append(empty_name).code(), strata_errc::bad_request);
+  EXPECT_EQ(s->stats().series, 0u);
+  EXPECT_EQ(s->stats().wal_records, 0u);
+}
+
+TEST(ShardStore, BatchWithoutSamplesWritesNothing) {
+  temp_dir dir;
+  auto s = open_store(dir.path());
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->append({}).is_ok());
+  ASSERT_TRUE(s->append({{{{"__name__", "m"}}, {}}}).is_ok());
+  EXPECT_EQ(s->stats().wal_records, 0u);
+  EXPECT_EQ(s->stats().series, 0u);
+}
+
+TEST(MapGrowth, TinyMapGrowsAndEverythingIsReadableAfterReopen) {
+  temp_dir dir;
+  const size_t initial = 64 << 10;
+  const int batches = 60, series_per_batch = 40, samples_per_series = 25;
+  auto make = [&](int i) {
+    write_batch b;
+    for (int k = 0; k < series_per_batch; ++k) {
+      series s{{{"__name__", "grow"}, {"batch", std::to_string(i)}, {"k", std::to_string(k)}}, {}};
+      for (int t = 0; t < samples_per_series; ++t) s.samples.push_back({t, i * 1e6 + k * 1e3 + t});
+      b.push_back(std::move(s));
+    }
+    return b;
+  };
+  {
+    auto s = open_store(dir.path(), initial);
+    ASSERT_TRUE(s);
+    for (int i = 0; i < batches; ++i) {
+      auto st = s->append(make(i));
+      ASSERT_TRUE(st.is_ok()) << "batch " << i << ": " << st.message();
+    }
+  }
+  // About 60 x 25 KB of records: the 64 KiB map had to double at least 4 times.
+  auto size = std::filesystem::file_size(dir.path() + "/data.mdb");
+  EXPECT_GT(size, 16 * initial) << size;
+
+  auto s = open_store(dir.path(), initial);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->stats().wal_records, static_cast<uint64_t>(batches));
+  EXPECT_EQ(s->stats().series, static_cast<size_t>(batches * series_per_batch));
+  for (int i = 0; i < batches; ++i) {
+    auto got = s->select({eq("batch", std::to_string(i))}, min_t, max_t);
+    auto want = make(i);
+    ASSERT_EQ(got.size(), want.size()) << "batch " << i;
+    // Sorted by labels: k="0", k="1", k="10", ...
+    std::sort(want.begin(), want.end(), [](const series& a, const series& b) {
+      return std::lexicographical_compare(a.lbls.begin(), a.lbls.end(), b.lbls.begin(), b.lbls.end());
+    });
+    for (size_t k = 0; k < want.size(); ++k) {
+      EXPECT_EQ(got[k].lbls, want[k].lbls);
+      EXPECT_EQ(got[k].samples, want[k].samples);
+    }
+  }
+  // And it keeps growing after a reopen with the small initial size.
+  for (int i = batches; i < batches + 10; ++i) ASSERT_TRUE(s->append(make(i)).is_ok());
+}
+
+}  // namespace
+}  // namespace strata::persistence

@@ -1,0 +1,166 @@
+// WAL record format and what open does with each way a record can be broken.
+#include <gtest/gtest.h>
+#include <lmdb.h>
+#include <xxhash.h>
+
+#include <cstring>
+#include <functional>
+
+#include "persistence/shard_store.hpp"
+#include "persistence/wal_record.hpp"
+#include "test_util.hpp"
+#include "wire/batch.hpp"
+
+namespace strata::persistence {
+namespace {
+
+using namespace test_support;
+
+TEST(WalRecord, LayoutIsVersionLengthChecksumPayload) {
+  std::string payload = "0123456789abcdef";
+  auto rec = encode_wal_record(payload);
+  ASSERT_EQ(rec.size(), 13 + payload.size());
+  EXPECT_EQ(static_cast<uint8_t>(rec[0]), 1);
+  uint8_t len[4] = {16, 0, 0, 0};
+  EXPECT_EQ(std::memcmp(rec.data() + 1, len, 4), 0);
+  uint64_t sum = XXH3_64bits(payload.data(), payload.size());
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(static_cast<uint8_t>(rec[5 + i]), (sum >> (8 * i)) & 0xFF) << i;
+  EXPECT_EQ(rec.substr(13), payload);
+  auto back = decode_wal_record(rec);
+  ASSERT_TRUE(back.is_ok());
+  EXPECT_EQ(*back, payload);
+}
+
+TEST(WalRecord, KeysAreBigEndianSoTheySortInAppendOrder) {
+  EXPECT_EQ(encode_wal_key(1), std::string("\0\0\0\0\0\0\0\1", 8));
+  EXPECT_EQ(encode_wal_key(0x0102030405060708ull), "\x01\x02\x03\x04\x05\x06\x07\x08");
+  EXPECT_LT(encode_wal_key(255), encode_wal_key(256));
+  EXPECT_EQ(decode_wal_key(encode_wal_key(0xdeadbeef12345678ull)), 0xdeadbeef12345678ull);
+}
+
+TEST(WalRecord, ShortRecordIsCorruption) {
+  auto r = decode_wal_record(std::string("\x01\x00\x00", 3));
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.error().code(), strata_errc::corruption);
+  EXPECT_NE(r.error().message().find("shorter than its 13-byte header"), std::string::npos);
+}
+
+// A store with three committed batches; `damage` then rewrites the raw value
+// (or key) of a record with plain LMDB calls, as a broken disk would.
+class WalCorruption : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = shard_store::open({dir_.path(), 1 << 20, false});
+    ASSERT_TRUE(s.is_ok()) << s.error().message();
+    for (int i = 1; i <= 3; ++i)
+      ASSERT_TRUE((*s)->append({{{{"__name__", "m"}, {"i", std::to_string(i)}}, {{i, 1.0 * i}}}}).is_ok());
+  }
+
+  // Replaces the value of record `seq` by what `edit` makes of it.
+  void rewrite(uint64_t seq, const std::function<void(std::string&)>& edit) {
+    with_wal([&](MDB_txn* txn, MDB_dbi dbi) {
+      auto key = encode_wal_key(seq);
+      MDB_val k{key.size(), key.data()}, v;
+      ASSERT_EQ(mdb_get(txn, dbi, &k, &v), 0);
+      std::string value(static_cast<const char*>(v.mv_data), v.mv_size);
+      edit(value);
+      MDB_val nv{value.size(), value.data()};
+      ASSERT_EQ(mdb_put(txn, dbi, &k, &nv, 0), 0);
+    });
+  }
+
+  void with_wal(const std::function<void(MDB_txn*, MDB_dbi)>& f) {
+    MDB_env* env = nullptr;
+    ASSERT_EQ(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 8);
+    ASSERT_EQ(mdb_env_open(env, dir_.path().c_str(), 0, 0644), 0);
+    MDB_txn* txn = nullptr;
+    ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+    MDB_dbi dbi;
+    ASSERT_EQ(mdb_dbi_open(txn, "wal", 0, &dbi), 0);
+    f(txn, dbi);
+    ASSERT_EQ(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+  }
+
+  // The error of opening the damaged store; the test fails when it opens.
+  status open_error() {
+    auto s = shard_store::open({dir_.path(), 1 << 20, false});
+    EXPECT_FALSE(s.is_ok());
+    if (s) return status::ok();
+    EXPECT_EQ(s.error().code(), strata_errc::corruption) << s.error().message();
+    return s.error();
+  }
+
+  temp_dir dir_;
+};
+
+TEST_F(WalCorruption, UndamagedStoreOpens) {
+  rewrite(2, [](std::string&) {});
+  auto s = shard_store::open({dir_.path(), 1 << 20, false});
+  ASSERT_TRUE(s.is_ok()) << s.error().message();
+  EXPECT_EQ((*s)->stats().wal_records, 3u);
+}
+
+TEST_F(WalCorruption, FlippedPayloadByteIsAChecksumMismatch) {
+  rewrite(2, [](std::string& v) { v[v.size() - 9] ^= 0x40; });
+  auto err = open_error();
+  EXPECT_NE(err.message().find("wal record 2 "), std::string::npos) << err.message();
+  EXPECT_NE(err.message().find("checksum mismatch"), std::string::npos) << err.message();
+}
+
+TEST_F(WalCorruption, FlippedChecksumByteIsAChecksumMismatch) {
+  rewrite(3, [](std::string& v) { v[7] ^= 0x01; });
+  auto err = open_error();
+  EXPECT_NE(err.message().find("wal record 3 "), std::string::npos) << err.message();
+  EXPECT_NE(err.message().find("checksum mismatch"), std::string::npos) << err.message();
+}
+
+TEST_F(WalCorruption, UnknownVersion) {
+  rewrite(1, [](std::string& v) { v[0] = 2; });
+  auto err = open_error();
+  EXPECT_NE(err.message().find("wal record 1 "), std::string::npos) << err.message();
+  EXPECT_NE(err.message().find("unknown record version 2"), std::string::npos) << err.message();
+}
+
+TEST_F(WalCorruption, LengthDisagreesWithValueSize) {
+  rewrite(2, [](std::string& v) { v.resize(v.size() - 8); });  // lost tail
+  auto err = open_error();
+  EXPECT_NE(err.message().find("wal record 2 "), std::string::npos) << err.message();
+  EXPECT_NE(err.message().find("payload length"), std::string::npos) << err.message();
+}
+
+TEST_F(WalCorruption, ValueShorterThanHeader) {
+  rewrite(2, [](std::string& v) { v.resize(5); });
+  auto err = open_error();
+  EXPECT_NE(err.message().find("wal record 2 "), std::string::npos) << err.message();
+  EXPECT_NE(err.message().find("header"), std::string::npos) << err.message();
+}
+
+TEST_F(WalCorruption, PayloadWithValidChecksumThatIsNotABatch) {
+  rewrite(2, [](std::string& v) { v = encode_wal_record(std::string(24, '\x7f')); });
+  auto err = open_error();
+  EXPECT_NE(err.message().find("wal record 2 "), std::string::npos) << err.message();
+  EXPECT_NE(err.message().find("batch"), std::string::npos) << err.message();
+}
+
+TEST_F(WalCorruption, BatchWithNonCanonicalLabels) {
+  rewrite(2, [](std::string& v) { v = encode_wal_record(wire::encode_batch({{{{"z", "1"}, {"a", "2"}}, {{1, 1}}}})); });
+  auto err = open_error();
+  EXPECT_NE(err.message().find("wal record 2 "), std::string::npos) << err.message();
+  EXPECT_NE(err.message().find("not sorted"), std::string::npos) << err.message();
+}
+
+TEST_F(WalCorruption, KeyThatIsNotASequenceNumber) {
+  with_wal([](MDB_txn* txn, MDB_dbi dbi) {
+    std::string key = "\xff\xff\xff";  // sorts after every 8-byte key starting with less than 0xff
+    auto rec = encode_wal_record(wire::encode_batch({}));
+    MDB_val k{key.size(), key.data()}, v{rec.size(), rec.data()};
+    ASSERT_EQ(mdb_put(txn, dbi, &k, &v, 0), 0);
+  });
+  auto err = open_error();
+  EXPECT_NE(err.message().find("wal key of 3 bytes after record 3"), std::string::npos) << err.message();
+}
+
+}  // namespace
+}  // namespace strata::persistence

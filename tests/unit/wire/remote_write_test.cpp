@@ -1,0 +1,196 @@
+#include "wire/remote_write.hpp"
+
+#include <gtest/gtest.h>
+#include <snappy.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace strata::wire {
+namespace {
+
+double from_bits(uint64_t bits) {
+  double d;
+  std::memcpy(&d, &bits, sizeof d);
+  return d;
+}
+
+uint64_t to_bits(double d) {
+  uint64_t bits;
+  std::memcpy(&bits, &d, sizeof bits);
+  return bits;
+}
+
+constexpr uint64_t stale_nan_bits = 0x7ff0000000000002ull;
+
+std::string compress(const std::string& raw) {
+  std::string out;
+  snappy::Compress(raw.data(), raw.size(), &out);
+  return out;
+}
+
+// Decodes what encode_remote_write made of `b`; the test fails on an error.
+write_batch round_trip(const write_batch& b) {
+  auto r = decode_remote_write(encode_remote_write(b));
+  EXPECT_TRUE(r.is_ok()) << (r ? "" : r.error().message());
+  return r ? *r : write_batch{};
+}
+
+// The error message of decoding `b`; the test fails when it decodes.
+std::string rejection(const write_batch& b, size_t max = default_max_decompressed) {
+  auto r = decode_remote_write(encode_remote_write(b), max);
+  EXPECT_FALSE(r.is_ok());
+  if (r) return {};
+  EXPECT_EQ(r.error().code(), strata_errc::bad_request);
+  return r.error().message();
+}
+
+TEST(RemoteWrite, RoundTripKeepsSeriesAndSamples) {
+  write_batch in{
+      {{{"__name__", "up"}, {"instance", "a:9100"}, {"job", "node"}}, {{1000, 1}, {2000, 0}, {3000, 1}}},
+      {{{"__name__", "temp"}, {"room", "k\xc3\xbc\x63he"}}, {{-5, -273.15}}},
+  };
+  auto out = round_trip(in);
+  ASSERT_EQ(out.size(), in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    EXPECT_EQ(out[i].lbls, in[i].lbls);
+    EXPECT_EQ(out[i].samples, in[i].samples);
+  }
+}
+
+TEST(RemoteWrite, LabelsComeOutSortedByName) {
+  write_batch in{{{{"zone", "eu"}, {"__name__", "m"}, {"a", "1"}, {"job", "x"}}, {{1, 2}}}};
+  auto out = round_trip(in);
+  ASSERT_EQ(out.size(), 1u);
+  labels want{{"__name__", "m"}, {"a", "1"}, {"job", "x"}, {"zone", "eu"}};
+  EXPECT_EQ(out[0].lbls, want);
+}
+
+TEST(RemoteWrite, NanPayloadsAreKeptBitForBit) {
+  std::vector<uint64_t> bits{stale_nan_bits,        0x7ff8000000000000ull, 0x7ff8000000000001ull,
+                             0xfff8000000000000ull, 0x7ff0000000000000ull, 0x8000000000000000ull,
+                             0x0000000000000001ull, 0x7fefffffffffffffull};
+  series s{{{"__name__", "nan"}}, {}};
+  for (size_t i = 0; i < bits.size(); ++i) s.samples.push_back({static_cast<int64_t>(i), from_bits(bits[i])});
+  auto out = round_trip({s});
+  ASSERT_EQ(out.size(), 1u);
+  ASSERT_EQ(out[0].samples.size(), bits.size());
+  for (size_t i = 0; i < bits.size(); ++i) EXPECT_EQ(to_bits(out[0].samples[i].v), bits[i]) << i;
+}
+
+TEST(RemoteWrite, EmptyLabelValuesAreDropped) {
+  auto out = round_trip({{{{"__name__", "m"}, {"empty", ""}, {"job", "j"}}, {{1, 1}}}});
+  ASSERT_EQ(out.size(), 1u);
+  labels want{{"__name__", "m"}, {"job", "j"}};
+  EXPECT_EQ(out[0].lbls, want);
+}
+
+TEST(RemoteWrite, SeriesWithoutSamplesAreDropped) {
+  auto out = round_trip({{{{"__name__", "a"}}, {}}, {{{"__name__", "b"}}, {{1, 1}}}});
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].lbls[0].value, "b");
+}
+
+TEST(RemoteWrite, SamplesKeepTheirOrder) {
+  auto out = round_trip({{{{"__name__", "m"}}, {{30, 3}, {10, 1}, {20, 2}}}});
+  ASSERT_EQ(out.size(), 1u);
+  std::vector<sample> want{{30, 3}, {10, 1}, {20, 2}};
+  EXPECT_EQ(out[0].samples, want);
+}
+
+TEST(RemoteWrite, EmptyRequestIsAnEmptyBatch) {
+  auto out = round_trip({});
+  EXPECT_TRUE(out.empty());
+}
+
+TEST(RemoteWrite, RejectsBodyThatIsNotSnappy) {
+  auto r = decode_remote_write("this is not snappy at all \xff\xff\xff\xff\xff\xff\xff\xff\xff\xff");
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.error().code(), strata_errc::bad_request);
+  EXPECT_NE(r.error().message().find("not valid snappy"), std::string::npos) << r.error().message();
+
+  // A valid length header followed by a broken stream.
+  std::string good = compress(std::string(1000, 'x'));
+  auto cut = decode_remote_write(std::string_view(good).substr(0, good.size() - 3));
+  ASSERT_FALSE(cut.is_ok());
+  EXPECT_NE(cut.error().message().find("not valid snappy"), std::string::npos) << cut.error().message();
+}
+
+TEST(RemoteWrite, RejectsSnappyThatIsNotProtobuf) {
+  // Field 1, length-delimited, length 16, but only 3 bytes follow.
+  auto r = decode_remote_write(compress(std::string("\x0a\x10\x61\x62\x63", 5)));
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.error().code(), strata_errc::bad_request);
+  EXPECT_NE(r.error().message().find("not a valid remote_write WriteRequest"), std::string::npos)
+      << r.error().message();
+  // Wire type 7 does not exist.
+  auto r2 = decode_remote_write(compress(std::string("\x0f\x01", 2)));
+  ASSERT_FALSE(r2.is_ok());
+  EXPECT_NE(r2.error().message().find("WriteRequest"), std::string::npos) << r2.error().message();
+}
+
+TEST(RemoteWrite, RejectsBodyOverTheSizeLimit) {
+  write_batch b{{{{"__name__", "big"}, {"pad", std::string(5000, 'p')}}, {{1, 1}}}};
+  auto msg = rejection(b, 4096);
+  EXPECT_NE(msg.find("4096"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("limit"), std::string::npos) << msg;
+  // The same body passes under a larger limit.
+  EXPECT_TRUE(decode_remote_write(encode_remote_write(b), 1 << 20).is_ok());
+}
+
+TEST(RemoteWrite, RejectsSeriesWithoutLabels) {
+  auto msg = rejection({{{{"__name__", "ok"}}, {{1, 1}}}, {{}, {{1, 1}}}});
+  EXPECT_NE(msg.find("timeseries[1]"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("no labels"), std::string::npos) << msg;
+}
+
+TEST(RemoteWrite, RejectsSeriesWhoseLabelsAreAllEmpty) {
+  auto msg = rejection({{{{"__name__", ""}, {"job", ""}}, {{1, 1}}}});
+  EXPECT_NE(msg.find("timeseries[0]"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("non-empty value"), std::string::npos) << msg;
+}
+
+TEST(RemoteWrite, RejectsEmptyLabelName) {
+  auto msg = rejection({{{{"__name__", "m"}, {"", "v"}}, {{1, 1}}}});
+  EXPECT_NE(msg.find("timeseries[0]"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("label 1 has an empty name"), std::string::npos) << msg;
+}
+
+TEST(RemoteWrite, RejectsDuplicateLabelName) {
+  auto msg = rejection(
+      {{{{"__name__", "ok"}}, {{1, 1}}}, {{{"__name__", "m"}, {"job", "a"}, {"zone", "z"}, {"job", "b"}}, {{1, 1}}}});
+  EXPECT_NE(msg.find("duplicate label name \"job\""), std::string::npos) << msg;
+  EXPECT_NE(msg.find("timeseries[1]"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("__name__=\"m\""), std::string::npos) << msg;
+}
+
+TEST(RemoteWrite, RejectsInvalidUtf8InLabelValue) {
+  auto msg = rejection({{{{"__name__", "ok"}}, {{1, 1}}}, {{{"__name__", "m"}, {"path", "/a\xc3("}}, {{1, 1}}}});
+  EXPECT_NE(msg.find("timeseries[1]"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("value of label \"path\" is not valid UTF-8"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("\\xc3"), std::string::npos) << msg;  // the bad byte, escaped
+}
+
+TEST(RemoteWrite, RejectsInvalidUtf8InLabelName) {
+  auto msg = rejection({{{{"__name__", "m"}, {"bad\xff", "v"}}, {{1, 1}}}});
+  EXPECT_NE(msg.find("timeseries[0]"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("label name \"bad\\xff\" is not valid UTF-8"), std::string::npos) << msg;
+}
+
+TEST(RemoteWrite, AcceptsUtf8LabelNames) {
+  auto out = round_trip({{{{"__name__", "http.requests"}, {"k\xc3\xb6nig", "ja"}}, {{1, 1}}}});
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].lbls[1].name, "k\xc3\xb6nig");
+}
+
+TEST(RemoteWrite, RejectsWholeRequestOnOneBadSeries) {
+  write_batch b;
+  for (int i = 0; i < 100; ++i) b.push_back({{{"__name__", "m"}, {"i", std::to_string(i)}}, {{1, 1}}});
+  b[73].lbls.push_back({"", "x"});
+  auto msg = rejection(b);
+  EXPECT_NE(msg.find("timeseries[73]"), std::string::npos) << msg;
+}
+
+}  // namespace
+}  // namespace strata::wire

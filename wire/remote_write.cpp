@@ -1,0 +1,136 @@
+#include "wire/remote_write.hpp"
+
+#include <snappy.h>
+
+#include <algorithm>
+#include <climits>
+#include <utility>
+
+#include "proto/remote.pb.h"
+#include "wire/utf8.hpp"
+
+namespace strata::wire {
+namespace {
+
+status bad(std::string msg) { return error(strata_errc::bad_request, std::move(msg)); }
+
+// Label name without the quotes that quote_for_message adds.
+std::string name_for_message(std::string_view name) {
+  auto q = quote_for_message(name, 64);
+  return q.substr(1, q.size() - 2);
+}
+
+// `timeseries[i] {a="b", ...}` as the sender wrote it (invalid bytes escaped,
+// long label sets cut), so that an error can be traced back to its series.
+template <class Labels, class Name, class Value>
+std::string where(int i, const Labels& ls, Name name, Value value) {
+  constexpr size_t max_len = 256;
+  std::string out = "timeseries[" + std::to_string(i) + "] {";
+  bool first = true;
+  for (const auto& l : ls) {
+    if (out.size() > max_len) {
+      out += ", ...";
+      break;
+    }
+    if (!first) out += ", ";
+    first = false;
+    out += name_for_message(name(l));
+    out += '=';
+    out += quote_for_message(value(l), 64);
+  }
+  out += '}';
+  return out;
+}
+
+std::string where(int i, const prometheus::TimeSeries& ts) {
+  return where(
+      i, ts.labels(), [](const prometheus::Label& l) -> const std::string& { return l.name(); },
+      [](const prometheus::Label& l) -> const std::string& { return l.value(); });
+}
+
+std::string where(int i, const labels& ls) {
+  return where(
+      i, ls, [](const label& l) -> const std::string& { return l.name; },
+      [](const label& l) -> const std::string& { return l.value; });
+}
+
+// Checks one series and moves it into `out` (canonical labels). Labels in the
+// request may be unsorted; duplicates are found after sorting.
+status take_series(int i, prometheus::TimeSeries& ts, write_batch& out) {
+  if (ts.labels_size() == 0) return bad(where(i, ts) + ": series has no labels");
+  for (int j = 0; j < ts.labels_size(); ++j) {
+    const auto& l = ts.labels(j);
+    if (l.name().empty()) return bad(where(i, ts) + ": label " + std::to_string(j) + " has an empty name");
+    if (!valid_utf8(l.name()))
+      return bad(where(i, ts) + ": label name " + quote_for_message(l.name()) + " is not valid UTF-8");
+    if (!valid_utf8(l.value()))
+      return bad(where(i, ts) + ": value of label " + quote_for_message(l.name()) + " is not valid UTF-8");
+  }
+
+  labels ls;
+  ls.reserve(static_cast<size_t>(ts.labels_size()));
+  for (auto& l : *ts.mutable_labels()) ls.push_back({std::move(*l.mutable_name()), std::move(*l.mutable_value())});
+  std::sort(ls.begin(), ls.end(), [](const label& a, const label& b) { return a.name < b.name; });
+  auto dup = std::adjacent_find(ls.begin(), ls.end(), [](const label& a, const label& b) { return a.name == b.name; });
+  if (dup != ls.end()) return bad(where(i, ls) + ": duplicate label name " + quote_for_message(dup->name));
+  ls.erase(std::remove_if(ls.begin(), ls.end(), [](const label& l) { return l.value.empty(); }), ls.end());
+  if (ls.empty()) return bad("timeseries[" + std::to_string(i) + "]: series has no label with a non-empty value");
+
+  if (ts.samples_size() == 0) return status::ok();  // nothing to store
+  series s;
+  s.lbls = std::move(ls);
+  s.samples.reserve(static_cast<size_t>(ts.samples_size()));
+  for (const auto& smp : ts.samples()) s.samples.push_back({smp.timestamp(), smp.value()});
+  out.push_back(std::move(s));
+  return status::ok();
+}
+
+}  // namespace
+
+result<write_batch> decode_remote_write(std::string_view body, size_t max_decompressed) {
+  size_t len = 0;
+  if (!snappy::GetUncompressedLength(body.data(), body.size(), &len))
+    return bad("body is not valid snappy-compressed data (bad length header)");
+  if (len > max_decompressed || len > static_cast<size_t>(INT_MAX))
+    return bad("body decompresses to " + std::to_string(len) + " bytes, over the limit of " +
+               std::to_string(std::min<size_t>(max_decompressed, INT_MAX)) + " bytes");
+  std::string raw(len, '\0');
+  if (!snappy::RawUncompress(body.data(), body.size(), raw.data()))
+    return bad("body is not valid snappy-compressed data");
+
+  prometheus::WriteRequest req;
+  if (!req.ParseFromArray(raw.data(), static_cast<int>(raw.size())))
+    return bad("body is not a valid remote_write WriteRequest protobuf (" + std::to_string(raw.size()) +
+               " bytes after snappy)");
+  raw.clear();
+  raw.shrink_to_fit();
+
+  write_batch out;
+  out.reserve(static_cast<size_t>(req.timeseries_size()));
+  for (int i = 0; i < req.timeseries_size(); ++i)
+    if (auto st = take_series(i, *req.mutable_timeseries(i), out); !st) return st;
+  return out;
+}
+
+std::string encode_remote_write(const write_batch& b) {
+  prometheus::WriteRequest req;
+  for (const auto& s : b) {
+    auto* ts = req.add_timeseries();
+    for (const auto& l : s.lbls) {
+      auto* pl = ts->add_labels();
+      pl->set_name(l.name);
+      pl->set_value(l.value);
+    }
+    for (const auto& smp : s.samples) {
+      auto* ps = ts->add_samples();
+      ps->set_timestamp(smp.t);
+      ps->set_value(smp.v);
+    }
+  }
+  std::string raw = req.SerializeAsString();
+  std::string out;
+  snappy::Compress(raw.data(), raw.size(), &out);
+  return out;
+}
+
+}  // namespace strata::wire
