@@ -1,5 +1,7 @@
 #include "http/prom_json.hpp"
 
+#include "common/utf8.hpp"
+
 #include <charconv>
 #include <cmath>
 
@@ -14,30 +16,6 @@ void append_u_escape(std::string& out, unsigned cp) {
   out += hex_digits[(cp >> 8) & 0xF];
   out += hex_digits[(cp >> 4) & 0xF];
   out += hex_digits[cp & 0xF];
-}
-
-// Length of the valid UTF-8 sequence at s[i] (>= 2 bytes), or 0.
-size_t utf8_length(std::string_view s, size_t i, unsigned& cp) {
-  auto c = static_cast<unsigned char>(s[i]);
-  size_t n;
-  unsigned min;
-  if ((c & 0xE0) == 0xC0) {
-    n = 2, cp = c & 0x1F, min = 0x80;
-  } else if ((c & 0xF0) == 0xE0) {
-    n = 3, cp = c & 0x0F, min = 0x800;
-  } else if ((c & 0xF8) == 0xF0) {
-    n = 4, cp = c & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    auto b = static_cast<unsigned char>(s[i + k]);
-    if ((b & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp < 0xE000)) return 0;
-  return n;
 }
 
 void append_labels(std::string& out, const labels& ls) {
@@ -100,7 +78,7 @@ void append_json_string(std::string& out, std::string_view s) {
       continue;
     }
     unsigned cp;
-    size_t n = utf8_length(s, i, cp);
+    size_t n = decode_utf8(s, i, cp);
     if (n == 0) {
       out += "\\ufffd";
       ++i;

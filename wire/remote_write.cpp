@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "proto/remote.pb.h"
+#include "common/utf8.hpp"
 #include "wire/utf8.hpp"
 
 namespace strata::wire {

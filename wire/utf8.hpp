@@ -1,13 +1,9 @@
 #pragma once
-// UTF-8 checks shared by the codecs of foreign formats.
+// Quoting of untrusted text for error messages (validity: common/utf8.hpp).
 #include <string>
 #include <string_view>
 
 namespace strata::wire {
-
-// True when `s` is well-formed UTF-8 (RFC 3629): no overlong forms, no
-// surrogates (U+D800..U+DFFF), nothing above U+10FFFF, no truncated sequence.
-bool valid_utf8(std::string_view s);
 
 // `s` quoted for an error message: printable ASCII as is, `"` and `\` escaped,
 // every other byte that is not part of valid UTF-8 as \xNN; cut to about

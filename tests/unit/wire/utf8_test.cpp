@@ -1,4 +1,5 @@
 #include "wire/utf8.hpp"
+#include "common/utf8.hpp"
 
 #include <gtest/gtest.h>
 
