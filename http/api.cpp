@@ -109,6 +109,15 @@ result<int64_t> time_param(const request& req, const char* name, int64_t fallbac
   return t;
 }
 
+// `start` and `end`, defaulting to all time (metadata endpoints).
+result<std::pair<int64_t, int64_t>> span_params(const request& req) {
+  auto start = time_param(req, "start", min_time);
+  if (!start) return start.error();
+  auto end = time_param(req, "end", max_time);
+  if (!end) return end.error();
+  return std::make_pair(*start, *end);
+}
+
 // Parses every match[] as a plain series selector.
 result<std::vector<matchers>> match_params(const request& req) {
   std::vector<matchers> out;
@@ -245,12 +254,10 @@ void handle_series(const api_context& ctx, request&& req, respond_fn respond) {
   auto sets = match_params(req);
   if (!sets) return respond(json_error(sets.error()));
   if (sets->empty()) return respond(bad_data("no match[] parameter provided"));
-  auto start = time_param(req, "start", min_time);
-  auto end = time_param(req, "end", max_time);
-  if (!start) return respond(json_error(start.error()));
-  if (!end) return respond(json_error(end.error()));
+  auto span = span_params(req);
+  if (!span) return respond(json_error(span.error()));
   auto& gw = ctx.gateway;
-  int64_t s = *start, e = *end;
+  int64_t s = span->first, e = span->second;
   for_each_match<labels>(
       *sets, [&gw, s, e](const matchers& ms, auto done) { gw.select_labels(ms, s, e, done); },
       [respond](result<std::vector<labels>> r, std::vector<std::string> w) {
@@ -262,12 +269,10 @@ void handle_series(const api_context& ctx, request&& req, respond_fn respond) {
 void handle_strings(const api_context& ctx, request&& req, respond_fn respond, const std::string* label) {
   auto sets = match_params(req);
   if (!sets) return respond(json_error(sets.error()));
-  auto start = time_param(req, "start", min_time);
-  auto end = time_param(req, "end", max_time);
-  if (!start) return respond(json_error(start.error()));
-  if (!end) return respond(json_error(end.error()));
+  auto span = span_params(req);
+  if (!span) return respond(json_error(span.error()));
   auto& gw = ctx.gateway;
-  int64_t s = *start, e = *end;
+  int64_t s = span->first, e = span->second;
   std::string name = label ? *label : std::string();
   bool values = label != nullptr;
   for_each_match<std::string>(

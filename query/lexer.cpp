@@ -73,28 +73,36 @@ uint32_t rune_at(std::string_view s, size_t i) {
   return cp;
 }
 
+// Appends `cp` as Go's %q does inside `quote_char` quotes: the C escapes,
+// \xNN for other control characters, the rune itself otherwise.
+void append_escaped(std::string& out, uint32_t cp, char quote_char) {
+  switch (cp) {
+    case '\a': out += "\\a"; return;
+    case '\b': out += "\\b"; return;
+    case '\f': out += "\\f"; return;
+    case '\n': out += "\\n"; return;
+    case '\r': out += "\\r"; return;
+    case '\t': out += "\\t"; return;
+    case '\v': out += "\\v"; return;
+    case '\\': out += "\\\\"; return;
+    default: break;
+  }
+  if (cp == static_cast<uint32_t>(quote_char)) {
+    out += '\\';
+    out += quote_char;
+  } else if (cp < 0x20 || cp == 0x7F) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned>(cp));
+    out += buf;
+  } else {
+    append_utf8(out, cp);
+  }
+}
+
 // A rune spelled like Go's %q: 'a', '\n', '\x00', 'é'.
 std::string quote_rune(uint32_t cp) {
   std::string out = "'";
-  switch (cp) {
-    case '\a': out += "\\a"; break;
-    case '\b': out += "\\b"; break;
-    case '\f': out += "\\f"; break;
-    case '\n': out += "\\n"; break;
-    case '\r': out += "\\r"; break;
-    case '\t': out += "\\t"; break;
-    case '\v': out += "\\v"; break;
-    case '\\': out += "\\\\"; break;
-    case '\'': out += "\\'"; break;
-    default:
-      if (cp < 0x20 || cp == 0x7F) {
-        char buf[8];
-        std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned>(cp));
-        out += buf;
-      } else {
-        append_utf8(out, cp);
-      }
-  }
+  append_escaped(out, cp, '\'');
   out += '\'';
   return out;
 }
@@ -499,25 +507,7 @@ std::string quote(std::string_view s) {
       ++i;
       continue;
     }
-    switch (cp) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\a': out += "\\a"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\v': out += "\\v"; break;
-      default:
-        if (cp < 0x20 || cp == 0x7F) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned>(cp));
-          out += buf;
-        } else {
-          out.append(s.substr(i, n));
-        }
-    }
+    append_escaped(out, cp, '"');
     i += n;
   }
   out += '"';
