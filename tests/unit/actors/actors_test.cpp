@@ -1,9 +1,13 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
 #include <caf/scoped_actor.hpp>
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <future>
+#include <mutex>
 
 #include "actors/collector.hpp"
 #include "actors/gateway.hpp"
@@ -130,6 +134,70 @@ TEST_F(LocalShards, WriteWithoutShardsIsUnavailable) {
   auto w = wrote.get_future().get();
   ASSERT_FALSE(w.is_ok());
   EXPECT_EQ(w.error().code(), strata_errc::unavailable);
+}
+
+// A remote shard that holds every append until told to answer, so a test
+// controls how many batches are unacknowledged.
+using release_atom = caf::atom_constant<caf::atom("release")>;
+
+caf::behavior held_shard(caf::event_based_actor* self) {
+  auto held = std::make_shared<std::vector<caf::response_promise>>();
+  return {
+    [=](append_atom, const std::string&) -> caf::result<uint64_t> {
+      held->push_back(self->make_response_promise());
+      return held->back();
+    },
+    [=](release_atom) {
+      for (auto& p : *held) p.deliver(uint64_t{1});
+      held->clear();
+    },
+  };
+}
+
+TEST(Collector, RefusesWritesBeyondTheRemoteWindowAndQueue) {
+  caf::actor_system_config cfg;
+  cfg.set("scheduler.max-threads", size_t{2});
+  caf::actor_system sys{cfg};
+  auto remote = sys.spawn(held_shard);
+  shard_table table;
+  shard_view view;
+  view.shards.push_back({remote, "127.0.0.1:1", 0, false});
+  table.replace(view);
+  collector_options opts;
+  opts.window = 1;
+  opts.max_queued = 1;
+  auto collector = spawn_collector(sys, table, opts);
+  {
+    gateway gw(sys, table, {collector}, std::chrono::seconds(10));
+    write_batch one{{{{"__name__", "m"}}, {{1, 1}}}};
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<result<uint64_t>> results;
+    auto wait_for = [&](size_t n) {
+      std::unique_lock<std::mutex> lock(mu);
+      return cv.wait_for(lock, std::chrono::seconds(10), [&] { return results.size() >= n; });
+    };
+    for (int i = 0; i < 3; ++i)
+      gw.write(one, [&](result<uint64_t> r) {
+        std::lock_guard<std::mutex> lock(mu);
+        results.push_back(std::move(r));
+        cv.notify_all();
+      });
+    // One in flight, one queued: the third is refused at once, whole.
+    ASSERT_TRUE(wait_for(1));
+    ASSERT_FALSE(results[0].is_ok());
+    EXPECT_EQ(results[0].error().code(), strata_errc::overloaded);
+    EXPECT_NE(results[0].error().message().find("127.0.0.1:1"), std::string::npos) << results[0].error().message();
+    caf::anon_send(remote, release_atom::value);  // acks the first; the queued one goes out
+    ASSERT_TRUE(wait_for(2));
+    caf::anon_send(remote, release_atom::value);
+    ASSERT_TRUE(wait_for(3));
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_TRUE(results[1].is_ok());
+    EXPECT_TRUE(results[2].is_ok());
+  }
+  caf::anon_send_exit(collector, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(remote, caf::exit_reason::user_shutdown);
 }
 
 }  // namespace
