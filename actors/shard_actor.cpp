@@ -21,13 +21,12 @@ caf::behavior shard_behavior(caf::stateful_actor<shard_state>* self,
   auto* store = self->state.store.get();
   return {
     [=](append_atom, const std::string& bytes) -> caf::result<uint64_t> {
-      auto batch = wire::decode_batch(bytes);
-      if (!batch) return to_caf_error(batch.error());
-      if (auto st = store->append(*batch); !st) {
-        spdlog::error("shard append failed: {}", st.message());
-        return to_caf_error(st);
+      auto n = store->append_encoded(bytes);
+      if (!n) {
+        spdlog::error("shard append failed: {}", n.error().message());
+        return to_caf_error(n.error());
       }
-      return static_cast<uint64_t>(sample_count(*batch));
+      return static_cast<uint64_t>(*n);
     },
     [=](select_atom, const std::vector<std::string>& flat, int64_t mint, int64_t maxt) -> caf::result<std::string> {
       auto ms = decode_matchers(flat);

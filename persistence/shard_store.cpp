@@ -90,15 +90,25 @@ status shard_store::replay() {
 }
 
 status shard_store::append(const write_batch& b) {
-  if (auto why = not_canonical(b)) return error(strata_errc::bad_request, "append: " + *why);
   if (sample_count(b) == 0) return status::ok();
+  return commit(b, wire::encode_batch(b));
+}
 
-  auto payload = wire::encode_batch(b);
+result<size_t> shard_store::append_encoded(std::string_view batch_bytes) {
+  auto b = wire::decode_batch(batch_bytes);
+  if (!b) return b.error();
+  size_t n = sample_count(*b);
+  if (n == 0) return n;
+  if (auto st = commit(*b, batch_bytes); !st) return st;
+  return n;
+}
+
+status shard_store::commit(const write_batch& b, std::string_view payload) {
+  if (auto why = not_canonical(b)) return error(strata_errc::bad_request, "append: " + *why);
   if (payload.size() > std::numeric_limits<uint32_t>::max())
     return error(strata_errc::bad_request,
                  "append: batch of " + std::to_string(payload.size()) + " bytes does not fit one WAL record");
   auto record = encode_wal_record(payload);
-  payload = {};
   auto key = encode_wal_key(next_seq_);
 
   for (int growths = 0;; ++growths) {

@@ -55,6 +55,11 @@ class shard_store {
   // A sample whose series already has its timestamp is dropped (the first write
   // wins), so retrying a batch is idempotent. A batch without samples writes nothing.
   status append(const write_batch& b);
+  // The same for a batch that arrives already encoded (wire::encode_batch, as
+  // shards receive them): the bytes become the WAL payload as they are, so the
+  // batch is decoded once and never re-encoded. Bytes that do not decode are
+  // strata_errc::corruption and change nothing. Returns the batch's sample count.
+  result<size_t> append_encoded(std::string_view batch_bytes);
 
   // Series that match all matchers and have at least one sample in [mint, maxt], with only
   // those samples, sorted by labels. Samples of a series sorted by time.
@@ -70,6 +75,8 @@ class shard_store {
  private:
   shard_store(std::unique_ptr<lmdb_env> env, unsigned int wal_dbi, std::string dir);
   status replay();
+  // REQUIRES: payload == wire::encode_batch(b) or bytes that decode to b.
+  status commit(const write_batch& b, std::string_view payload);
 
   std::unique_ptr<lmdb_env> env_;
   unsigned int wal_dbi_;  // MDB_dbi of the "wal" database

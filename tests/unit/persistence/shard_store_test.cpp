@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "test_util.hpp"
+#include "wire/batch.hpp"
 
 namespace strata::persistence {
 namespace {
@@ -294,6 +295,37 @@ TEST(MapGrowth, TinyMapGrowsAndEverythingIsReadableAfterReopen) {
   }
   // And it keeps growing after a reopen with the small initial size.
   for (int i = batches; i < batches + 10; ++i) ASSERT_TRUE(s->append(make(i)).is_ok());
+}
+
+}  // namespace
+}  // namespace strata::persistence
+
+namespace strata::persistence {
+namespace {
+
+TEST(ShardStoreEncoded, AppendsTheBytesItReceivedAndReplaysThem) {
+  test_support::temp_dir dir;
+  write_batch b{{{{"__name__", "m"}, {"i", "1"}}, {{10, 1.5}, {20, 2.5}}}};
+  {
+    auto s = open_store(dir.path());
+    auto n = s->append_encoded(wire::encode_batch(b));
+    ASSERT_TRUE(n.is_ok()) << n.error().message();
+    EXPECT_EQ(*n, 2u);
+  }
+  auto s = open_store(dir.path());
+  auto got = s->select({test_support::eq("__name__", "m")}, 0, 100);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].samples, b[0].samples);
+}
+
+TEST(ShardStoreEncoded, BytesThatDoNotDecodeChangeNothing) {
+  test_support::temp_dir dir;
+  auto s = open_store(dir.path());
+  auto n = s->append_encoded(std::string(64, '\x5a'));
+  ASSERT_FALSE(n.is_ok());
+  EXPECT_EQ(n.error().code(), strata_errc::corruption);
+  EXPECT_EQ(s->stats().wal_records, 0u);
+  EXPECT_EQ(s->stats().series, 0u);
 }
 
 }  // namespace
