@@ -10,8 +10,20 @@
 namespace strata::actors {
 namespace {
 
+// Group commit: appends are queued, and one flush (a message to self, so it
+// runs after every append already in the mailbox) commits them all in one
+// transaction. Appends that arrive while a commit runs share the next one.
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+
+struct queued_append {
+  std::string bytes;
+  caf::response_promise promise;
+};
+
 struct shard_state {
   std::unique_ptr<persistence::shard_store> store;
+  std::vector<queued_append> queued;
+  bool flush_scheduled = false;
   static inline const char* name = "strata.shard";
 };
 
@@ -20,13 +32,32 @@ caf::behavior shard_behavior(caf::stateful_actor<shard_state>* self,
   self->state.store = std::move(*opened);
   auto* store = self->state.store.get();
   return {
-    [=](append_atom, const std::string& bytes) -> caf::result<uint64_t> {
-      auto n = store->append_encoded(bytes);
-      if (!n) {
-        spdlog::error("shard append failed: {}", n.error().message());
-        return to_caf_error(n.error());
+    [=](append_atom, std::string& bytes) -> caf::result<uint64_t> {
+      auto& st = self->state;
+      st.queued.push_back({std::move(bytes), self->make_response_promise()});
+      if (!st.flush_scheduled) {
+        st.flush_scheduled = true;
+        self->send(self, flush_atom::value);
       }
-      return static_cast<uint64_t>(*n);
+      return st.queued.back().promise;
+    },
+    [=](flush_atom) {
+      auto& st = self->state;
+      auto group = std::move(st.queued);
+      st.queued.clear();
+      st.flush_scheduled = false;
+      std::vector<std::string_view> views;
+      views.reserve(group.size());
+      for (const auto& q : group) views.emplace_back(q.bytes);
+      auto results = store->append_encoded_group(views);
+      for (size_t i = 0; i < group.size(); ++i) {
+        if (results[i]) {
+          group[i].promise.deliver(static_cast<uint64_t>(*results[i]));
+        } else {
+          spdlog::error("shard append failed: {}", results[i].error().message());
+          group[i].promise.deliver(to_caf_error(results[i].error()));
+        }
+      }
     },
     [=](select_atom, const std::vector<std::string>& flat, int64_t mint, int64_t maxt) -> caf::result<std::string> {
       auto ms = decode_matchers(flat);

@@ -90,33 +90,66 @@ status shard_store::replay() {
 }
 
 status shard_store::append(const write_batch& b) {
+  if (auto why = not_canonical(b)) return error(strata_errc::bad_request, "append: " + *why);
   if (sample_count(b) == 0) return status::ok();
-  return commit(b, wire::encode_batch(b));
+  std::string payload = wire::encode_batch(b);
+  std::vector<pending> group{{&b, payload}};
+  return commit(group);
 }
 
 result<size_t> shard_store::append_encoded(std::string_view batch_bytes) {
-  auto b = wire::decode_batch(batch_bytes);
-  if (!b) return b.error();
-  size_t n = sample_count(*b);
-  if (n == 0) return n;
-  if (auto st = commit(*b, batch_bytes); !st) return st;
-  return n;
+  return std::move(append_encoded_group({batch_bytes}).front());
 }
 
-status shard_store::commit(const write_batch& b, std::string_view payload) {
-  if (auto why = not_canonical(b)) return error(strata_errc::bad_request, "append: " + *why);
-  if (payload.size() > std::numeric_limits<uint32_t>::max())
-    return error(strata_errc::bad_request,
-                 "append: batch of " + std::to_string(payload.size()) + " bytes does not fit one WAL record");
-  auto record = encode_wal_record(payload);
-  auto key = encode_wal_key(next_seq_);
+std::vector<result<size_t>> shard_store::append_encoded_group(const std::vector<std::string_view>& batches) {
+  std::vector<result<size_t>> out;
+  std::vector<write_batch> decoded;
+  decoded.reserve(batches.size());  // pointers into it stay valid
+  std::vector<pending> group;
+  std::vector<size_t> slot;  // out index of each group member
+  for (auto bytes : batches) {
+    auto b = wire::decode_batch(bytes);
+    if (!b) {
+      out.emplace_back(b.error());
+      continue;
+    }
+    size_t n = sample_count(*b);
+    if (auto why = not_canonical(*b)) {
+      out.emplace_back(error(strata_errc::bad_request, "append: " + *why));
+      continue;
+    }
+    out.emplace_back(n);
+    if (n == 0) continue;
+    decoded.push_back(std::move(*b));
+    group.push_back({&decoded.back(), bytes});
+    slot.push_back(out.size() - 1);
+  }
+  if (group.empty()) return out;
+  if (auto st = commit(group); !st)
+    for (auto i : slot) out[i] = st;
+  return out;
+}
+
+status shard_store::commit(const std::vector<pending>& group) {
+  std::vector<std::string> records;
+  records.reserve(group.size());
+  for (const auto& p : group) {
+    if (p.payload.size() > std::numeric_limits<uint32_t>::max())
+      return error(strata_errc::bad_request,
+                   "append: batch of " + std::to_string(p.payload.size()) + " bytes does not fit one WAL record");
+    records.push_back(encode_wal_record(p.payload));
+  }
 
   for (int growths = 0;; ++growths) {
     auto txn = lmdb_txn::begin(*env_, 0);
     if (!txn) return txn.error();
-    MDB_val k{key.size(), key.data()};
-    MDB_val v{record.size(), record.data()};
-    int rc = mdb_put(txn->get(), wal_dbi_, &k, &v, MDB_APPEND);
+    int rc = 0;
+    for (size_t i = 0; i < records.size() && rc == 0; ++i) {
+      auto key = encode_wal_key(next_seq_ + i);
+      MDB_val k{key.size(), key.data()};
+      MDB_val v{records[i].size(), records[i].data()};
+      rc = mdb_put(txn->get(), wal_dbi_, &k, &v, MDB_APPEND);
+    }
     if (rc == 0) rc = txn->commit();
     if (rc == 0) break;
     txn->abort();  // after MDB_MAP_FULL the txn is unusable; a no-op after a failed commit
@@ -127,9 +160,9 @@ status shard_store::commit(const write_batch& b, std::string_view payload) {
     if (auto st = env_->grow(); !st) return st;
   }
 
-  head_.append(b);
-  ++next_seq_;
-  ++wal_records_;
+  for (const auto& p : group) head_.append(*p.batch);
+  next_seq_ += records.size();
+  wal_records_ += records.size();
   return status::ok();
 }
 

@@ -60,6 +60,11 @@ class shard_store {
   // batch is decoded once and never re-encoded. Bytes that do not decode are
   // strata_errc::corruption and change nothing. Returns the batch's sample count.
   result<size_t> append_encoded(std::string_view batch_bytes);
+  // Group commit: every batch that decodes is written in ONE transaction (one
+  // fsync), each as its own WAL record. Answers per batch, in order: its sample
+  // count, or why it failed. A batch that does not decode fails alone; a failed
+  // commit fails every batch of the group and changes nothing.
+  std::vector<result<size_t>> append_encoded_group(const std::vector<std::string_view>& batches);
 
   // Series that match all matchers and have at least one sample in [mint, maxt], with only
   // those samples, sorted by labels. Samples of a series sorted by time.
@@ -75,8 +80,13 @@ class shard_store {
  private:
   shard_store(std::unique_ptr<lmdb_env> env, unsigned int wal_dbi, std::string dir);
   status replay();
-  // REQUIRES: payload == wire::encode_batch(b) or bytes that decode to b.
-  status commit(const write_batch& b, std::string_view payload);
+  struct pending {
+    const write_batch* batch;
+    std::string_view payload;  // bytes that decode to *batch
+  };
+  // Writes every member as a WAL record in one transaction, then applies them
+  // to the head. REQUIRES: every batch canonical and with samples.
+  status commit(const std::vector<pending>& group);
 
   std::unique_ptr<lmdb_env> env_;
   unsigned int wal_dbi_;  // MDB_dbi of the "wal" database

@@ -328,5 +328,27 @@ TEST(ShardStoreEncoded, BytesThatDoNotDecodeChangeNothing) {
   EXPECT_EQ(s->stats().series, 0u);
 }
 
+TEST(ShardStoreEncoded, GroupCommitsGoodBatchesTogetherAndFailsABadOneAlone) {
+  test_support::temp_dir dir;
+  std::string a = wire::encode_batch({{{{"__name__", "a"}}, {{1, 1}}}});
+  std::string bad(24, '\x11');
+  std::string b = wire::encode_batch({{{{"__name__", "b"}}, {{1, 2}, {2, 3}}}});
+  {
+    auto s = open_store(dir.path());
+    auto r = s->append_encoded_group({a, bad, b});
+    ASSERT_EQ(r.size(), 3u);
+    ASSERT_TRUE(r[0].is_ok());
+    EXPECT_EQ(*r[0], 1u);
+    ASSERT_FALSE(r[1].is_ok());
+    EXPECT_EQ(r[1].error().code(), strata_errc::corruption);
+    ASSERT_TRUE(r[2].is_ok());
+    EXPECT_EQ(*r[2], 2u);
+    EXPECT_EQ(s->stats().wal_records, 2u);
+  }
+  auto s = open_store(dir.path());
+  EXPECT_EQ(s->stats().series, 2u);
+  EXPECT_EQ(s->stats().samples, 3u);
+}
+
 }  // namespace
 }  // namespace strata::persistence
