@@ -1,6 +1,7 @@
 #include "actors/shard_actor.hpp"
 
 #include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <spdlog/spdlog.h>
 
@@ -14,6 +15,7 @@ namespace {
 // runs after every append already in the mailbox) commits them all in one
 // transaction. Appends that arrive while a commit runs share the next one.
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using sync_atom = caf::atom_constant<caf::atom("sync")>;
 
 struct queued_append {
   std::string bytes;
@@ -28,7 +30,8 @@ struct shard_state {
 };
 
 caf::behavior shard_behavior(caf::stateful_actor<shard_state>* self,
-                             std::shared_ptr<std::unique_ptr<persistence::shard_store>> opened) {
+                             std::shared_ptr<std::unique_ptr<persistence::shard_store>> opened,
+                             std::chrono::milliseconds sync_interval) {
   self->state.store = std::move(*opened);
   auto* store = self->state.store.get();
   return {
@@ -58,6 +61,10 @@ caf::behavior shard_behavior(caf::stateful_actor<shard_state>* self,
           group[i].promise.deliver(to_caf_error(results[i].error()));
         }
       }
+    },
+    [=](sync_atom) {
+      if (auto st = store->sync(); !st) spdlog::error("shard sync failed: {}", st.message());
+      self->delayed_send(self, sync_interval, sync_atom::value);
     },
     [=](select_atom, const std::vector<std::string>& flat, int64_t mint, int64_t maxt) -> caf::result<std::string> {
       auto ms = decode_matchers(flat);
@@ -92,11 +99,14 @@ caf::behavior shard_behavior(caf::stateful_actor<shard_state>* self,
 
 }  // namespace
 
-result<caf::actor> spawn_shard(caf::actor_system& sys, const persistence::store_options& opts) {
+result<caf::actor> spawn_shard(caf::actor_system& sys, const persistence::store_options& opts,
+                               std::chrono::milliseconds sync_interval) {
   auto store = persistence::shard_store::open(opts);
   if (!store) return store.error();
   auto holder = std::make_shared<std::unique_ptr<persistence::shard_store>>(std::move(*store));
-  return sys.spawn<caf::detached>(shard_behavior, std::move(holder));
+  auto shard = sys.spawn<caf::detached>(shard_behavior, std::move(holder), sync_interval);
+  if (sync_interval.count() > 0) caf::anon_send(shard, sync_atom::value);
+  return shard;
 }
 
 }  // namespace strata::actors

@@ -5,13 +5,20 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
+#include <chrono>
+
 #include "common/status.hpp"
 #include "persistence/shard_store.hpp"
 
 namespace strata::actors {
 
 // Opens the store (replaying its WAL) before spawning, so a bad data dir is a
-// clear error at start, not a dead actor later.
-result<caf::actor> spawn_shard(caf::actor_system& sys, const persistence::store_options& opts);
+// clear error at start, not a dead actor later. With `sync_interval` > 0 the
+// store must be opened with sync = false: commits are acknowledged before
+// they reach the disk and the actor fsyncs every `sync_interval`
+// (--wal-sync=interval: a crash of the machine, not of the process, can lose
+// that much). 0 fsyncs every group commit before acknowledging it.
+result<caf::actor> spawn_shard(caf::actor_system& sys, const persistence::store_options& opts,
+                               std::chrono::milliseconds sync_interval = std::chrono::milliseconds(0));
 
 }  // namespace strata::actors

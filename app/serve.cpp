@@ -52,8 +52,12 @@ void add_serve_flags(CLI::App& cmd, serve_config& c) {
       ->capture_default_str()->check(CLI::Range(100u, 600000u));
   cmd.add_option("--request-timeout-ms", c.request_timeout_ms, "Deadline of one shard request, milliseconds")
       ->capture_default_str()->check(CLI::Range(100u, 3600000u));
-  cmd.add_option("--wal-sync", c.wal_sync, "fsync every WAL commit before acknowledging (true|false)")
-      ->capture_default_str();
+  cmd.add_option("--wal-sync", c.wal_sync,
+                 "always: fsync every group commit before acknowledging it; interval: acknowledge at commit and "
+                 "fsync every --wal-sync-interval-ms (a machine crash may lose that much)")
+      ->capture_default_str()->check(CLI::IsMember({"always", "interval"}));
+  cmd.add_option("--wal-sync-interval-ms", c.wal_sync_interval_ms, "fsync period with --wal-sync=interval")
+      ->capture_default_str()->check(CLI::Range(1u, 60000u));
   cmd.add_option("--log-level", c.log_level, "trace, debug, info, warn, error, critical or off")
       ->capture_default_str();
 }
@@ -147,8 +151,9 @@ int serve(const serve_config& c) {
   for (unsigned i = 0; i < c.shards; ++i) {
     persistence::store_options o;
     o.dir = (fs::path(c.data_dir) / ("shard-" + std::to_string(i))).string();
-    o.sync = c.wal_sync;
-    auto shard = actors::spawn_shard(sys, o);
+    bool always = c.wal_sync == "always";
+    o.sync = always;
+    auto shard = actors::spawn_shard(sys, o, std::chrono::milliseconds(always ? 0 : c.wal_sync_interval_ms));
     if (!shard) {
       stop_all({});
       return fail("shard " + std::to_string(i) + " in " + o.dir + ": " + shard.error().message());

@@ -23,7 +23,8 @@ struct serve_config {
   unsigned heartbeat_ms = 500;
   unsigned connection_timeout_ms = 2000;
   unsigned request_timeout_ms = 30000;
-  bool wal_sync = true;
+  std::string wal_sync = "always";
+  unsigned wal_sync_interval_ms = 1000;
   std::string log_level = "info";
 };
 

@@ -185,4 +185,9 @@ std::vector<std::string> shard_store::label_values(const std::string& name, cons
 
 store_stats shard_store::stats() const { return {head_.series_count(), head_.sample_count(), wal_records_}; }
 
+status shard_store::sync() {
+  if (int rc = mdb_env_sync(env_->get(), 1); rc != 0) return lmdb_error("sync", rc);
+  return status::ok();
+}
+
 }  // namespace strata::persistence

@@ -76,6 +76,9 @@ class shard_store {
   // Sorted distinct non-empty values of label `name`, same selection as label_names.
   std::vector<std::string> label_values(const std::string& name, const matchers& ms, int64_t mint, int64_t maxt) const;
   store_stats stats() const;
+  // Flushes committed transactions to disk (fsync). Only needed when the store
+  // was opened with sync = false (--wal-sync=interval).
+  status sync();
 
  private:
   shard_store(std::unique_ptr<lmdb_env> env, unsigned int wal_dbi, std::string dir);

@@ -38,6 +38,7 @@ void node::start() {
     argv.push_back("--seeds");
     argv.push_back(s);
   }
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   proc = std::make_unique<child_process>(argv, log);
   bool up = wait_until(20000, [&] { return http_request(http_port, "GET", "/ready").status == 200; });
   ASSERT_TRUE(up) << "node did not become ready; its log:\n" << read_file(log);

@@ -18,6 +18,7 @@ struct node {
   uint16_t http_port = 0;
   uint16_t cluster_port = 0;
   std::vector<std::string> seeds;
+  std::vector<std::string> extra_args;  // appended to `strata serve ...`
   std::unique_ptr<child_process> proc;
   std::string log;
 

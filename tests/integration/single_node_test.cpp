@@ -176,6 +176,32 @@ TEST(ServeCommand, RefusesAnotherShardCountForAnExistingDataDir) {
   remove_dir(root);
 }
 
+TEST(ServeCommand, IntervalSyncKeepsAcknowledgedWritesAcrossSigkill) {
+  auto root = make_temp_dir();
+  auto n = make_node(root + "/n");
+  n.extra_args = {"--wal-sync", "interval", "--wal-sync-interval-ms", "50"};
+  n.start();
+  auto t = now_ms() / 1000 * 1000;
+  write_batch b{{{{"__name__", "kept"}, {"i", "1"}}, {{t - 2000, 1}, {t - 1000, 2}}}};
+  ASSERT_EQ(remote_write(n.http_port, b).status, 204);
+  EXPECT_EQ(n.stop(SIGKILL, 5000), 128 + SIGKILL);
+  n.start();
+  auto got = read_matrix(query(n.http_port, "kept[1m]", t));
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got.begin()->second.size(), 2u);
+  n.stop(SIGKILL, 5000);
+  remove_dir(root);
+}
+
+TEST(ServeCommand, RejectsAnUnknownWalSyncMode) {
+  auto root = make_temp_dir();
+  child_process p({STRATA_BINARY, "serve", "--wal-sync", "sometimes", "--data-dir", root + "/d"}, root + "/log");
+  EXPECT_NE(p.wait(10000), 0);
+  auto log = read_file(root + "/log");
+  EXPECT_NE(log.find("--wal-sync"), std::string::npos) << log;
+  remove_dir(root);
+}
+
 TEST(ServeCommand, HelpListsEveryFlagWithDefault) {
   auto root = make_temp_dir();
   child_process p({STRATA_BINARY, "serve", "--help"}, root + "/help.log");
