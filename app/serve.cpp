@@ -41,6 +41,16 @@ void add_serve_flags(CLI::App& cmd, serve_config& c) {
       ->capture_default_str()->check(CLI::Range(1u, 64u));
   cmd.add_option("--max-body-bytes", c.max_body_bytes, "Largest HTTP request body accepted (413 above)")
       ->capture_default_str();
+  cmd.add_option("--max-series-per-request", c.max_series_per_request,
+                 "Series in one write request; more is refused with 400 (0: no limit)")
+      ->capture_default_str();
+  cmd.add_option("--max-labels-per-series", c.max_labels_per_series,
+                 "Labels of one series, __name__ included (0: no limit)")
+      ->capture_default_str();
+  cmd.add_option("--max-label-name-length", c.max_label_name_length, "Bytes of a label name (0: no limit)")
+      ->capture_default_str();
+  cmd.add_option("--max-label-value-length", c.max_label_value_length, "Bytes of a label value (0: no limit)")
+      ->capture_default_str();
   cmd.add_option("--remote-window", c.remote_window, "Unacknowledged batches in flight to one remote node")
       ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{4096}));
   cmd.add_option("--remote-queue", c.remote_queue, "Batches waiting for a remote node's window before writes get 503")
@@ -189,7 +199,12 @@ int serve(const serve_config& c) {
   http_opts.threads = static_cast<int>(c.http_threads);
   http_opts.max_body_bytes = c.max_body_bytes;
   http::server srv(http_opts, metrics);
-  http::api_context ctx{gw, table, metrics, ready, node->address, {}};
+  http::api_options api_opts;
+  api_opts.write_limits.max_series = c.max_series_per_request;
+  api_opts.write_limits.max_labels = c.max_labels_per_series;
+  api_opts.write_limits.max_name_length = c.max_label_name_length;
+  api_opts.write_limits.max_value_length = c.max_label_value_length;
+  http::api_context ctx{gw, table, metrics, ready, node->address, api_opts};
   http::register_api(srv, ctx);
   if (auto st = srv.start(); !st) {
     collectors.push_back(node->actor);

@@ -18,6 +18,10 @@ struct serve_config {
   unsigned scheduler_threads = 2;
   unsigned collectors = 2;
   size_t max_body_bytes = 32u << 20;
+  size_t max_series_per_request = 100'000;
+  size_t max_labels_per_series = 64;
+  size_t max_label_name_length = 1024;
+  size_t max_label_value_length = 4096;
   size_t remote_window = 64;
   size_t remote_queue = 1024;
   unsigned heartbeat_ms = 500;

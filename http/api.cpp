@@ -185,7 +185,7 @@ void handle_write(const api_context& ctx, std::shared_ptr<api_metrics> m, reques
   if (!type.empty() && type.substr(0, 22) != "application/x-protobuf")
     return respond(text(415, "unsupported Content-Type \"" + std::string(type) +
                                  "\": remote_write 1.0 sends application/x-protobuf\n"));
-  auto batch = wire::decode_remote_write(req.body, ctx.options.max_decompressed_bytes);
+  auto batch = wire::decode_remote_write(req.body, ctx.options.write_limits);
   if (!batch) {
     m->rejected.add({"invalid"});
     return respond(text(400, batch.error().message() + "\n"));

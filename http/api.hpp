@@ -9,6 +9,7 @@
 #include "actors/shard_table.hpp"
 #include "common/metrics.hpp"
 #include "http/server.hpp"
+#include "wire/remote_write.hpp"
 
 namespace strata::http {
 
@@ -16,7 +17,7 @@ struct api_options {
   int64_t lookback_ms = 300000;
   size_t max_query_samples = 50'000'000;
   size_t max_points_per_series = 11000;
-  size_t max_decompressed_bytes = 64 << 20;
+  wire::write_limits write_limits;
 };
 
 struct api_context {

@@ -58,10 +58,20 @@ std::string where(int i, const labels& ls) {
 
 // Checks one series and moves it into `out` (canonical labels). Labels in the
 // request may be unsorted; duplicates are found after sorting.
-status take_series(int i, prometheus::TimeSeries& ts, write_batch& out) {
+status take_series(int i, prometheus::TimeSeries& ts, const write_limits& limits, write_batch& out) {
   if (ts.labels_size() == 0) return bad(where(i, ts) + ": series has no labels");
+  if (limits.max_labels && static_cast<size_t>(ts.labels_size()) > limits.max_labels)
+    return bad(where(i, ts) + ": " + std::to_string(ts.labels_size()) + " labels, over the limit of " +
+               std::to_string(limits.max_labels) + " labels per series (--max-labels-per-series)");
   for (int j = 0; j < ts.labels_size(); ++j) {
     const auto& l = ts.labels(j);
+    if (limits.max_name_length && l.name().size() > limits.max_name_length)
+      return bad(where(i, ts) + ": label name of " + std::to_string(l.name().size()) + " bytes, over the limit of " +
+                 std::to_string(limits.max_name_length) + " (--max-label-name-length)");
+    if (limits.max_value_length && l.value().size() > limits.max_value_length)
+      return bad(where(i, ts) + ": value of label " + quote_for_message(l.name()) + " has " +
+                 std::to_string(l.value().size()) + " bytes, over the limit of " +
+                 std::to_string(limits.max_value_length) + " (--max-label-value-length)");
     if (l.name().empty()) return bad(where(i, ts) + ": label " + std::to_string(j) + " has an empty name");
     if (!valid_utf8(l.name()))
       return bad(where(i, ts) + ": label name " + quote_for_message(l.name()) + " is not valid UTF-8");
@@ -89,7 +99,8 @@ status take_series(int i, prometheus::TimeSeries& ts, write_batch& out) {
 
 }  // namespace
 
-result<write_batch> decode_remote_write(std::string_view body, size_t max_decompressed) {
+result<write_batch> decode_remote_write(std::string_view body, const write_limits& limits) {
+  const size_t max_decompressed = limits.max_decompressed;
   size_t len = 0;
   if (!snappy::GetUncompressedLength(body.data(), body.size(), &len))
     return bad("body is not valid snappy-compressed data (bad length header)");
@@ -114,10 +125,13 @@ result<write_batch> decode_remote_write(std::string_view body, size_t max_decomp
   raw.clear();
   raw.shrink_to_fit();
 
+  if (limits.max_series && static_cast<size_t>(req.timeseries_size()) > limits.max_series)
+    return bad("request holds " + std::to_string(req.timeseries_size()) + " series, over the limit of " +
+               std::to_string(limits.max_series) + " series per request (--max-series-per-request); send smaller batches");
   write_batch out;
   out.reserve(static_cast<size_t>(req.timeseries_size()));
   for (int i = 0; i < req.timeseries_size(); ++i)
-    if (auto st = take_series(i, *req.mutable_timeseries(i), out); !st) return st;
+    if (auto st = take_series(i, *req.mutable_timeseries(i), limits, out); !st) return st;
   return out;
 }
 

@@ -12,6 +12,16 @@ namespace strata::wire {
 
 inline constexpr size_t default_max_decompressed = size_t{64} << 20;  // 64 MiB
 
+// Limits on one write request; a request past any of them is refused whole,
+// with a message naming the series, the limit and its value. 0 = no limit.
+struct write_limits {
+  size_t max_decompressed = default_max_decompressed;
+  size_t max_series = 100'000;        // series in one request
+  size_t max_labels = 64;             // labels of one series, __name__ included
+  size_t max_name_length = 1024;      // bytes of a label name
+  size_t max_value_length = 4096;     // bytes of a label value
+};
+
 // Decodes and validates a remote_write body. On success every series has
 // canonical labels (sorted by name, names unique and non-empty, valid UTF-8),
 // labels with an empty value are dropped (Prometheus: empty == absent), series
@@ -21,9 +31,15 @@ inline constexpr size_t default_max_decompressed = size_t{64} << 20;  // 64 MiB
 // Fails with strata_errc::bad_request, naming the problem and where, when the
 // body is not snappy, decompresses to more than `max_decompressed` bytes, is not
 // a WriteRequest, or a series has no labels, an empty label name, a repeated
-// label name, or a name or value that is not valid UTF-8. On any error the whole
-// request is rejected.
-result<write_batch> decode_remote_write(std::string_view body, size_t max_decompressed = default_max_decompressed);
+// label name, or a name or value that is not valid UTF-8, or it passes one of
+// `limits`. On any error the whole request is rejected.
+result<write_batch> decode_remote_write(std::string_view body, const write_limits& limits);
+inline result<write_batch> decode_remote_write(std::string_view body,
+                                               size_t max_decompressed = default_max_decompressed) {
+  write_limits l;
+  l.max_decompressed = max_decompressed;
+  return decode_remote_write(body, l);
+}
 
 // The inverse: a snappy-compressed WriteRequest with the series, labels and
 // samples of `b` in their order. For tests and clients; no validation.

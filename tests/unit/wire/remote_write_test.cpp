@@ -131,12 +131,58 @@ TEST(RemoteWrite, RejectsSnappyThatIsNotProtobuf) {
 }
 
 TEST(RemoteWrite, RejectsBodyOverTheSizeLimit) {
-  write_batch b{{{{"__name__", "big"}, {"pad", std::string(5000, 'p')}}, {{1, 1}}}};
+  write_batch b{{{{"__name__", "big"}, {"pad", std::string(3000, 'p')}, {"pad2", std::string(3000, 'q')}}, {{1, 1}}}};
   auto msg = rejection(b, 4096);
   EXPECT_NE(msg.find("4096"), std::string::npos) << msg;
   EXPECT_NE(msg.find("limit"), std::string::npos) << msg;
   // The same body passes under a larger limit.
   EXPECT_TRUE(decode_remote_write(encode_remote_write(b), 1 << 20).is_ok());
+}
+
+// The error message of decoding `b` under `limits`; the test fails when it decodes.
+std::string limit_rejection(const write_batch& b, const write_limits& limits) {
+  auto r = decode_remote_write(encode_remote_write(b), limits);
+  EXPECT_FALSE(r.is_ok());
+  return r ? std::string() : r.error().message();
+}
+
+TEST(RemoteWrite, RejectsRequestWithTooManySeries) {
+  write_limits l;
+  l.max_series = 2;
+  write_batch b;
+  for (int i = 0; i < 3; ++i) b.push_back({{{"__name__", "m"}, {"i", std::to_string(i)}}, {{1, 1}}});
+  auto msg = limit_rejection(b, l);
+  EXPECT_NE(msg.find("3 series"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("limit of 2"), std::string::npos) << msg;
+  b.pop_back();
+  EXPECT_TRUE(decode_remote_write(encode_remote_write(b), l).is_ok());
+}
+
+TEST(RemoteWrite, RejectsSeriesWithTooManyLabels) {
+  write_limits l;
+  l.max_labels = 2;
+  auto msg = limit_rejection({{{{"__name__", "m"}, {"a", "1"}, {"b", "2"}}, {{1, 1}}}}, l);
+  EXPECT_NE(msg.find("timeseries[0]"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("3 labels"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("limit of 2"), std::string::npos) << msg;
+}
+
+TEST(RemoteWrite, RejectsTooLongLabelNameAndValue) {
+  write_limits l;
+  l.max_name_length = 8;
+  l.max_value_length = 8;
+  auto msg = limit_rejection({{{{"__name__", "m"}, {"a_long_name", "1"}}, {{1, 1}}}}, l);
+  EXPECT_NE(msg.find("label name of 11 bytes"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("limit of 8"), std::string::npos) << msg;
+  msg = limit_rejection({{{{"__name__", "m"}, {"a", "123456789"}}, {{1, 1}}}}, l);
+  EXPECT_NE(msg.find("9 bytes"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("--max-label-value-length"), std::string::npos) << msg;
+}
+
+TEST(RemoteWrite, ZeroMeansNoLimit) {
+  write_limits l{default_max_decompressed, 0, 0, 0, 0};
+  write_batch b{{{{"__name__", "m"}, {std::string(2000, 'n'), std::string(10000, 'v')}}, {{1, 1}}}};
+  EXPECT_TRUE(decode_remote_write(encode_remote_write(b), l).is_ok());
 }
 
 TEST(RemoteWrite, RejectsSeriesWithoutLabels) {
