@@ -106,20 +106,35 @@ std::vector<series> merge_series(std::vector<series> parts) {
   return out;
 }
 
-void gateway::select(const matchers& ms, int64_t mint, int64_t maxt, read_done<std::vector<series>> done) {
+void gateway::select(const matchers& ms, int64_t mint, int64_t maxt, size_t max_samples,
+                     read_done<std::vector<series>> done) {
   auto view = table_.snapshot();
-  auto acc = std::make_shared<std::vector<series>>();
+  struct gathered {
+    std::vector<series> parts;
+    size_t samples = 0;
+    bool over = false;
+  };
+  auto acc = std::make_shared<gathered>();
   fan_out<std::string>(
       sys_, view, timeout_,
-      [acc](std::string& bytes) {
+      [acc, max_samples](std::string& bytes) {
+        if (acc->over) return status::ok();  // already failed; the first error is reported
         auto b = wire::decode_batch(bytes);
         if (!b) return b.error();
-        for (auto& s : *b) acc->push_back(std::move(s));
+        acc->samples += sample_count(*b);
+        if (acc->samples > max_samples) {
+          acc->over = true;
+          acc->parts = {};
+          return error(strata_errc::bad_request,
+                       "query processing would load too many samples into memory in query execution (limit " +
+                           std::to_string(max_samples) + ")");
+        }
+        for (auto& s : *b) acc->parts.push_back(std::move(s));
         return status::ok();
       },
       [acc, done, view](status st) {
         if (!st) return done(st, {});
-        done(merge_series(std::move(*acc)), down_warnings(*view));
+        done(merge_series(std::move(acc->parts)), down_warnings(*view));
       },
       select_atom::value, encode_matchers(ms), mint, maxt);
 }

@@ -32,7 +32,11 @@ class gateway {
   // Acknowledges (with the number of samples) only after every shard
   // concerned has committed its part.
   void write(write_batch batch, std::function<void(result<uint64_t>)> done);
-  void select(const matchers& ms, int64_t mint, int64_t maxt, read_done<std::vector<series>> done);
+  // Fails (bad_request) as soon as the shards' answers hold more than
+  // `max_samples` samples, and drops what it gathered: one query cannot take
+  // unbounded memory.
+  void select(const matchers& ms, int64_t mint, int64_t maxt, size_t max_samples,
+              read_done<std::vector<series>> done);
   void select_labels(const matchers& ms, int64_t mint, int64_t maxt, read_done<std::vector<labels>> done);
   void label_names(const matchers& ms, int64_t mint, int64_t maxt, read_done<std::vector<std::string>> done);
   void label_values(const std::string& name, const matchers& ms, int64_t mint, int64_t maxt,

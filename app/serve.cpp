@@ -51,6 +51,9 @@ void add_serve_flags(CLI::App& cmd, serve_config& c) {
       ->capture_default_str();
   cmd.add_option("--max-label-value-length", c.max_label_value_length, "Bytes of a label value (0: no limit)")
       ->capture_default_str();
+  cmd.add_option("--query-max-samples", c.query_max_samples,
+                 "Samples one query may load into memory; more fails the query with 400")
+      ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{1} << 40));
   cmd.add_option("--remote-window", c.remote_window, "Unacknowledged batches in flight to one remote node")
       ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{4096}));
   cmd.add_option("--remote-queue", c.remote_queue, "Batches waiting for a remote node's window before writes get 503")
@@ -204,6 +207,7 @@ int serve(const serve_config& c) {
   api_opts.write_limits.max_labels = c.max_labels_per_series;
   api_opts.write_limits.max_name_length = c.max_label_name_length;
   api_opts.write_limits.max_value_length = c.max_label_value_length;
+  api_opts.max_query_samples = c.query_max_samples;
   http::api_context ctx{gw, table, metrics, ready, node->address, api_opts};
   http::register_api(srv, ctx);
   if (auto st = srv.start(); !st) {

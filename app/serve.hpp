@@ -22,6 +22,7 @@ struct serve_config {
   size_t max_labels_per_series = 64;
   size_t max_label_name_length = 1024;
   size_t max_label_value_length = 4096;
+  size_t query_max_samples = 50'000'000;
   size_t remote_window = 64;
   size_t remote_queue = 1024;
   unsigned heartbeat_ms = 500;

@@ -209,7 +209,7 @@ void handle_query(const api_context& ctx, request&& req, respond_fn respond) {
   query::eval_options opts{ctx.options.lookback_ms, ctx.options.max_query_samples};
   auto [mint, maxt] = query::select_range(*expr, *t, *t, opts);
   int64_t at = *t;
-  ctx.gateway.select(query::selector_matchers(*expr), mint, maxt,
+  ctx.gateway.select(query::selector_matchers(*expr), mint, maxt, opts.max_samples,
                      [=](result<std::vector<series>> r, std::vector<std::string> warnings) {
                        if (!r) return respond(json_error(r.error()));
                        prefetched_source src(std::move(*r));
@@ -240,7 +240,7 @@ void handle_query_range(const api_context& ctx, request&& req, respond_fn respon
   query::eval_options opts{ctx.options.lookback_ms, ctx.options.max_query_samples};
   auto [mint, maxt] = query::select_range(*expr, *start, *end, opts);
   int64_t s = *start, en = *end, st = *step;
-  ctx.gateway.select(query::selector_matchers(*expr), mint, maxt,
+  ctx.gateway.select(query::selector_matchers(*expr), mint, maxt, opts.max_samples,
                      [=](result<std::vector<series>> r, std::vector<std::string> warnings) {
                        if (!r) return respond(json_error(r.error()));
                        prefetched_source src(std::move(*r));

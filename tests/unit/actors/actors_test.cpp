@@ -110,7 +110,7 @@ TEST_F(LocalShards, WriteSpreadsSeriesAndSelectFindsThemAll) {
   }
 
   std::promise<result<std::vector<series>>> read;
-  gw_->select({*matcher::make(matcher::op::re, "i", "1.")}, 0, 1500,
+  gw_->select({*matcher::make(matcher::op::re, "i", "1.")}, 0, 1500, 1000,
               [&](result<std::vector<series>> r, std::vector<std::string>) { read.set_value(std::move(r)); });
   auto got = read.get_future().get();
   ASSERT_TRUE(got.is_ok());
@@ -125,6 +125,27 @@ TEST_F(LocalShards, WriteSpreadsSeriesAndSelectFindsThemAll) {
     names.set_value(r.is_ok() ? *r : std::vector<std::string>{});
   });
   EXPECT_EQ(names.get_future().get().size(), 60u);
+}
+
+TEST_F(LocalShards, SelectPastTheSampleLimitFails) {
+  write_batch b;
+  for (int i = 0; i < 30; ++i) b.push_back({{{"__name__", "m"}, {"i", std::to_string(i)}}, {{1000, 1}, {2000, 2}}});
+  std::promise<result<uint64_t>> wrote;
+  gw_->write(b, [&](result<uint64_t> r) { wrote.set_value(std::move(r)); });
+  ASSERT_TRUE(wrote.get_future().get().is_ok());
+  auto read = [&](size_t limit) {
+    std::promise<result<std::vector<series>>> p;
+    gw_->select({*matcher::make(matcher::op::eq, "__name__", "m")}, 0, 5000, limit,
+                [&](result<std::vector<series>> r, std::vector<std::string>) { p.set_value(std::move(r)); });
+    return p.get_future().get();
+  };
+  auto over = read(59);
+  ASSERT_FALSE(over.is_ok());
+  EXPECT_EQ(over.error().code(), strata_errc::bad_request);
+  EXPECT_NE(over.error().message().find("too many samples"), std::string::npos);
+  auto at_limit = read(60);
+  ASSERT_TRUE(at_limit.is_ok()) << at_limit.error().message();
+  EXPECT_EQ(at_limit->size(), 30u);
 }
 
 TEST_F(LocalShards, WriteWithoutShardsIsUnavailable) {
