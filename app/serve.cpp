@@ -11,6 +11,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "actors/collector.hpp"
 #include "actors/gateway.hpp"
@@ -180,6 +181,7 @@ int serve(const serve_config& c) {
   node_opts.host = cluster_addr->first;
   node_opts.port = cluster_addr->second;
   node_opts.seeds = c.seeds;
+  node_opts.peers_file = (fs::path(c.data_dir) / "peers").string();
   auto node = cluster::start_node(sys, table, shards, node_opts);
   if (!node) {
     stop_all({});
@@ -215,6 +217,11 @@ int serve(const serve_config& c) {
     stop_all(collectors);
     return fail(st.message());
   }
+  // Ready once the first attempt to reach every known peer has ended, so a
+  // restarted node answers reads with the whole cluster, not a partial view.
+  auto deadline = std::chrono::steady_clock::now() + 2 * node_opts.join_timeout;
+  while (!node->first_round_done->load() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   ready = true;
   spdlog::info("strata node {} serving HTTP on {}:{} (seeds: {})", node->address, http_opts.host, srv.port(),
                c.seeds.empty() ? std::string("none") : fmt::format("{}", fmt::join(c.seeds, ",")));

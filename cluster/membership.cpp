@@ -5,6 +5,8 @@
 #include <caf/stateful_actor.hpp>
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -27,6 +29,9 @@ struct node_state {
   std::map<std::string, member> members;  // live peers, by address
   std::set<std::string> known;            // every address ever heard of (seeds, peers)
   std::set<std::string> connecting;
+  std::string peers_file;
+  std::shared_ptr<std::atomic<bool>> first_round_done;
+  bool first_round_started = false;
   static inline const char* name = "strata.node";
 };
 
@@ -49,6 +54,37 @@ void publish_view(self_ptr self, actors::shard_table& table) {
   table.replace(std::move(view));
 }
 
+// Rewrites the peers file (write to a temporary, then rename: never torn).
+void save_peers(const node_state& st) {
+  if (st.peers_file.empty()) return;
+  std::string tmp = st.peers_file + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    for (const auto& a : st.known) out << a << '\n';
+    if (!out) {
+      spdlog::warn("cluster: cannot write {}", tmp);
+      return;
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, st.peers_file, ec);
+  if (ec) spdlog::warn("cluster: cannot replace {}: {}", st.peers_file, ec.message());
+}
+
+std::vector<std::string> load_peers(const std::string& path) {
+  std::vector<std::string> out;
+  if (path.empty()) return out;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);)
+    if (split_host_port(line)) out.push_back(line);
+  return out;
+}
+
+void check_first_round(self_ptr self) {
+  auto& st = self->state;
+  if (st.first_round_started && st.connecting.empty()) st.first_round_done->store(true);
+}
+
 void add_member(self_ptr self, actors::shard_table& table, const std::string& addr, caf::actor node,
                 std::vector<caf::actor> shards) {
   auto& st = self->state;
@@ -57,7 +93,7 @@ void add_member(self_ptr self, actors::shard_table& table, const std::string& ad
   if (it != st.members.end() && it->second.node == node) return;
   self->monitor(node);
   st.members[addr] = member{node, std::move(shards)};
-  st.known.insert(addr);
+  if (st.known.insert(addr).second) save_peers(st);
   spdlog::info("cluster: member {} is up ({} members)", addr, st.members.size() + 1);
   publish_view(self, table);
 }
@@ -73,6 +109,7 @@ void try_connect(self_ptr self, actors::shard_table& table, const std::string& a
             auto peer = caf::actor_cast<caf::actor>(ptr);
             if (!peer) {
               self->state.connecting.erase(addr);
+              check_first_round(self);
               return;
             }
             self->request(peer, opts.join_timeout, join_atom::value, self->state.self_address,
@@ -83,26 +120,36 @@ void try_connect(self_ptr self, actors::shard_table& table, const std::string& a
                       self->state.connecting.erase(addr);
                       add_member(self, table, peer_addr, peer, std::move(shards));
                       for (auto& a : peer_members)
-                        if (a != self->state.self_address && self->state.known.insert(a).second)
+                        if (a != self->state.self_address && self->state.known.insert(a).second) {
+                          save_peers(self->state);
                           try_connect(self, table, a, opts);
+                        }
+                      check_first_round(self);
                     },
                     [=](caf::error& e) {
                       self->state.connecting.erase(addr);
                       spdlog::debug("cluster: join of {} failed: {}", addr, caf::to_string(e));
+                      check_first_round(self);
                     });
           },
           [=](caf::error& e) {
             self->state.connecting.erase(addr);
             spdlog::debug("cluster: cannot reach {}: {}", addr, caf::to_string(e));
+            check_first_round(self);
           });
 }
 
 caf::behavior node_behavior(self_ptr self, actors::shard_table* table, std::vector<caf::actor> local_shards,
-                            std::string self_address, node_options opts) {
+                            std::string self_address, node_options opts,
+                            std::shared_ptr<std::atomic<bool>> first_round_done) {
   auto& st = self->state;
   st.self_address = std::move(self_address);
   st.local_shards = std::move(local_shards);
+  st.peers_file = opts.peers_file;
+  st.first_round_done = std::move(first_round_done);
   for (const auto& s : opts.seeds)
+    if (s != st.self_address) st.known.insert(s);
+  for (const auto& s : load_peers(opts.peers_file))
     if (s != st.self_address) st.known.insert(s);
   publish_view(self, *table);
   self->set_down_handler([=](caf::down_msg& dm) {
@@ -130,6 +177,10 @@ caf::behavior node_behavior(self_ptr self, actors::shard_table* table, std::vect
       for (const auto& addr : self->state.known)
         if (!self->state.members.count(addr) && !self->state.connecting.count(addr))
           try_connect(self, *table, addr, opts);
+      if (!self->state.first_round_started) {
+        self->state.first_round_started = true;
+        check_first_round(self);
+      }
       self->delayed_send(self, opts.retry_interval, tick_atom::value);
     },
   };
@@ -155,15 +206,16 @@ result<started_node> start_node(caf::actor_system& sys, actors::shard_table& tab
                                 std::vector<caf::actor> local_shards, const node_options& opts) {
   if (opts.port == 0)
     return error(strata_errc::bad_request, "--cluster-listen needs an explicit port: peers know a node by host:port");
+  auto first_round_done = std::make_shared<std::atomic<bool>>(false);
   auto node = sys.spawn(node_behavior, &table, std::move(local_shards),
-                        opts.host + ":" + std::to_string(opts.port), opts);
+                        opts.host + ":" + std::to_string(opts.port), opts, first_round_done);
   auto port = sys.middleman().publish(node, opts.port, opts.host.c_str(), true);
   if (!port) {
     caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
     return error(strata_errc::unavailable, "cannot listen for cluster peers on " + opts.host + ":" +
                                                std::to_string(opts.port) + ": " + sys.render(port.error()));
   }
-  return started_node{node, opts.host + ":" + std::to_string(*port)};
+  return started_node{node, opts.host + ":" + std::to_string(*port), first_round_done};
 }
 
 }  // namespace strata::cluster

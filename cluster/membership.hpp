@@ -8,7 +8,9 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -23,11 +25,17 @@ struct node_options {
   std::vector<std::string> seeds;  // host:port of nodes to join
   std::chrono::milliseconds retry_interval{1000};
   std::chrono::milliseconds join_timeout{5000};
+  // Where the addresses of every peer ever met are kept, so that a restarted
+  // node rejoins them at once, seeds or not. Empty: not kept.
+  std::string peers_file;
 };
 
 struct started_node {
   caf::actor actor;
   std::string address;  // host:port as other nodes know this one
+  // Becomes true once the first attempt to reach every known peer has ended
+  // (joined or failed), so readiness can wait for the node's first view.
+  std::shared_ptr<std::atomic<bool>> first_round_done;
 };
 
 // Publishes the node actor on opts.host:opts.port and starts joining seeds.
