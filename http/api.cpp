@@ -323,6 +323,14 @@ void register_api(server& srv, const api_context& ctx) {
     std::string name = rest.substr(0, slash);
     handle_strings(*c, std::move(req), r, &name);
   });
+  srv.route({"GET", "POST"}, "/api/v1/format_query", [](request&& req, respond_fn r) {
+    auto e = query::parse(req.param("query"));
+    if (!e) return r(json_error(e.error()));
+    std::string body = R"({"status":"success","data":)";
+    append_json_string(body, query::to_string(*e));
+    body += '}';
+    r(json_ok(std::move(body)));
+  });
   srv.route({"GET"}, "/api/v1/status/cluster", [c](request&&, respond_fn r) {
     r(json_ok(cluster_json(*c->table.snapshot(), c->self_address)));
   });

@@ -104,6 +104,13 @@ TEST_F(SingleNode, ParseErrorIsBadData) {
   EXPECT_EQ(j["errorType"], "bad_data");
 }
 
+TEST_F(SingleNode, FormatQueryPrintsTheCanonicalForm) {
+  auto r = http_request(node_->http_port, "GET", "/api/v1/format_query?query=" + url_encode("up{job='api',x=~\"a\"}[90m]"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(nlohmann::json::parse(r.body)["data"], "up{job=\"api\", x=~\"a\"}[1h30m]");
+  EXPECT_EQ(http_request(node_->http_port, "GET", "/api/v1/format_query?query=up%7B").status, 400);
+}
+
 TEST_F(SingleNode, SeriesLabelsAndLabelValues) {
   EXPECT_EQ(count_series("up"), 6u);
   EXPECT_EQ(count_series("{room=\"kitchen\"}"), 1u);
