@@ -1,6 +1,7 @@
 // The strata binary: `strata serve` runs a node.
 #include <CLI/CLI.hpp>
 
+#include "app/cluster_status.hpp"
 #include "app/serve.hpp"
 
 int main(int argc, char** argv) {
@@ -10,6 +11,12 @@ int main(int argc, char** argv) {
   strata::app::serve_config cfg;
   auto* serve = app.add_subcommand("serve", "Run a node: HTTP API, storage shards and cluster membership.");
   strata::app::add_serve_flags(*serve, cfg);
+  std::string node_url = "http://127.0.0.1:9201";
+  auto* cluster = app.add_subcommand("cluster", "Look at a running cluster.");
+  cluster->require_subcommand(1);
+  auto* status = cluster->add_subcommand("status", "Members, their state and shards, as one node sees them.");
+  status->add_option("--node", node_url, "HTTP address of any node")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  if (status->parsed()) return strata::app::cluster_status(node_url);
   return strata::app::serve(cfg);
 }

@@ -88,6 +88,16 @@ TEST_F(TwoNodes, AcknowledgedSamplesSurviveSigkillExactlyOnce) {
   EXPECT_GT(held_by_b, 0u) << "writes to A should have been routed to B's shards too";
   EXPECT_LT(held_by_b, static_cast<size_t>(series_count)) << "A's shards should have held some series";
   ASSERT_TRUE(partial.contains("warnings")) << partial.dump();
+  {
+    // The operator's view of the same moment.
+    child_process status({STRATA_BINARY, "cluster", "status", "--node",
+                          "http://127.0.0.1:" + std::to_string(b_.http_port)},
+                         root_ + "/status.out");
+    EXPECT_EQ(status.wait(10000), 0);
+    auto out = read_file(root_ + "/status.out");
+    EXPECT_NE(out.find(a_.cluster_address() + " "), std::string::npos) << out;
+    EXPECT_NE(out.find("down"), std::string::npos) << out;
+  }
 
   // A comes back on the same ports and data dir (and no seeds): it rejoins B
   // from its peers file before it reports ready, so the first read after
