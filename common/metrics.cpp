@@ -7,7 +7,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 
 namespace strata {
 namespace {
@@ -151,13 +154,18 @@ void metrics_registry::gauge(std::string name, std::string help, std::function<d
   gauges_.push_back({std::move(name), std::move(help), std::move(read)});
 }
 
+void metrics_registry::counter_fn(std::string name, std::string help, std::function<double()> read) {
+  std::lock_guard<std::mutex> lock(mu_);
+  gauges_.push_back({std::move(name), std::move(help), std::move(read), "counter"});
+}
+
 std::string metrics_registry::render() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::string out;
   for (const auto& c : counters_) c->render(out);
   for (const auto& h : histograms_) h->render(out);
   for (const auto& g : gauges_) {
-    header(out, g.name, g.help, "gauge");
+    header(out, g.name, g.help, g.type);
     out += g.name + ' ' + format_value(g.read()) + '\n';
   }
   return out;
@@ -168,6 +176,56 @@ double process_resident_bytes() {
   long pages_total = 0, pages_resident = 0;
   if (!(in >> pages_total >> pages_resident)) return 0;
   return static_cast<double>(pages_resident) * static_cast<double>(sysconf(_SC_PAGESIZE));
+}
+
+namespace {
+
+// Fields of /proc/self/stat after the command name; field 3 (state) is [0].
+std::vector<std::string> self_stat() {
+  std::ifstream in("/proc/self/stat");
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto close = all.rfind(')');
+  std::vector<std::string> out;
+  if (close == std::string::npos) return out;
+  std::istringstream rest(all.substr(close + 1));
+  for (std::string f; rest >> f;) out.push_back(f);
+  return out;
+}
+
+}  // namespace
+
+double process_cpu_seconds() {
+  auto f = self_stat();
+  if (f.size() < 13) return 0;  // utime is field 14, stime 15
+  return (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double process_open_fds() {
+  std::error_code ec;
+  double n = 0;
+  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec); !ec && it != std::filesystem::directory_iterator();
+       it.increment(ec))
+    ++n;
+  return n;
+}
+
+double process_start_time_seconds() {
+  auto f = self_stat();
+  if (f.size() < 20) return 0;  // starttime is field 22: clock ticks after boot
+  std::ifstream in("/proc/stat");
+  double boot = 0;
+  for (std::string key; in >> key;) {
+    if (key == "btime") {
+      in >> boot;
+      break;
+    }
+  }
+  return boot + std::stod(f[19]) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double process_virtual_bytes() {
+  auto f = self_stat();
+  return f.size() < 21 ? 0 : std::stod(f[20]);  // vsize is field 23
 }
 
 }  // namespace strata

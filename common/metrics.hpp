@@ -46,10 +46,12 @@ class histogram_family {
   std::map<std::vector<std::string>, cell> cells_;
 };
 
-// A gauge whose value is read when /metrics is rendered.
+// A value read when /metrics is rendered: a gauge, or a counter kept
+// elsewhere (process_cpu_seconds_total).
 struct gauge_fn {
   std::string name, help;
   std::function<double()> read;
+  const char* type = "gauge";
 };
 
 class metrics_registry {
@@ -58,6 +60,7 @@ class metrics_registry {
   histogram_family& histogram(std::string name, std::string help, std::vector<std::string> label_names,
                               std::vector<double> upper_bounds);
   void gauge(std::string name, std::string help, std::function<double()> read);
+  void counter_fn(std::string name, std::string help, std::function<double()> read);
   std::string render() const;
 
  private:
@@ -69,6 +72,13 @@ class metrics_registry {
 
 // Resident set size of this process in bytes (from /proc/self/statm).
 double process_resident_bytes();
+// The standard process_* metrics of Prometheus client libraries, from /proc:
+// user + system CPU seconds, open file descriptors, start time (unix seconds),
+// virtual memory bytes.
+double process_cpu_seconds();
+double process_open_fds();
+double process_start_time_seconds();
+double process_virtual_bytes();
 // Formats a float the way Prometheus does in text and JSON (+Inf, -Inf, NaN, shortest round-trip).
 std::string format_value(double v);
 

@@ -306,6 +306,12 @@ void register_api(server& srv, const api_context& ctx) {
       ctx.metrics.counter("strata_write_requests_rejected_total", "Write requests refused, by reason.", {"reason"}),
   });
   ctx.metrics.gauge("process_resident_memory_bytes", "Resident memory size in bytes.", process_resident_bytes);
+  ctx.metrics.gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.", process_virtual_bytes);
+  ctx.metrics.counter_fn("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
+                    process_cpu_seconds);
+  ctx.metrics.gauge("process_open_fds", "Number of open file descriptors.", process_open_fds);
+  ctx.metrics.gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
+                    process_start_time_seconds);
   const api_context* c = &ctx;
 
   srv.route({"POST"}, "/api/v1/write", [c, m](request&& req, respond_fn r) { handle_write(*c, m, std::move(req), r); });

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <ctime>
 
 namespace strata {
 namespace {
@@ -47,6 +48,17 @@ TEST(FormatValue, MatchesPrometheusSpelling) {
 }
 
 TEST(ProcessResidentBytes, IsPositive) { EXPECT_GT(process_resident_bytes(), 0); }
+
+TEST(ProcessMetrics, ReadThisProcess) {
+  volatile double x = 0;
+  for (int i = 0; i < 20'000'000; ++i) x = x + i;  // spend some CPU
+  EXPECT_GT(process_cpu_seconds(), 0);
+  EXPECT_GE(process_open_fds(), 3);  // stdin, stdout, stderr at least
+  auto now = static_cast<double>(std::time(nullptr));
+  EXPECT_GT(process_start_time_seconds(), now - 3600);
+  EXPECT_LE(process_start_time_seconds(), now + 1);
+  EXPECT_GT(process_virtual_bytes(), process_resident_bytes());
+}
 
 }  // namespace
 }  // namespace strata
