@@ -31,9 +31,16 @@ struct shard_state {
 
 caf::behavior shard_behavior(caf::stateful_actor<shard_state>* self,
                              std::shared_ptr<std::unique_ptr<persistence::shard_store>> opened,
-                             std::chrono::milliseconds sync_interval) {
+                             std::chrono::milliseconds sync_interval, std::shared_ptr<shard_gauges> gauges) {
   self->state.store = std::move(*opened);
   auto* store = self->state.store.get();
+  auto update_gauges = [store, gauges] {
+    if (!gauges) return;
+    auto st = store->stats();
+    gauges->series.store(st.series, std::memory_order_relaxed);
+    gauges->samples.store(st.samples, std::memory_order_relaxed);
+  };
+  update_gauges();
   return {
     [=](append_atom, std::string& bytes) -> caf::result<uint64_t> {
       auto& st = self->state;
@@ -53,6 +60,7 @@ caf::behavior shard_behavior(caf::stateful_actor<shard_state>* self,
       views.reserve(group.size());
       for (const auto& q : group) views.emplace_back(q.bytes);
       auto results = store->append_encoded_group(views);
+      update_gauges();
       for (size_t i = 0; i < group.size(); ++i) {
         if (results[i]) {
           group[i].promise.deliver(static_cast<uint64_t>(*results[i]));
@@ -100,11 +108,11 @@ caf::behavior shard_behavior(caf::stateful_actor<shard_state>* self,
 }  // namespace
 
 result<caf::actor> spawn_shard(caf::actor_system& sys, const persistence::store_options& opts,
-                               std::chrono::milliseconds sync_interval) {
+                               std::chrono::milliseconds sync_interval, std::shared_ptr<shard_gauges> gauges) {
   auto store = persistence::shard_store::open(opts);
   if (!store) return store.error();
   auto holder = std::make_shared<std::unique_ptr<persistence::shard_store>>(std::move(*store));
-  auto shard = sys.spawn<caf::detached>(shard_behavior, std::move(holder), sync_interval);
+  auto shard = sys.spawn<caf::detached>(shard_behavior, std::move(holder), sync_interval, std::move(gauges));
   if (sync_interval.count() > 0) caf::anon_send(shard, sync_atom::value);
   return shard;
 }

@@ -5,7 +5,9 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <memory>
 
 #include "common/status.hpp"
 #include "persistence/shard_store.hpp"
@@ -18,7 +20,15 @@ namespace strata::actors {
 // they reach the disk and the actor fsyncs every `sync_interval`
 // (--wal-sync=interval: a crash of the machine, not of the process, can lose
 // that much). 0 fsyncs every group commit before acknowledging it.
+//
+// `gauges`, when given, is kept equal to the store's series and sample counts
+// (updated after replay and after every group commit) for /metrics.
+struct shard_gauges {
+  std::atomic<uint64_t> series{0};
+  std::atomic<uint64_t> samples{0};
+};
 result<caf::actor> spawn_shard(caf::actor_system& sys, const persistence::store_options& opts,
-                               std::chrono::milliseconds sync_interval = std::chrono::milliseconds(0));
+                               std::chrono::milliseconds sync_interval = std::chrono::milliseconds(0),
+                               std::shared_ptr<shard_gauges> gauges = nullptr);
 
 }  // namespace strata::actors

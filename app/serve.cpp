@@ -158,6 +158,7 @@ int serve(const serve_config& c) {
   caf::actor_system sys{cfg};
 
   std::vector<caf::actor> shards;
+  std::vector<std::shared_ptr<actors::shard_gauges>> gauges;
   auto stop_all = [&](std::vector<caf::actor> extra) {
     extra.insert(extra.end(), shards.begin(), shards.end());
     stop_actors(sys, extra);
@@ -167,7 +168,9 @@ int serve(const serve_config& c) {
     o.dir = (fs::path(c.data_dir) / ("shard-" + std::to_string(i))).string();
     bool always = c.wal_sync == "always";
     o.sync = always;
-    auto shard = actors::spawn_shard(sys, o, std::chrono::milliseconds(always ? 0 : c.wal_sync_interval_ms));
+    gauges.push_back(std::make_shared<actors::shard_gauges>());
+    auto shard =
+        actors::spawn_shard(sys, o, std::chrono::milliseconds(always ? 0 : c.wal_sync_interval_ms), gauges.back());
     if (!shard) {
       stop_all({});
       return fail("shard " + std::to_string(i) + " in " + o.dir + ": " + shard.error().message());
@@ -212,6 +215,15 @@ int serve(const serve_config& c) {
   api_opts.max_query_samples = c.query_max_samples;
   http::api_context ctx{gw, table, metrics, ready, node->address, api_opts};
   http::register_api(srv, ctx);
+  auto sum = [gauges](std::atomic<uint64_t> actors::shard_gauges::*field) {
+    return [gauges, field] {
+      double total = 0;
+      for (const auto& g : gauges) total += static_cast<double>(((*g).*field).load(std::memory_order_relaxed));
+      return total;
+    };
+  };
+  metrics.gauge("strata_head_series", "Series held by this node's shards.", sum(&actors::shard_gauges::series));
+  metrics.gauge("strata_head_samples", "Samples held by this node's shards.", sum(&actors::shard_gauges::samples));
   if (auto st = srv.start(); !st) {
     collectors.push_back(node->actor);
     stop_all(collectors);
