@@ -80,26 +80,109 @@ int64_t now_ms() {
       .count();
 }
 
-// The series a query needs, fetched from every shard once; the engine reads
-// them through the series_source interface.
+// The series a query needs, fetched from the shards ahead of evaluation:
+// one entry per distinct query::selection. The engine asks for exactly
+// those (matchers, span) pairs; anything else is cut from the union.
 class prefetched_source final : public query::series_source {
  public:
-  explicit prefetched_source(std::vector<series> data) : data_(std::move(data)) {}
+  struct entry {
+    std::string key;  // selection_key()
+    std::vector<series> data;
+  };
+
+  static std::string selection_key(const matchers& ms, int64_t mint, int64_t maxt) {
+    std::string k = std::to_string(mint) + "/" + std::to_string(maxt);
+    for (const auto& m : ms) k += "\xff" + m.to_string();
+    return k;
+  }
+
+  explicit prefetched_source(std::vector<entry> data) : data_(std::move(data)) {}
+
   result<std::vector<series>> select(const matchers& ms, int64_t mint, int64_t maxt) override {
+    std::string key = selection_key(ms, mint, maxt);
+    for (auto& e : data_)
+      if (e.key == key) return e.data;
     std::vector<series> out;
-    for (const auto& s : data_) {
-      if (!matches_all(ms, s.lbls)) continue;
-      series cut{s.lbls, {}};
-      for (const auto& smp : s.samples)
-        if (smp.t >= mint && smp.t <= maxt) cut.samples.push_back(smp);
-      if (!cut.samples.empty()) out.push_back(std::move(cut));
-    }
+    for (const auto& e : data_)
+      for (const auto& s : e.data) {
+        if (!matches_all(ms, s.lbls)) continue;
+        series cut{s.lbls, {}};
+        for (const auto& smp : s.samples)
+          if (smp.t >= mint && smp.t <= maxt) cut.samples.push_back(smp);
+        if (!cut.samples.empty()) out.push_back(std::move(cut));
+      }
     return out;
   }
 
  private:
-  std::vector<series> data_;
+  std::vector<entry> data_;
 };
+
+// Evaluation options of /query and /query_range: the node's lookback and
+// sample limit, and a deadline from the `timeout` parameter (2m by default,
+// like Prometheus's --query.timeout).
+result<query::eval_options> query_options(const api_context& ctx, const request& req) {
+  query::eval_options opts;
+  opts.lookback_ms = ctx.options.lookback_ms;
+  opts.max_samples = ctx.options.max_query_samples;
+  int64_t timeout_ms = 120000;
+  if (req.has_param("timeout")) {
+    auto t = parse_duration_ms(req.param("timeout"));
+    if (!t) return error(strata_errc::bad_request, "invalid parameter \"timeout\": " + t.error().message());
+    if (*t > 0) timeout_ms = *t;
+  }
+  opts.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  return opts;
+}
+
+// Fetches every selection of a query from the shards in parallel and calls
+// `done` with a source over them once all arrived (or with the first failure).
+void gather(const api_context& ctx, const std::vector<query::selection>& sels, size_t max_samples,
+            std::function<void(result<std::shared_ptr<prefetched_source>>, std::vector<std::string>)> done) {
+  struct acc_t {
+    std::mutex mu;
+    std::vector<prefetched_source::entry> entries;
+    std::set<std::string> warnings;
+    size_t left = 0;
+    size_t samples = 0;
+    status failure;
+  };
+  auto acc = std::make_shared<acc_t>();
+  std::vector<const query::selection*> unique;
+  for (const auto& s : sels) {
+    std::string key = prefetched_source::selection_key(s.label_matchers, s.mint, s.maxt);
+    bool seen = false;
+    for (const auto& e : acc->entries) seen = seen || e.key == key;
+    if (seen) continue;
+    acc->entries.push_back({std::move(key), {}});
+    unique.push_back(&s);
+  }
+  acc->left = unique.size();
+  if (unique.empty()) return done(std::make_shared<prefetched_source>(std::vector<prefetched_source::entry>{}), {});
+  for (size_t i = 0; i < unique.size(); ++i) {
+    const auto& sel = *unique[i];
+    ctx.gateway.select(sel.label_matchers, sel.mint, sel.maxt, max_samples,
+                       [acc, i, max_samples, done](result<std::vector<series>> r, std::vector<std::string> w) {
+                         std::unique_lock<std::mutex> lock(acc->mu);
+                         if (!r) {
+                           if (acc->failure.is_ok()) acc->failure = r.error();
+                         } else {
+                           for (const auto& s : *r) acc->samples += s.samples.size();
+                           if (acc->samples > max_samples && acc->failure.is_ok())
+                             acc->failure = error(strata_errc::bad_request,
+                                                  "query processing would load too many samples into memory in "
+                                                  "query execution");
+                           acc->entries[i].data = std::move(*r);
+                           acc->warnings.insert(w.begin(), w.end());
+                         }
+                         if (--acc->left > 0) return;
+                         lock.unlock();
+                         if (!acc->failure.is_ok()) return done(acc->failure, {});
+                         done(std::make_shared<prefetched_source>(std::move(acc->entries)),
+                              std::vector<std::string>(acc->warnings.begin(), acc->warnings.end()));
+                       });
+  }
+}
 
 // Time parameter `name`, or `fallback` when absent.
 result<int64_t> time_param(const request& req, const char* name, int64_t fallback) {
@@ -164,11 +247,43 @@ void for_each_match(const std::vector<matchers>& sets, One one,
   }
 }
 
-std::string result_json(query::query_result& r, const std::vector<std::string>& warnings) {
-  if (auto* m = std::get_if<query::matrix>(&r.value)) return matrix_json(*m, warnings);
-  std::vector<std::pair<labels, sample>> v;
-  for (auto& s : std::get<query::vector>(r.value)) v.emplace_back(std::move(s.metric), s.s);
-  return vector_json(v, warnings);
+std::string result_json(query::query_result& r, std::vector<std::string> warnings) {
+  warnings.insert(warnings.end(), r.warnings.begin(), r.warnings.end());
+  std::string out;
+  if (auto* m = std::get_if<query::matrix>(&r.value)) {
+    out = matrix_json(*m, warnings);
+  } else if (auto* sc = std::get_if<query::scalar_result>(&r.value)) {
+    out = scalar_json(sample{sc->t, sc->v}, warnings);
+  } else if (auto* str = std::get_if<query::string_result>(&r.value)) {
+    out = R"({"status":"success","data":{"resultType":"string","result":[)";
+    append_json_time(out, str->t);
+    out += ',';
+    append_json_string(out, str->v);
+    out += "]}";
+    if (!warnings.empty()) {
+      out += R"(,"warnings":[)";
+      for (size_t i = 0; i < warnings.size(); ++i) {
+        if (i) out += ',';
+        append_json_string(out, warnings[i]);
+      }
+      out += ']';
+    }
+    out += '}';
+  } else {
+    std::vector<std::pair<labels, sample>> v;
+    for (auto& s : std::get<query::vector>(r.value)) v.emplace_back(std::move(s.metric), s.s);
+    out = vector_json(v, warnings);
+  }
+  if (!r.infos.empty() && !out.empty() && out.back() == '}') {
+    out.pop_back();
+    out += R"(,"infos":[)";
+    for (size_t i = 0; i < r.infos.size(); ++i) {
+      if (i) out += ',';
+      append_json_string(out, r.infos[i]);
+    }
+    out += "]}";
+  }
+  return out;
 }
 
 struct api_metrics {
@@ -206,17 +321,17 @@ void handle_query(const api_context& ctx, request&& req, respond_fn respond) {
   auto e = query::parse(req.param("query"));
   if (!e) return respond(json_error(e.error()));
   auto expr = std::make_shared<query::expr>(std::move(*e));
-  query::eval_options opts{ctx.options.lookback_ms, ctx.options.max_query_samples};
-  auto [mint, maxt] = query::select_range(*expr, *t, *t, opts);
+  auto opts_r = query_options(ctx, req);
+  if (!opts_r) return respond(json_error(opts_r.error()));
+  query::eval_options opts = *opts_r;
   int64_t at = *t;
-  ctx.gateway.select(query::selector_matchers(*expr), mint, maxt, opts.max_samples,
-                     [=](result<std::vector<series>> r, std::vector<std::string> warnings) {
-                       if (!r) return respond(json_error(r.error()));
-                       prefetched_source src(std::move(*r));
-                       auto res = query::eval_instant(*expr, src, at, opts);
-                       if (!res) return respond(json_error(res.error()));
-                       respond(json_ok(result_json(*res, warnings)));
-                     });
+  gather(ctx, query::selections(*expr, at, at, 0, opts), opts.max_samples,
+         [=](result<std::shared_ptr<prefetched_source>> src, std::vector<std::string> warnings) {
+           if (!src) return respond(json_error(src.error()));
+           auto res = query::eval_instant(*expr, **src, at, opts);
+           if (!res) return respond(json_error(res.error()));
+           respond(json_ok(result_json(*res, std::move(warnings))));
+         });
 }
 
 void handle_query_range(const api_context& ctx, request&& req, respond_fn respond) {
@@ -237,17 +352,17 @@ void handle_query_range(const api_context& ctx, request&& req, respond_fn respon
   auto e = query::parse(req.param("query"));
   if (!e) return respond(json_error(e.error()));
   auto expr = std::make_shared<query::expr>(std::move(*e));
-  query::eval_options opts{ctx.options.lookback_ms, ctx.options.max_query_samples};
-  auto [mint, maxt] = query::select_range(*expr, *start, *end, opts);
+  auto opts_r = query_options(ctx, req);
+  if (!opts_r) return respond(json_error(opts_r.error()));
+  query::eval_options opts = *opts_r;
   int64_t s = *start, en = *end, st = *step;
-  ctx.gateway.select(query::selector_matchers(*expr), mint, maxt, opts.max_samples,
-                     [=](result<std::vector<series>> r, std::vector<std::string> warnings) {
-                       if (!r) return respond(json_error(r.error()));
-                       prefetched_source src(std::move(*r));
-                       auto res = query::eval_range(*expr, src, s, en, st, opts);
-                       if (!res) return respond(json_error(res.error()));
-                       respond(json_ok(result_json(*res, warnings)));
-                     });
+  gather(ctx, query::selections(*expr, s, en, st, opts), opts.max_samples,
+         [=](result<std::shared_ptr<prefetched_source>> src, std::vector<std::string> warnings) {
+           if (!src) return respond(json_error(src.error()));
+           auto res = query::eval_range(*expr, **src, s, en, st, opts);
+           if (!res) return respond(json_error(res.error()));
+           respond(json_ok(result_json(*res, std::move(warnings))));
+         });
 }
 
 void handle_series(const api_context& ctx, request&& req, respond_fn respond) {

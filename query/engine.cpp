@@ -2,11 +2,22 @@
 
 #include <algorithm>
 #include <limits>
+#include <numeric>
+
+#include "query/detail/evaluator.hpp"
 
 namespace strata::query {
-namespace {
 
-constexpr const char* too_many_samples = "query processing would load too many samples into memory in query execution";
+void annotations::warn(std::string msg) {
+  if (std::find(warnings.begin(), warnings.end(), msg) == warnings.end()) warnings.push_back(std::move(msg));
+}
+
+void annotations::info(std::string msg) {
+  if (std::find(infos.begin(), infos.end(), msg) == infos.end()) infos.push_back(std::move(msg));
+}
+
+namespace detail {
+namespace {
 
 int64_t sat_sub(int64_t a, int64_t b) {
   int64_t r;
@@ -20,11 +31,6 @@ int64_t sat_add(int64_t a, int64_t b) {
   return b > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
 }
 
-const vector_selector& selector_of(const expr& e) {
-  if (const auto* m = std::get_if<matrix_selector>(&e.node)) return m->vs;
-  return std::get<vector_selector>(e.node);
-}
-
 bool sample_time_less(const sample& a, const sample& b) { return a.t < b.t; }
 
 // Sorts series by labels, merges series that a source returned more than
@@ -34,7 +40,8 @@ std::vector<series> normalize(std::vector<series> in) {
   for (auto& s : in)
     if (!std::is_sorted(s.samples.begin(), s.samples.end(), sample_time_less))
       std::stable_sort(s.samples.begin(), s.samples.end(), sample_time_less);
-  std::stable_sort(in.begin(), in.end(), [](const series& a, const series& b) { return a.lbls < b.lbls; });
+  if (!std::is_sorted(in.begin(), in.end(), [](const series& a, const series& b) { return a.lbls < b.lbls; }))
+    std::stable_sort(in.begin(), in.end(), [](const series& a, const series& b) { return a.lbls < b.lbls; });
   std::vector<series> out;
   out.reserve(in.size());
   for (auto& s : in) {
@@ -57,23 +64,9 @@ std::vector<series> normalize(std::vector<series> in) {
   return out;
 }
 
-// Counts samples against eval_options::max_samples.
-class sample_budget {
- public:
-  explicit sample_budget(size_t max) : left_(max) {}
-  bool take(size_t n) {
-    if (n > left_) return false;
-    left_ -= n;
-    return true;
-  }
-
- private:
-  size_t left_;
-};
-
 // The newest sample of `s` in (lo, hi], searching from `*from` (which is
-// advanced, so that walking increasing windows is linear); null when there
-// is none or it is a stale marker.
+// advanced, so that walking non-decreasing windows is linear); null when
+// there is none or it is a stale marker.
 const sample* latest_in(const std::vector<sample>& s, size_t* from, int64_t lo, int64_t hi) {
   size_t j = *from;
   while (j < s.size() && s[j].t <= hi) ++j;
@@ -84,58 +77,424 @@ const sample* latest_in(const std::vector<sample>& s, size_t* from, int64_t lo, 
   return &c;
 }
 
-result<std::vector<series>> fetch(const expr& e, series_source& src, int64_t start, int64_t end,
-                                  const eval_options& o) {
-  auto [mint, maxt] = select_range(e, start, end, o);
-  auto sel = src.select(selector_matchers(e), mint, maxt);
-  if (!sel) return sel.error();
-  return normalize(std::move(*sel));
+int64_t base_time(const time_modifiers& m, int64_t t, int64_t query_start, int64_t query_end) {
+  switch (m.at) {
+    case at_kind::none: return t;
+    case at_kind::timestamp: return m.at_ms;
+    case at_kind::start: return query_start;
+    case at_kind::end: return query_end;
+  }
+  return t;
+}
+
+// The first multiple of `step` at or after `t`.
+int64_t align_up(int64_t t, int64_t step) {
+  int64_t a = step * (t / step);
+  if (a < t) a += step;
+  return a;
+}
+
+// The value of a fixed-or-expression duration for a query (qstep, qs, qe).
+int64_t dur(int64_t fixed, const duration_ptr& e, int64_t qstep, int64_t qs, int64_t qe) {
+  return e ? eval_duration_ms(*e, qstep, qe - qs) : fixed;
+}
+
+void collect(const expr& e, int64_t lo, int64_t hi, int64_t qs, int64_t qe, int64_t qstep, const eval_options& o,
+             std::vector<selection>& out) {
+  std::visit(
+      [&](const auto& n) {
+        using T = std::decay_t<decltype(n)>;
+        if constexpr (std::is_same_v<T, vector_selector> || std::is_same_v<T, matrix_selector>) {
+          const vector_selector* vs;
+          int64_t window;
+          if constexpr (std::is_same_v<T, vector_selector>) vs = &n, window = o.lookback_ms;
+          else vs = &n.vs, window = dur(n.range_ms, n.range_expr, qstep, qs, qe);
+          int64_t off = dur(vs->mods.offset_ms, vs->mods.offset_expr, qstep, qs, qe);
+          int64_t a = sat_sub(base_time(vs->mods, lo, qs, qe), off);
+          int64_t b = sat_sub(base_time(vs->mods, hi, qs, qe), off);
+          if (vs->mode != range_mode::plain && std::is_same_v<T, matrix_selector>) a = sat_sub(a, o.lookback_ms);
+          if (vs->mode == range_mode::smoothed) b = sat_add(b, o.lookback_ms);
+          out.push_back({vs->label_matchers, sat_add(sat_sub(a, window), 1), b});
+        } else if constexpr (std::is_same_v<T, subquery_expr>) {
+          int64_t step = dur(n.step_ms, n.step_expr, qstep, qs, qe);
+          if (step == 0 && !n.step_expr) step = o.default_subquery_step_ms;
+          if (step <= 0) return;
+          int64_t off = dur(n.mods.offset_ms, n.mods.offset_expr, qstep, qs, qe);
+          int64_t a = sat_sub(base_time(n.mods, lo, qs, qe), off);
+          int64_t b = sat_sub(base_time(n.mods, hi, qs, qe), off);
+          int64_t start = align_up(sat_sub(a, dur(n.range_ms, n.range_expr, qstep, qs, qe)), step);
+          if (start <= b) collect(*n.inner, start, b - (b - start) % step, qs, qe, qstep, o, out);
+        } else if constexpr (std::is_same_v<T, paren_expr>) {
+          collect(*n.inner, lo, hi, qs, qe, qstep, o, out);
+        } else if constexpr (std::is_same_v<T, unary_expr>) {
+          collect(*n.operand, lo, hi, qs, qe, qstep, o, out);
+        } else if constexpr (std::is_same_v<T, binary_expr>) {
+          collect(*n.lhs, lo, hi, qs, qe, qstep, o, out);
+          collect(*n.rhs, lo, hi, qs, qe, qstep, o, out);
+        } else if constexpr (std::is_same_v<T, call_expr>) {
+          if (n.func == "info") {
+            collect(*n.args[0], lo, hi, qs, qe, qstep, o, out);
+            time_modifiers mods;
+            if (const auto* bvs = std::get_if<vector_selector>(&unwrap_parens(*n.args[0]).node)) mods = bvs->mods;
+            int64_t off = dur(mods.offset_ms, mods.offset_expr, qstep, qs, qe);
+            int64_t a = sat_sub(base_time(mods, lo, qs, qe), off);
+            int64_t b = sat_sub(base_time(mods, hi, qs, qe), off);
+            out.push_back({info_series_matchers(n), sat_add(sat_sub(a, o.lookback_ms), 1), b});
+            return;
+          }
+          for (const auto& a : n.args) collect(*a, lo, hi, qs, qe, qstep, o, out);
+        } else if constexpr (std::is_same_v<T, aggregate_expr>) {
+          if (n.param) collect(*n.param, lo, hi, qs, qe, qstep, o, out);
+          collect(*n.operand, lo, hi, qs, qe, qstep, o, out);
+        }
+      },
+      e.node);
 }
 
 }  // namespace
 
-std::pair<int64_t, int64_t> select_range(const expr& e, int64_t start_ms, int64_t end_ms, const eval_options& o) {
-  const vector_selector& vs = selector_of(e);
-  int64_t window = o.lookback_ms;
-  if (const auto* m = std::get_if<matrix_selector>(&e.node)) window = m->range_ms;
-  int64_t maxt = sat_sub(end_ms, vs.offset_ms);
-  int64_t mint = sat_add(sat_sub(sat_sub(start_ms, vs.offset_ms), window), 1);  // windows are left-open
-  return {mint, maxt};
+labels absent_labels(const expr& arg) {
+  const expr& e = arg;
+  const vector_selector* vs = std::get_if<vector_selector>(&e.node);
+  if (const auto* ms = std::get_if<matrix_selector>(&e.node)) vs = &ms->vs;
+  labels out;
+  if (!vs) return out;
+  std::vector<std::string> seen;
+  for (const auto& m : vs->label_matchers) {
+    if (m.name() == metric_name_label) continue;
+    bool dup = std::find(seen.begin(), seen.end(), m.name()) != seen.end();
+    auto it = std::find_if(out.begin(), out.end(), [&](const label& l) { return l.name == m.name(); });
+    if (m.type() == matcher::op::eq && !dup) {
+      if (it != out.end()) it->value = m.value();
+      else if (!m.value().empty()) out.push_back({m.name(), m.value()});
+      seen.push_back(m.name());
+    } else if (it != out.end()) {
+      out.erase(it);
+    }
+  }
+  sort_labels(out);
+  return out;
 }
 
-result<query_result> eval_instant(const expr& e, series_source& src, int64_t t_ms, const eval_options& o) {
-  auto data = fetch(e, src, t_ms, t_ms, o);
-  if (!data) return data.error();
-  sample_budget budget(o.max_samples);
-  const vector_selector& vs = selector_of(e);
-  int64_t hi = sat_sub(t_ms, vs.offset_ms);
+void drop_metric_names(vec_value& v) {
+  for (auto& s : v.series) s.drop_name = true;
+}
 
-  if (const auto* ms = std::get_if<matrix_selector>(&e.node)) {
-    int64_t lo = sat_sub(hi, ms->range_ms);
-    matrix out;
-    for (auto& s : *data) {
-      series kept{std::move(s.lbls), {}};
-      auto first =
-          std::upper_bound(s.samples.begin(), s.samples.end(), lo, [](int64_t t, const sample& x) { return t < x.t; });
-      for (auto it = first; it != s.samples.end() && it->t <= hi; ++it)
-        if (!is_stale_nan(it->v)) kept.samples.push_back(*it);
-      if (kept.samples.empty()) continue;
-      if (!budget.take(kept.samples.size())) return error(strata_errc::bad_request, too_many_samples);
-      out.push_back(std::move(kept));
+status apply_name_drops(vec_value& v) {
+  bool any = false;
+  for (auto& s : v.series) {
+    if (!s.drop_name) continue;
+    s.drop_name = false;
+    // The type and unit labels describe the metric name and go with it.
+    auto last = std::remove_if(s.metric.begin(), s.metric.end(), [](const label& l) {
+      return l.name == metric_name_label || l.name == "__type__" || l.name == "__unit__";
+    });
+    if (last != s.metric.end()) s.metric.erase(last, s.metric.end()), any = true;
+  }
+  if (!any) return {};
+  return merge_same_labels(v);
+}
+
+status merge_same_labels(vec_value& v) {
+  if (v.series.size() < 2) return {};
+  std::vector<size_t> idx(v.series.size());
+  std::iota(idx.begin(), idx.end(), 0);
+  std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return v.series[a].metric < v.series[b].metric; });
+  std::vector<uint8_t> gone(v.series.size(), 0);
+  bool any = false;
+  // idx is stable-sorted, so the head of each run of equal labels is the
+  // run's first series in the original order.
+  size_t head = idx[0];
+  for (size_t i = 1; i < idx.size(); ++i) {
+    size_t cur = idx[i];
+    if (!(v.series[cur].metric == v.series[head].metric)) {
+      head = cur;
+      continue;
     }
-    return query_result{std::move(out)};
+    auto& into = v.series[head];
+    auto& from = v.series[cur];
+    into.drop_name = into.drop_name || from.drop_name;
+    for (size_t k = 0; k < into.ok.size(); ++k) {
+      if (!from.ok[k]) continue;
+      if (into.ok[k]) return error(strata_errc::bad_request, "vector cannot contain metrics with the same labelset");
+      into.ok[k] = 1;
+      into.v[k] = from.v[k];
+    }
+    gone[cur] = 1;
+    any = true;
   }
+  if (!any) return {};
+  size_t w = 0;
+  for (size_t i = 0; i < v.series.size(); ++i)
+    if (!gone[i]) {
+      if (w != i) v.series[w] = std::move(v.series[i]);
+      ++w;
+    }
+  v.series.resize(w);
+  return {};
+}
 
-  int64_t lo = sat_sub(hi, o.lookback_ms);
-  vector out;
+evaluator::evaluator(series_source& src, const eval_options& o, grid g, int64_t query_start, int64_t query_end,
+                     int64_t query_step, annotations* notes, size_t* samples_used)
+    : src_(src),
+      opts_(o),
+      grid_(g),
+      query_start_(query_start),
+      query_end_(query_end),
+      query_step_(query_step),
+      notes_(notes),
+      samples_used_(samples_used) {}
+
+int64_t evaluator::duration_ms(int64_t fixed, const duration_ptr& e) const {
+  return e ? eval_duration_ms(*e, query_step_, query_end_ - query_start_) : fixed;
+}
+
+int64_t evaluator::time_at(const time_modifiers& m, size_t k) const {
+  return sat_sub(base_time(m, grid_.at(k), query_start_, query_end_), duration_ms(m.offset_ms, m.offset_expr));
+}
+
+status evaluator::charge(size_t samples) {
+  *samples_used_ += samples;
+  if (*samples_used_ > opts_.max_samples) return error(strata_errc::bad_request, too_many_samples_message);
+  return {};
+}
+
+status evaluator::check_deadline() {
+  if ((deadline_tick_++ & 63) != 0) return {};
+  if (opts_.deadline != std::chrono::steady_clock::time_point::max() &&
+      std::chrono::steady_clock::now() >= opts_.deadline)
+    return error(strata_errc::timeout, timeout_message);
+  return {};
+}
+
+result<std::vector<series>> evaluator::fetch(const matchers& ms, int64_t mint, int64_t maxt) {
+  if (opts_.deadline != std::chrono::steady_clock::time_point::max() &&
+      std::chrono::steady_clock::now() >= opts_.deadline)
+    return error(strata_errc::timeout, timeout_message);
+  auto sel = src_.select(ms, mint, maxt);
+  if (!sel) return sel.error();
+  return normalize(std::move(*sel));
+}
+
+result<value> evaluator::eval(const expr& e) {
+  return std::visit(
+      [&](const auto& n) -> result<value> {
+        using T = std::decay_t<decltype(n)>;
+        if constexpr (std::is_same_v<T, vector_selector>) {
+          return eval_vector_selector(n, false);
+        } else if constexpr (std::is_same_v<T, matrix_selector>) {
+          return eval_matrix_selector(n);
+        } else if constexpr (std::is_same_v<T, number_literal>) {
+          return value{scalar_value{std::vector<double>(grid_.n, n.value)}};
+        } else if constexpr (std::is_same_v<T, string_literal>) {
+          return value{string_value{n.value}};
+        } else if constexpr (std::is_same_v<T, subquery_expr>) {
+          return eval_subquery(n);
+        } else if constexpr (std::is_same_v<T, paren_expr>) {
+          return eval(*n.inner);
+        } else if constexpr (std::is_same_v<T, unary_expr>) {
+          return eval_unary(n);
+        } else if constexpr (std::is_same_v<T, binary_expr>) {
+          return eval_binary(n);
+        } else if constexpr (std::is_same_v<T, call_expr>) {
+          return eval_call(n);
+        } else {
+          return eval_aggregate(n);
+        }
+      },
+      e.node);
+}
+
+result<scalar_value> evaluator::eval_scalar(const expr& e) {
+  auto v = eval(e);
+  if (!v) return v.error();
+  if (auto* s = std::get_if<scalar_value>(&*v)) return std::move(*s);
+  return error(strata_errc::internal, "expected a scalar: " + to_string(e));
+}
+
+result<vec_value> evaluator::eval_vector(const expr& e) {
+  auto v = eval(e);
+  if (!v) return v.error();
+  if (auto* s = std::get_if<vec_value>(&*v)) return std::move(*s);
+  return error(strata_errc::internal, "expected an instant vector: " + to_string(e));
+}
+
+result<matrix_value> evaluator::eval_matrix(const expr& e) {
+  auto v = eval(e);
+  if (!v) return v.error();
+  if (auto* s = std::get_if<matrix_value>(&*v)) return std::move(*s);
+  return error(strata_errc::internal, "expected a range vector: " + to_string(e));
+}
+
+result<value> evaluator::eval_vector_selector(const vector_selector& vs, bool timestamps) {
+  vec_value out;
+  size_t n = grid_.n;
+  if (n == 0) return value{std::move(out)};
+  int64_t lo = time_at(vs.mods, 0), hi = time_at(vs.mods, n - 1);
+  bool smooth = vs.mode == range_mode::smoothed;
+  auto data = fetch(vs.label_matchers, sat_add(sat_sub(lo, opts_.lookback_ms), 1),
+                    smooth ? sat_add(hi, opts_.lookback_ms) : hi);
+  if (!data) return data.error();
+  std::vector<int64_t> times(n);
+  for (size_t k = 0; k < n; ++k) times[k] = time_at(vs.mods, k);
+  size_t used = 0;
+  out.series.reserve(data->size());
   for (auto& s : *data) {
-    size_t from = 0;
-    const sample* c = latest_in(s.samples, &from, lo, hi);
-    if (!c) continue;
-    if (!budget.take(1)) return error(strata_errc::bad_request, too_many_samples);
-    out.push_back({std::move(s.lbls), sample{t_ms, c->v}});
+    if (auto st = check_deadline(); !st) return st;
+    vseries r;
+    r.v.assign(n, 0);
+    r.ok.assign(n, 0);
+    size_t from = 0, hits = 0;
+    for (size_t k = 0; k < n; ++k) {
+      const sample* c = latest_in(s.samples, &from, sat_sub(times[k], opts_.lookback_ms), times[k]);
+      if (!c) continue;
+      r.v[k] = timestamps ? static_cast<double>(c->t) / 1000.0 : c->v;
+      // smoothed: interpolate towards the next sample within the lookback.
+      if (smooth && !timestamps && c->t < times[k] && from < s.samples.size()) {
+        const sample& nx = s.samples[from];
+        if (nx.t - times[k] < opts_.lookback_ms && !is_stale_nan(nx.v))
+          r.v[k] = c->v + (nx.v - c->v) * static_cast<double>(times[k] - c->t) / static_cast<double>(nx.t - c->t);
+      }
+      r.ok[k] = 1;
+      ++hits;
+    }
+    if (hits == 0) continue;
+    used += hits;
+    r.metric = std::move(s.lbls);
+    out.series.push_back(std::move(r));
   }
-  return query_result{std::move(out)};
+  if (auto st = charge(used); !st) return st;
+  return value{std::move(out)};
+}
+
+result<value> evaluator::eval_matrix_selector(const matrix_selector& ms) {
+  matrix_value out;
+  out.range_ms = duration_ms(ms.range_ms, ms.range_expr);
+  if (out.range_ms <= 0) return error(strata_errc::bad_request, "duration must be greater than 0");
+  size_t n = grid_.n;
+  if (n == 0) return value{std::move(out)};
+  out.ends.resize(n);
+  for (size_t k = 0; k < n; ++k) out.ends[k] = time_at(ms.vs.mods, k);
+  out.mode = ms.vs.mode;
+  int64_t before = out.mode == range_mode::plain ? 0 : opts_.lookback_ms;
+  int64_t after = out.mode == range_mode::smoothed ? opts_.lookback_ms : 0;
+  auto data = fetch(ms.vs.label_matchers, sat_add(sat_sub(sat_sub(out.ends.front(), out.range_ms), before), 1),
+                    sat_add(out.ends.back(), after));
+  if (!data) return data.error();
+  size_t used = 0;
+  out.data.reserve(data->size());
+  for (auto& s : *data) {
+    auto& smp = s.samples;
+    smp.erase(std::remove_if(smp.begin(), smp.end(), [](const sample& x) { return is_stale_nan(x.v); }), smp.end());
+    if (smp.empty()) continue;
+    used += smp.size();
+    out.data.push_back(std::move(s));
+  }
+  if (auto st = charge(used); !st) return st;
+  return value{std::move(out)};
+}
+
+result<value> evaluator::eval_subquery(const subquery_expr& sq) {
+  matrix_value out;
+  out.range_ms = duration_ms(sq.range_ms, sq.range_expr);
+  if (out.range_ms <= 0) return error(strata_errc::bad_request, "duration must be greater than 0");
+  size_t n = grid_.n;
+  if (n == 0) return value{std::move(out)};
+  out.ends.resize(n);
+  for (size_t k = 0; k < n; ++k) out.ends[k] = time_at(sq.mods, k);
+  int64_t step = duration_ms(sq.step_ms, sq.step_expr);
+  if (step == 0 && !sq.step_expr) step = opts_.default_subquery_step_ms;
+  if (step <= 0) return error(strata_errc::bad_request, "step must be greater than 0");
+  int64_t start = align_up(sat_sub(out.ends.front(), out.range_ms), step);
+  int64_t end = out.ends.back();
+  if (start > end) return value{std::move(out)};
+  grid inner_grid{start, step, static_cast<size_t>((end - start) / step) + 1};
+  evaluator inner(src_, opts_, inner_grid, query_start_, query_end_, query_step_, notes_, samples_used_);
+  auto v = inner.eval_vector(*sq.inner);
+  if (!v) return v.error();
+  if (auto st = apply_name_drops(*v); !st) return st;
+  out.data.reserve(v->series.size());
+  for (auto& s : v->series) {
+    series m{std::move(s.metric), {}};
+    for (size_t k = 0; k < inner_grid.n; ++k)
+      if (s.ok[k]) m.samples.push_back({inner_grid.at(k), s.v[k]});
+    if (!m.samples.empty()) out.data.push_back(std::move(m));
+  }
+  return value{std::move(out)};
+}
+
+result<value> evaluator::eval_unary(const unary_expr& u) {
+  auto v = eval(*u.operand);
+  if (!v) return v;
+  if (u.op != token_kind::sub) return v;
+  if (auto* s = std::get_if<scalar_value>(&*v)) {
+    for (auto& x : s->v) x = -x;
+    return v;
+  }
+  auto& vec = std::get<vec_value>(*v);
+  for (auto& s : vec.series)
+    for (auto& x : s.v) x = -x;
+  drop_metric_names(vec);
+  if (auto st = merge_same_labels(vec); !st) return st;
+  return v;
+}
+
+}  // namespace detail
+
+namespace {
+
+using detail::evaluator;
+using detail::grid;
+
+bool orders_result(const expr& e) {
+  const expr& u = unwrap_parens(e);
+  if (const auto* c = std::get_if<call_expr>(&u.node))
+    return c->func == "sort" || c->func == "sort_desc" || c->func == "sort_by_label" ||
+           c->func == "sort_by_label_desc";
+  if (const auto* a = std::get_if<aggregate_expr>(&u.node))
+    return a->op == token_kind::kw_topk || a->op == token_kind::kw_bottomk;
+  return false;
+}
+
+}  // namespace
+
+result<query_result> eval_instant(const expr& e, series_source& src, int64_t t_ms, const eval_options& o) {
+  annotations notes;
+  size_t used = 0;
+  evaluator ev(src, o, grid{t_ms, 1, 1}, t_ms, t_ms, 0, &notes, &used);
+  auto v = ev.eval(e);
+  if (!v) return v.error();
+  query_result out;
+  if (auto* s = std::get_if<detail::scalar_value>(&*v)) {
+    out.value = scalar_result{t_ms, s->v[0]};
+  } else if (auto* str = std::get_if<detail::string_value>(&*v)) {
+    out.value = string_result{t_ms, std::move(str->s)};
+  } else if (auto* m = std::get_if<detail::matrix_value>(&*v)) {
+    matrix res;
+    int64_t end = m->ends[0], begin = end - m->range_ms;
+    for (auto& s : m->data) {
+      series kept{std::move(s.lbls), {}};
+      for (const auto& x : s.samples)
+        if (x.t > begin && x.t <= end) kept.samples.push_back(x);
+      if (!kept.samples.empty()) res.push_back(std::move(kept));
+    }
+    std::sort(res.begin(), res.end(), [](const series& a, const series& b) { return a.lbls < b.lbls; });
+    out.value = std::move(res);
+  } else {
+    auto& vec = std::get<detail::vec_value>(*v);
+    if (auto st = detail::apply_name_drops(vec); !st) return st;
+    vector res;
+    res.reserve(vec.series.size());
+    for (auto& s : vec.series)
+      if (s.ok[0]) res.push_back({std::move(s.metric), sample{t_ms, s.v[0]}});
+    if (!orders_result(e))
+      std::sort(res.begin(), res.end(),
+                [](const instant_sample& a, const instant_sample& b) { return a.metric < b.metric; });
+    out.value = std::move(res);
+  }
+  out.warnings = std::move(notes.warnings);
+  out.infos = std::move(notes.infos);
+  return out;
 }
 
 result<query_result> eval_range(const expr& e, series_source& src, int64_t start_ms, int64_t end_ms, int64_t step_ms,
@@ -144,32 +503,58 @@ result<query_result> eval_range(const expr& e, series_source& src, int64_t start
     return error(strata_errc::bad_request,
                  "zero or negative query resolution step widths are not accepted. Try a positive integer");
   if (end_ms < start_ms) return error(strata_errc::bad_request, "end timestamp must not be before start time");
-  if (type_of(e) != value_type::vector && type_of(e) != value_type::scalar)
-    return error(strata_errc::bad_request, std::string("invalid expression type \"") + document_type(type_of(e)) +
+  value_type t = type_of(e);
+  if (t != value_type::vector && t != value_type::scalar)
+    return error(strata_errc::bad_request, std::string("invalid expression type \"") + document_type(t) +
                                                "\" for range query, must be Scalar or instant Vector");
-
-  auto data = fetch(e, src, start_ms, end_ms, o);
-  if (!data) return data.error();
-  const vector_selector& vs = selector_of(e);
   // end - start may not fit in int64 when both are extreme; it fits in uint64.
   uint64_t steps =
       (static_cast<uint64_t>(end_ms) - static_cast<uint64_t>(start_ms)) / static_cast<uint64_t>(step_ms) + 1;
-  sample_budget budget(o.max_samples);
-  matrix out;
-  for (auto& s : *data) {
-    series kept{std::move(s.lbls), {}};
-    size_t from = 0;
-    for (uint64_t k = 0; k < steps; ++k) {
-      auto ts = static_cast<int64_t>(static_cast<uint64_t>(start_ms) + k * static_cast<uint64_t>(step_ms));
-      int64_t hi = sat_sub(ts, vs.offset_ms);
-      const sample* c = latest_in(s.samples, &from, sat_sub(hi, o.lookback_ms), hi);
-      if (c) kept.samples.push_back({ts, c->v});
-    }
-    if (kept.samples.empty()) continue;
-    if (!budget.take(kept.samples.size())) return error(strata_errc::bad_request, too_many_samples);
-    out.push_back(std::move(kept));
+  if (steps > o.max_samples) return error(strata_errc::bad_request, detail::too_many_samples_message);
+  annotations notes;
+  size_t used = 0;
+  grid g{start_ms, step_ms, static_cast<size_t>(steps)};
+  evaluator ev(src, o, g, start_ms, end_ms, step_ms, &notes, &used);
+  auto v = ev.eval(e);
+  if (!v) return v.error();
+  detail::vec_value vec;
+  if (auto* s = std::get_if<detail::scalar_value>(&*v)) {
+    detail::vseries one;
+    one.v = std::move(s->v);
+    one.ok.assign(g.n, 1);
+    vec.series.push_back(std::move(one));
+  } else {
+    vec = std::move(std::get<detail::vec_value>(*v));
+    if (auto st = detail::apply_name_drops(vec); !st) return st;
+    if (auto st = detail::merge_same_labels(vec); !st) return st;
   }
-  return query_result{std::move(out)};
+  matrix res;
+  res.reserve(vec.series.size());
+  size_t points = 0;
+  for (auto& s : vec.series) {
+    series out{std::move(s.metric), {}};
+    for (size_t k = 0; k < g.n; ++k)
+      if (s.ok[k]) out.samples.push_back({g.at(k), s.v[k]});
+    if (out.samples.empty()) continue;
+    points += out.samples.size();
+    res.push_back(std::move(out));
+  }
+  if (points > o.max_samples) return error(strata_errc::bad_request, detail::too_many_samples_message);
+  std::sort(res.begin(), res.end(), [](const series& a, const series& b) { return a.lbls < b.lbls; });
+  query_result out;
+  out.value = std::move(res);
+  out.warnings = std::move(notes.warnings);
+  out.infos = std::move(notes.infos);
+  return out;
+}
+
+std::vector<selection> selections(const expr& e, int64_t start_ms, int64_t end_ms, int64_t step_ms,
+                                  const eval_options& o) {
+  std::vector<selection> out;
+  int64_t last = end_ms;
+  if (step_ms > 0 && end_ms > start_ms) last = end_ms - (end_ms - start_ms) % step_ms;
+  detail::collect(e, start_ms, last, start_ms, end_ms, step_ms, o, out);
+  return out;
 }
 
 }  // namespace strata::query

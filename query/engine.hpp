@@ -6,14 +6,21 @@
 //    stale marker there hides the series; the result sample carries t.
 //  - a range vector selector at t takes every sample in
 //    (t - offset - range, t - offset], stale markers removed, with their own
-//    timestamps; series left empty are dropped.
-//  - a range query evaluates an instant vector selector at start, start +
-//    step, ... <= end; a range vector there is an error.
-//  - results are sorted by labels; __name__ is kept (plain selectors).
+//    timestamps.
+//  - `@ t` pins a selector or subquery to t (start()/end(): the query's
+//    start and end); subqueries evaluate their inner expression at the
+//    multiples of their step inside their window.
+//  - functions, operators and aggregations drop __name__ where Prometheus 3
+//    does, delayed to the end of the query (or of a subquery) like its
+//    delayed name removal, so that label_replace and `by (__name__)` see it.
+//  - instant vector results are sorted by labels, except below sort(),
+//    sort_desc(), sort_by_label(), topk() and bottomk(), which order them;
+//    range results are sorted by labels.
 // Plain functions, no state: a query actor or a shard calls them directly.
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <utility>
+#include <vector>
 
 #include "common/status.hpp"
 #include "query/ast.hpp"
@@ -24,20 +31,36 @@ namespace strata::query {
 
 struct eval_options {
   int64_t lookback_ms = 300000;  // Prometheus --query.lookback-delta
-  // Most samples a result may hold (Prometheus --query.max-samples).
+  // Most samples a query may load or hold (Prometheus --query.max-samples).
   size_t max_samples = 50'000'000;
+  // The step of a subquery written without one (`x[1h:]`).
+  int64_t default_subquery_step_ms = 60000;
+  // Evaluation fails with strata_errc::timeout once this passes; checked
+  // between series, so overshoot is bounded by the work on one series.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
 result<query_result> eval_instant(const expr& e, series_source& src, int64_t t_ms, const eval_options& o);
 
 // Fails (bad_request) on a non-positive step, on end < start and on an
-// expression that is not an instant vector (Prometheus's messages).
+// expression that is not a scalar or an instant vector (Prometheus's messages).
 result<query_result> eval_range(const expr& e, series_source& src, int64_t start_ms, int64_t end_ms, int64_t step_ms,
                                 const eval_options& o);
 
-// The inclusive time span [mint, maxt] of samples that evaluating `e` from
-// start to end (start == end for an instant query) reads, so that a caller
-// can fetch it ahead and serve the engine's select() from memory.
-std::pair<int64_t, int64_t> select_range(const expr& e, int64_t start_ms, int64_t end_ms, const eval_options& o);
+// What one selector of a query reads: its matchers and the inclusive time
+// span [mint, maxt] of its samples over the whole evaluation (offsets, `@`,
+// subqueries and lookback or range included).
+struct selection {
+  matchers label_matchers;
+  int64_t mint = 0;
+  int64_t maxt = 0;
+};
+
+// One entry per selector of `e`, in the order they appear, for a query
+// evaluated at start, start + step, ..., end (an instant query: start ==
+// end and step 0, which is also what step() answers then). A caller fetches them ahead and serves the engine's select()
+// from memory; the engine asks for exactly these spans.
+std::vector<selection> selections(const expr& e, int64_t start_ms, int64_t end_ms, int64_t step_ms,
+                                  const eval_options& o);
 
 }  // namespace strata::query

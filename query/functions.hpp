@@ -1,3 +1,136 @@
 #pragma once
 // PromQL's numeric functions as plain functions over samples and numbers.
-// No AST, no series_source: the evaluator calls them.
+// No AST, no series_source, no annotations: the evaluator calls them, checks
+// argument ranges that must fail the query, and turns flags into warnings.
+//
+// Every function follows Prometheus 3.x to the bit where its test corpus
+// checks results: Kahan-Neumaier sums, the direct mean that switches to an
+// incremental mean when the sum would overflow, Welford variance with
+// compensated terms, and rate extrapolation with the counter zero point.
+// Stateless and thread-safe.
+#include <cstdint>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/series.hpp"
+
+namespace strata::query::fn {
+
+// The samples of one series inside a range window (t - range, t] (left-open,
+// Prometheus 3), stale markers already removed, oldest first. `end_ms` is the
+// evaluation time t (after offset/@), `range_ms` the range.
+struct window {
+  const sample* begin;
+  const sample* end;
+  int64_t end_ms;
+  int64_t range_ms;
+
+  size_t size() const { return static_cast<size_t>(end - begin); }
+  bool empty() const { return begin == end; }
+};
+
+// A range-vector function: false when it has no output for this window (e.g.
+// rate with < 2 samples). `args` are the function's scalar arguments in call
+// order, without the range vector:
+//   quantile_over_time(q, v[..])                -> {q}
+//   predict_linear(v[..], t)                    -> {t}: predicts t seconds after end_ms
+//   double_exponential_smoothing(v[..], sf, tf) -> {sf, tf} (holt_winters alike)
+// Differences from Prometheus that the evaluator bridges:
+// - predict_linear: Prometheus predicts from the step time before `offset`;
+//   with `offset o` pass t + o (seconds) to get its answer.
+// - double_exponential_smoothing: Prometheus fails the query unless
+//   0 < sf < 1 and 0 < tf < 1 ("invalid smoothing factor. Expected: 0 < sf < 1,
+//   got: %f", "invalid trend factor. ..."); check first. Out of range here
+//   yields no output.
+// - quantile_over_time with q outside [0, 1] or NaN answers -Inf/+Inf/NaN; the
+//   warning is the evaluator's.
+// - `anchored`/`smoothed` selectors need samples outside the window: not here.
+using range_fn = bool (*)(const window& w, const double* args, double& out);
+
+// nullptr if unknown. Covers rate, increase, delta, irate, idelta, deriv,
+// predict_linear, resets, changes, avg/min/max/sum/count/stddev/stdvar/last/
+// present/mad_over_time, quantile_over_time, double_exponential_smoothing (and
+// holt_winters), ts_of_min/max/last_over_time, first_over_time,
+// ts_of_first_over_time. Not absent_over_time (it needs the whole matrix).
+range_fn find_range_function(std::string_view name);
+
+// The number of scalar arguments a range function takes (see range_fn), or -1
+// when `name` is no range function here.
+int range_function_arg_count(std::string_view name);
+
+// One-number functions: abs, ceil, floor, exp, ln, log2, log10, sqrt, sgn, all
+// trig incl. hyperbolic and inverse, deg, rad, and the date functions
+// day_of_month, day_of_week, day_of_year, days_in_month, hour, minute, month,
+// year taking unix seconds (UTC; truncated towards zero like Go's int64();
+// NaN and +-Inf give NaN).
+using math_fn = double (*)(double);
+math_fn find_math_function(std::string_view name);  // nullptr if unknown
+
+// round(v, to_nearest): ties round up; divides by 1/to_nearest like Prometheus.
+double round_to(double v, double to_nearest);
+// max(lo, min(hi, v)) with Go's NaN rules (a NaN bound or value gives NaN).
+// Returns NaN when lo > hi; Prometheus then drops the element altogether
+// (clamp answers an empty vector), which the evaluator has to do itself.
+double clamp(double v, double lo, double hi);
+
+// histogram_quantile over classic buckets of one series group: (le, cumulative
+// count) pairs in any order (sorted and coalesced in place); Prometheus's rules:
+// q NaN -> NaN, q < 0 -> -Inf, q > 1 -> +Inf, no +Inf bucket, fewer than two
+// buckets or zero observations -> NaN, counts within 1e-12 relative treated as
+// equal, decreasing counts raised to the running maximum (sets
+// `*forced_monotonic`), linear interpolation inside a bucket, lowest bucket
+// starts at 0 when its bound is positive, the +Inf bucket answers the second
+// highest bound.
+double histogram_quantile(double q, std::vector<std::pair<double, double>>& buckets,
+                          bool* forced_monotonic = nullptr);
+// histogram_fraction(lo, hi, ...) over the same buckets: the fraction of
+// observations in (lo, hi], interpolating linearly inside buckets (none inside
+// the -Inf or +Inf bucket: their observations sit at the finite bound). NaN when
+// there are no buckets, no +Inf bucket, no observations or a NaN bound; 0 when
+// lo >= hi.
+double histogram_fraction_classic(double lo, double hi, std::vector<std::pair<double, double>>& buckets);
+
+// quantile aggregation over values (Prometheus: linear interpolation between
+// closest ranks, NaN sorts lowest). Sorts `values`. Empty or q NaN -> NaN,
+// q < 0 -> -Inf, q > 1 -> +Inf.
+double quantile(double q, std::vector<double>& values);
+
+// Kahan-Neumaier compensated summation as Prometheus 3 uses it
+// (sum_over_time, avg_over_time, sum/avg aggregations).
+struct kahan {
+  double sum = 0, c = 0;
+  void add(double v);
+  // sum + c, or sum alone once it is infinite (so Inf - Inf stays Inf).
+  double value() const;
+};
+
+// Prometheus's avg: direct Kahan mean while the running sum stays finite,
+// incremental Kahan mean from the first value that would overflow it (the
+// avg aggregation and avg_over_time).
+class mean_accumulator {
+ public:
+  void add(double v);
+  double value() const;  // NaN when nothing was added
+  double count() const { return count_; }
+
+ private:
+  double count_ = 0;
+  double sum_ = 0, c_ = 0, mean_ = 0;
+  bool incremental_ = false;
+};
+
+// Welford variance with compensated mean and sum of squares, as Prometheus's
+// stddev/stdvar aggregations and *_over_time compute it (population variance).
+class variance_accumulator {
+ public:
+  void add(double v);
+  double variance() const;  // NaN when nothing was added
+  double count() const { return count_; }
+
+ private:
+  double count_ = 0;
+  double mean_ = 0, c_mean_ = 0, aux_ = 0, c_aux_ = 0;
+};
+
+}  // namespace strata::query::fn

@@ -13,6 +13,8 @@ packages=(
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-snappy curl
+  # PromQL conformance runner (tests/conformance) and promtool (integration tests)
+  python3-requests prometheus
 )
 
 missing=()

@@ -297,10 +297,16 @@ TEST(EvalRange, TooManySamples) {
   EXPECT_EQ(r.error().message(), "query processing would load too many samples into memory in query execution");
 }
 
-TEST(SelectRange, CoversLookbackRangeAndOffset) {
+TEST(Selections, CoverLookbackRangeAndOffset) {
   eval_options o;
-  EXPECT_EQ(select_range(q("m"), 1000000, 2000000, o), std::make_pair(int64_t{700001}, int64_t{2000000}));
-  EXPECT_EQ(select_range(q("m[1m] offset 1m"), 1000000, 1000000, o), std::make_pair(int64_t{880001}, int64_t{940000}));
+  auto a = selections(q("m"), 1000000, 2000000, 1000, o);
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].mint, 700001);
+  EXPECT_EQ(a[0].maxt, 2000000);
+  auto b = selections(q("m[1m] offset 1m"), 1000000, 1000000, 1, o);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0].mint, 880001);
+  EXPECT_EQ(b[0].maxt, 940000);
 }
 
 }  // namespace

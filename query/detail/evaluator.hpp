@@ -1,0 +1,137 @@
+#pragma once
+// The evaluator behind eval_instant/eval_range. It evaluates every node of a
+// query once over all steps of a grid (not step by step): an instant vector
+// is a set of series, each with one slot per step, so that selectors and
+// range functions walk a series' samples once for the whole query and
+// labels are computed once per series, not once per step.
+//
+// Invariants: every vseries of a vec_value has v.size() == ok.size() ==
+// grid.n; matrix_value::ends is non-decreasing and has grid.n entries.
+// An evaluator is single-threaded and lives for one query.
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "common/status.hpp"
+#include "query/ast.hpp"
+#include "query/engine.hpp"
+#include "query/series_source.hpp"
+#include "query/value.hpp"
+
+namespace strata::query::detail {
+
+// Evaluation times start, start + step, ..., n of them.
+struct grid {
+  int64_t start = 0;
+  int64_t step = 1;
+  size_t n = 1;
+  int64_t at(size_t k) const { return start + static_cast<int64_t>(k) * step; }
+};
+
+// One series of an instant vector over the grid.
+struct vseries {
+  labels metric;
+  std::vector<double> v;
+  std::vector<uint8_t> ok;  // 1 where the series has a value at that step
+  // __name__ is to be removed once the query's result is final (Prometheus's
+  // delayed name removal): label_replace/label_join and `by (__name__)`
+  // still see it.
+  bool drop_name = false;
+};
+
+struct vec_value {
+  std::vector<vseries> series;
+};
+struct scalar_value {
+  std::vector<double> v;
+};
+struct string_value {
+  std::string s;
+};
+// A range vector over the grid: at step k, series s holds the samples of
+// s.samples in (ends[k] - range_ms, ends[k]].
+struct matrix_value {
+  std::vector<series> data;  // oldest first, no stale markers
+  std::vector<int64_t> ends;
+  int64_t range_ms = 0;
+  // anchored/smoothed selectors hold samples up to one lookback before the
+  // first window (and after the last one, smoothed).
+  range_mode mode = range_mode::plain;
+};
+
+using value = std::variant<vec_value, scalar_value, string_value, matrix_value>;
+
+constexpr const char* too_many_samples_message =
+    "query processing would load too many samples into memory in query execution";
+constexpr const char* timeout_message = "query timed out in expression evaluation";
+
+// The series of `e`'s (unwrapped) vector or matrix selector with both
+// absent-label rules of absent()/absent_over_time().
+labels absent_labels(const expr& e);
+
+class evaluator {
+ public:
+  // `query_start`/`query_end` resolve `@ start()` and `@ end()`.
+  // `query_step` (0 for an instant query) and query_end - query_start are
+  // what step() and range() answer in duration expressions.
+  evaluator(series_source& src, const eval_options& o, grid g, int64_t query_start, int64_t query_end,
+            int64_t query_step, annotations* notes, size_t* samples_used);
+
+  result<value> eval(const expr& e);
+  const grid& steps() const { return grid_; }
+
+ private:
+  result<value> eval_vector_selector(const vector_selector& vs, bool timestamps);
+  result<value> eval_matrix_selector(const matrix_selector& ms);
+  result<value> eval_subquery(const subquery_expr& sq);
+  result<value> eval_unary(const unary_expr& u);
+  result<value> eval_binary(const binary_expr& b);
+  result<value> eval_call(const call_expr& c);
+  result<value> eval_aggregate(const aggregate_expr& a);
+
+  result<value> eval_range_function(const call_expr& c);
+  result<value> eval_histogram_function(const call_expr& c);
+  result<value> eval_label_function(const call_expr& c);
+  result<value> eval_info(const call_expr& c);
+  result<value> eval_extended_range(const call_expr& c, const matrix_value& m);
+
+  result<value> binary_vector_vector(const binary_expr& b, vec_value& l, vec_value& r);
+  result<value> set_operation(const binary_expr& b, vec_value& l, vec_value& r);
+
+  result<scalar_value> eval_scalar(const expr& e);
+  result<vec_value> eval_vector(const expr& e);
+  result<matrix_value> eval_matrix(const expr& e);
+
+  // The evaluation time of step k for a node with these modifiers.
+  int64_t time_at(const time_modifiers& m, size_t k) const;
+  int64_t duration_ms(int64_t fixed, const duration_ptr& e) const;
+  result<std::vector<series>> fetch(const matchers& ms, int64_t mint, int64_t maxt);
+  status charge(size_t samples);
+  status check_deadline();
+
+  series_source& src_;
+  const eval_options& opts_;
+  grid grid_;
+  int64_t query_start_, query_end_, query_step_;
+  annotations* notes_;
+  size_t* samples_used_;
+  unsigned deadline_tick_ = 0;
+};
+
+// The matchers that select info()'s info series: its second argument's
+// matchers, __name__="target_info" when it names no metric, and
+// __name__=~".+_info" when it only excludes names.
+matchers info_series_matchers(const call_expr& c);
+
+// Merges series of `v` with identical labels; fails with Prometheus's
+// "vector cannot contain metrics with the same labelset" when two of them
+// have a value at the same step.
+status merge_same_labels(vec_value& v);
+// Marks every series' __name__ for removal.
+void drop_metric_names(vec_value& v);
+// Removes __name__ from the series marked so, then merges equal label sets.
+status apply_name_drops(vec_value& v);
+
+}  // namespace strata::query::detail

@@ -1,0 +1,269 @@
+// Aggregations: sum, avg, count, min, max, group, stddev, stdvar, quantile,
+// topk, bottomk, limitk, limit_ratio, count_values. Groups are computed once
+// per series (labels do not change across steps); values per step.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <unordered_map>
+
+#include <xxhash.h>
+
+#include "query/detail/evaluator.hpp"
+#include "query/functions.hpp"
+
+namespace strata::query::detail {
+namespace {
+
+bool contains(const std::vector<std::string>& v, std::string_view s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+labels group_labels(const labels& ls, const aggregate_expr& a) {
+  labels out;
+  for (const auto& l : ls) {
+    bool in = contains(a.grouping, l.name);
+    if (a.without ? (!in && l.name != metric_name_label) : in) out.push_back(l);
+  }
+  return out;
+}
+
+std::string key_of(const labels& ls) {
+  std::string k;
+  for (const auto& l : ls) k += l.name + '\xff' + l.value + '\xff';
+  return k;
+}
+
+// Prometheus's labels.Hash (xxhash64 over name, 0xff, value, 0xff, ...).
+uint64_t labels_hash(const labels& ls) {
+  std::string b;
+  for (const auto& l : ls) {
+    b += l.name;
+    b += '\xff';
+    b += l.value;
+    b += '\xff';
+  }
+  return XXH64(b.data(), b.size(), 0);
+}
+
+bool valid_label_name(std::string_view s) {
+  if (s.empty()) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (i > 0 && c >= '0' && c <= '9')))
+      return false;
+  }
+  return true;
+}
+
+std::string format_value(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  return format_number(v);
+}
+
+vseries empty_like(labels metric, size_t n) {
+  vseries s;
+  s.metric = std::move(metric);
+  s.v.assign(n, 0);
+  s.ok.assign(n, 0);
+  return s;
+}
+
+}  // namespace
+
+result<value> evaluator::eval_aggregate(const aggregate_expr& a) {
+  size_t n = grid_.n;
+  scalar_value param;
+  std::string label_param;
+  if (a.param) {
+    auto p = eval(*a.param);
+    if (!p) return p;
+    if (auto* s = std::get_if<scalar_value>(&*p)) param = std::move(*s);
+    else label_param = std::get<string_value>(*p).s;
+  }
+  auto in = eval_vector(*a.operand);
+  if (!in) return in.error();
+  auto& src = in->series;
+
+  // Group ids per input series.
+  std::unordered_map<std::string, int> ids;
+  std::vector<labels> group_lbls;
+  std::vector<int> gid(src.size());
+  for (size_t i = 0; i < src.size(); ++i) {
+    labels g = group_labels(src[i].metric, a);
+    auto [it, fresh] = ids.emplace(key_of(g), static_cast<int>(group_lbls.size()));
+    if (fresh) group_lbls.push_back(std::move(g));
+    gid[i] = it->second;
+  }
+  size_t ng = group_lbls.size();
+  vec_value out;
+  token_kind op = a.op;
+
+  if (op == token_kind::kw_topk || op == token_kind::kw_bottomk || op == token_kind::kw_limitk ||
+      op == token_kind::kw_limit_ratio) {
+    // Selections keep the input series; each is present where it was picked.
+    std::vector<vseries> picked;
+    picked.reserve(src.size());
+    for (auto& s : src) {
+      picked.push_back(empty_like(s.metric, n));
+      picked.back().drop_name = s.drop_name;
+    }
+    std::vector<size_t> order;  // instant queries: output order of step 0
+    std::vector<std::vector<size_t>> members(ng);
+    for (size_t i = 0; i < src.size(); ++i) members[gid[i]].push_back(i);
+    std::vector<uint64_t> hashes;
+    if (op == token_kind::kw_limit_ratio) {
+      hashes.resize(src.size());
+      for (size_t i = 0; i < src.size(); ++i) hashes[i] = labels_hash(src[i].metric);
+    }
+    bool top = op == token_kind::kw_topk;
+    // Prometheus's heap order: NaN loses for topk and for bottomk.
+    auto better = [&](double x, double y) {
+      if (std::isnan(y)) return !std::isnan(x);
+      if (std::isnan(x)) return false;
+      return top ? x > y : x < y;
+    };
+    std::vector<size_t> cand;
+    for (size_t k = 0; k < n; ++k) {
+      double p = param.v.empty() ? 0 : param.v[k];
+      if (op == token_kind::kw_limit_ratio) {
+        if (std::isnan(p)) return error(strata_errc::bad_request, "Ratio value is NaN");
+        if (p < -1 || p > 1) {
+          notes_->warn("PromQL warning: ratio value should be between -1 and 1, got " + format_value(p) +
+                       ", capping to " + (p < 0 ? "-1" : "1"));
+          p = p < 0 ? -1 : 1;
+        }
+        for (size_t i = 0; i < src.size(); ++i) {
+          if (!src[i].ok[k]) continue;
+          double off = static_cast<double>(hashes[i]) / static_cast<double>(std::numeric_limits<uint64_t>::max());
+          bool keep = p >= 0 ? off < p : off >= 1 + p;
+          if (!keep) continue;
+          picked[i].ok[k] = 1;
+          picked[i].v[k] = src[i].v[k];
+          if (n == 1) order.push_back(i);
+        }
+        continue;
+      }
+      if (std::isnan(p) || p >= 9.223372036854775807e18 || p < -9.223372036854775808e18)
+        return error(strata_errc::bad_request, "Scalar value " + format_value(p) + " overflows int64");
+      int64_t kk = static_cast<int64_t>(p);
+      if (kk < 1) continue;
+      for (size_t g = 0; g < ng; ++g) {
+        cand.clear();
+        for (size_t i : members[g])
+          if (src[i].ok[k]) cand.push_back(i);
+        size_t take = std::min(cand.size(), static_cast<size_t>(std::min<int64_t>(kk, 1 << 30)));
+        if (op != token_kind::kw_limitk) {
+          std::stable_sort(cand.begin(), cand.end(),
+                           [&](size_t x, size_t y) { return better(src[x].v[k], src[y].v[k]); });
+        }
+        for (size_t c = 0; c < take; ++c) {
+          size_t i = cand[c];
+          picked[i].ok[k] = 1;
+          picked[i].v[k] = src[i].v[k];
+          if (n == 1) order.push_back(i);
+        }
+      }
+    }
+    if (n == 1) {
+      for (size_t i : order) out.series.push_back(std::move(picked[i]));
+    } else {
+      for (auto& s : picked)
+        if (std::find(s.ok.begin(), s.ok.end(), 1) != s.ok.end()) out.series.push_back(std::move(s));
+    }
+    return value{std::move(out)};
+  }
+
+  if (op == token_kind::kw_count_values) {
+    if (!valid_label_name(label_param)) return error(strata_errc::bad_request, "invalid label name " + quote(label_param));
+    std::unordered_map<std::string, size_t> out_ids;  // group key + value -> output series
+    for (size_t k = 0; k < n; ++k) {
+      for (size_t i = 0; i < src.size(); ++i) {
+        if (!src[i].ok[k]) continue;
+        std::string val = format_value(src[i].v[k]);
+        std::string key = std::to_string(gid[i]) + '\xff' + val;
+        auto it = out_ids.find(key);
+        if (it == out_ids.end()) {
+          labels l = group_lbls[gid[i]];
+          auto pos = std::find_if(l.begin(), l.end(), [&](const label& x) { return x.name == label_param; });
+          if (pos != l.end()) pos->value = val;
+          else l.push_back({label_param, val});
+          sort_labels(l);
+          it = out_ids.emplace(std::move(key), out.series.size()).first;
+          out.series.push_back(empty_like(std::move(l), n));
+        }
+        auto& o = out.series[it->second];
+        if (!o.ok[k]) o.ok[k] = 1, o.v[k] = 0;
+        o.v[k] += 1;
+      }
+    }
+    if (auto st = merge_same_labels(out); !st) return st;
+    return value{std::move(out)};
+  }
+
+  out.series.reserve(ng);
+  for (auto& g : group_lbls) out.series.push_back(empty_like(std::move(g), n));
+  for (size_t i = 0; i < src.size(); ++i)
+    if (src[i].drop_name) out.series[gid[i]].drop_name = true;
+  std::vector<std::vector<double>> values(op == token_kind::kw_quantile ? ng : 0);
+  std::vector<fn::kahan> sums(op == token_kind::kw_sum ? ng : 0);
+  std::vector<fn::mean_accumulator> means;
+  std::vector<fn::variance_accumulator> vars;
+  std::vector<double> acc(ng), cnt(ng);
+  for (size_t k = 0; k < n; ++k) {
+    if ((k & 255) == 0)
+      if (auto st = check_deadline(); !st) return st;
+    std::fill(cnt.begin(), cnt.end(), 0);
+    if (op == token_kind::kw_sum) std::fill(sums.begin(), sums.end(), fn::kahan{});
+    if (op == token_kind::kw_avg) means.assign(ng, fn::mean_accumulator{});
+    if (op == token_kind::kw_stddev || op == token_kind::kw_stdvar) vars.assign(ng, fn::variance_accumulator{});
+    for (auto& v : values) v.clear();
+    for (size_t i = 0; i < src.size(); ++i) {
+      if (!src[i].ok[k]) continue;
+      int g = gid[i];
+      double x = src[i].v[k];
+      switch (op) {
+        case token_kind::kw_sum: sums[g].add(x); break;
+        case token_kind::kw_avg: means[g].add(x); break;
+        case token_kind::kw_stddev:
+        case token_kind::kw_stdvar: vars[g].add(x); break;
+        case token_kind::kw_quantile: values[g].push_back(x); break;
+        case token_kind::kw_max:
+          if (cnt[g] == 0 || acc[g] < x || std::isnan(acc[g])) acc[g] = x;
+          break;
+        case token_kind::kw_min:
+          if (cnt[g] == 0 || acc[g] > x || std::isnan(acc[g])) acc[g] = x;
+          break;
+        default: break;
+      }
+      cnt[g] += 1;
+    }
+    for (size_t g = 0; g < ng; ++g) {
+      if (cnt[g] == 0) continue;
+      double r = 0;
+      switch (op) {
+        case token_kind::kw_sum: r = sums[g].value(); break;
+        case token_kind::kw_avg: r = means[g].value(); break;
+        case token_kind::kw_count: r = cnt[g]; break;
+        case token_kind::kw_group: r = 1; break;
+        case token_kind::kw_min:
+        case token_kind::kw_max: r = acc[g]; break;
+        case token_kind::kw_stdvar: r = vars[g].variance(); break;
+        case token_kind::kw_stddev: r = std::sqrt(vars[g].variance()); break;
+        case token_kind::kw_quantile: {
+          double q = param.v[k];
+          if (std::isnan(q) || q < 0 || q > 1)
+            notes_->warn("PromQL warning: quantile value should be between 0 and 1, got " + format_value(q));
+          r = fn::quantile(q, values[g]);
+          break;
+        }
+        default: break;
+      }
+      out.series[g].v[k] = r;
+      out.series[g].ok[k] = 1;
+    }
+  }
+  return value{std::move(out)};
+}
+
+}  // namespace strata::query::detail

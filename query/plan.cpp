@@ -1,0 +1,249 @@
+#include "query/plan.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "query/functions.hpp"
+
+namespace strata::query {
+namespace {
+
+bool is_literal(const expr& e) {
+  const expr& u = unwrap_parens(e);
+  if (std::holds_alternative<number_literal>(u.node)) return true;
+  if (const auto* un = std::get_if<unary_expr>(&u.node)) return is_literal(*un->operand);
+  return false;
+}
+
+bool is_elementwise(std::string_view f) {
+  return fn::find_math_function(f) != nullptr || f == "clamp" || f == "clamp_min" || f == "clamp_max" ||
+         f == "round" || f == "timestamp";
+}
+
+bool decomposable(token_kind op) {
+  switch (op) {
+    case token_kind::kw_sum:
+    case token_kind::kw_count:
+    case token_kind::kw_min:
+    case token_kind::kw_max:
+    case token_kind::kw_avg:
+    case token_kind::kw_group:
+    case token_kind::kw_stddev:
+    case token_kind::kw_stdvar:
+    case token_kind::kw_topk:
+    case token_kind::kw_bottomk: return true;
+    default: return false;
+  }
+}
+
+void kahan_inc(double inc, double& sum, double& c) {
+  double t = sum + inc;
+  if (std::isinf(t)) c = 0;
+  else if (std::fabs(sum) >= std::fabs(inc)) c += (sum - t) + inc;
+  else c += (inc - t) + sum;
+  sum = t;
+}
+
+bool contains(const std::vector<std::string>& v, std::string_view s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+labels group_of(const labels& ls, const aggregate_expr& a) {
+  labels out;
+  for (const auto& l : ls) {
+    bool in = contains(a.grouping, l.name);
+    if (a.without ? (!in && l.name != metric_name_label) : in) out.push_back(l);
+  }
+  return out;
+}
+
+// Prometheus's topk/bottomk order: NaN loses; ties keep label order.
+bool better(token_kind op, const instant_sample& x, const instant_sample& y) {
+  double a = x.s.v, b = y.s.v;
+  if (std::isnan(a) != std::isnan(b)) return !std::isnan(a);
+  if (a != b && !std::isnan(a)) return op == token_kind::kw_topk ? a > b : a < b;
+  return x.metric < y.metric;
+}
+
+}  // namespace
+
+bool is_series_local(const expr& e) {
+  const expr& u = unwrap_parens(e);
+  if (std::holds_alternative<vector_selector>(u.node) || std::holds_alternative<matrix_selector>(u.node)) return true;
+  if (const auto* un = std::get_if<unary_expr>(&u.node)) return is_series_local(*un->operand);
+  if (const auto* b = std::get_if<binary_expr>(&u.node)) {
+    if (b->op == token_kind::kw_and || b->op == token_kind::kw_or || b->op == token_kind::kw_unless) return false;
+    return (is_series_local(*b->lhs) && is_literal(*b->rhs)) || (is_literal(*b->lhs) && is_series_local(*b->rhs));
+  }
+  if (const auto* c = std::get_if<call_expr>(&u.node)) {
+    if (c->args.empty()) return false;
+    bool ranged = fn::find_range_function(c->func) != nullptr;
+    if (!ranged && !is_elementwise(c->func)) return false;
+    bool has_series = false;
+    for (const auto& a : c->args) {
+      const expr& arg = unwrap_parens(*a);
+      if (is_literal(arg)) continue;
+      if (ranged ? !std::holds_alternative<matrix_selector>(arg.node) : !is_series_local(arg)) return false;
+      has_series = true;
+    }
+    return has_series;
+  }
+  return false;
+}
+
+bool is_decomposable_aggregation(const expr& e) {
+  const auto* a = std::get_if<aggregate_expr>(&unwrap_parens(e).node);
+  if (!a || !decomposable(a->op)) return false;
+  if (a->param && !is_literal(*a->param)) return false;
+  return is_series_local(*a->operand);
+}
+
+std::vector<const expr*> pushdown_roots(const expr& e) {
+  if (is_decomposable_aggregation(e) || is_series_local(e)) return {&e};
+  std::vector<const expr*> out;
+  auto add = [&](const expr& child) {
+    auto sub = pushdown_roots(child);
+    out.insert(out.end(), sub.begin(), sub.end());
+  };
+  std::visit(
+      [&](const auto& n) {
+        using T = std::decay_t<decltype(n)>;
+        if constexpr (std::is_same_v<T, paren_expr> || std::is_same_v<T, subquery_expr>) add(*n.inner);
+        else if constexpr (std::is_same_v<T, unary_expr>) add(*n.operand);
+        else if constexpr (std::is_same_v<T, binary_expr>) add(*n.lhs), add(*n.rhs);
+        else if constexpr (std::is_same_v<T, call_expr>) {
+          for (const auto& a : n.args) add(*a);
+        } else if constexpr (std::is_same_v<T, aggregate_expr>) {
+          add(*n.operand);
+        }
+      },
+      e.node);
+  return out;
+}
+
+void partial_aggregate::add(double v, const labels* metric) {
+  count += 1;
+  switch (op) {
+    case token_kind::kw_sum:
+    case token_kind::kw_avg: kahan_inc(v, sum, sum_c); break;
+    case token_kind::kw_min:
+      if (count == 1 || extreme > v || std::isnan(extreme)) extreme = v;
+      break;
+    case token_kind::kw_max:
+      if (count == 1 || extreme < v || std::isnan(extreme)) extreme = v;
+      break;
+    case token_kind::kw_stddev:
+    case token_kind::kw_stdvar: {
+      double delta = v - mean;
+      mean += delta / count;
+      m2 += delta * (v - mean);
+      break;
+    }
+    case token_kind::kw_topk:
+    case token_kind::kw_bottomk: {
+      kept.push_back({metric ? *metric : labels{}, sample{0, v}});
+      std::stable_sort(kept.begin(), kept.end(), [this](const auto& x, const auto& y) { return better(op, x, y); });
+      if (static_cast<int64_t>(kept.size()) > k) kept.resize(static_cast<size_t>(std::max<int64_t>(k, 0)));
+      break;
+    }
+    default: break;
+  }
+}
+
+void partial_aggregate::merge(const partial_aggregate& o) {
+  if (o.count == 0) return;
+  if (count == 0) {
+    *this = o;
+    return;
+  }
+  double n = count + o.count;
+  switch (op) {
+    case token_kind::kw_sum:
+    case token_kind::kw_avg:
+      kahan_inc(o.sum, sum, sum_c);
+      kahan_inc(o.sum_c, sum, sum_c);
+      break;
+    case token_kind::kw_min:
+      if (extreme > o.extreme || std::isnan(extreme)) extreme = o.extreme;
+      break;
+    case token_kind::kw_max:
+      if (extreme < o.extreme || std::isnan(extreme)) extreme = o.extreme;
+      break;
+    case token_kind::kw_stddev:
+    case token_kind::kw_stdvar: {
+      double delta = o.mean - mean;
+      m2 = m2 + o.m2 + delta * delta * count * o.count / n;
+      mean += delta * o.count / n;
+      break;
+    }
+    case token_kind::kw_topk:
+    case token_kind::kw_bottomk:
+      kept.insert(kept.end(), o.kept.begin(), o.kept.end());
+      std::stable_sort(kept.begin(), kept.end(), [this](const auto& x, const auto& y) { return better(op, x, y); });
+      if (static_cast<int64_t>(kept.size()) > k) kept.resize(static_cast<size_t>(std::max<int64_t>(k, 0)));
+      break;
+    default: break;
+  }
+  count = n;
+}
+
+double partial_aggregate::finish() const {
+  switch (op) {
+    case token_kind::kw_sum: return std::isinf(sum) ? sum : sum + sum_c;
+    case token_kind::kw_avg: return (std::isinf(sum) ? sum : sum + sum_c) / count;
+    case token_kind::kw_count: return count;
+    case token_kind::kw_group: return 1;
+    case token_kind::kw_min:
+    case token_kind::kw_max: return extreme;
+    case token_kind::kw_stdvar: return m2 / count;
+    case token_kind::kw_stddev: return std::sqrt(m2 / count);
+    default: return std::nan("");
+  }
+}
+
+result<std::vector<partial_group>> eval_partial(const expr& agg_expr, series_source& shard, int64_t t_ms,
+                                                const eval_options& o) {
+  const auto& a = std::get<aggregate_expr>(unwrap_parens(agg_expr).node);
+  auto in = eval_instant(*a.operand, shard, t_ms, o);
+  if (!in) return in.error();
+  int64_t k = 0;
+  if (a.param) {
+    auto p = eval_instant(*a.param, shard, t_ms, o);
+    if (!p) return p.error();
+    double v = std::get<scalar_result>(p->value).v;
+    k = std::isnan(v) ? 0 : static_cast<int64_t>(std::max(std::min(v, 1e15), -1e15));
+  }
+  std::map<labels, partial_aggregate> groups;
+  for (const auto& s : std::get<vector>(in->value)) {
+    labels g = group_of(s.metric, a);
+    auto [it, fresh] = groups.try_emplace(std::move(g));
+    if (fresh) it->second.op = a.op, it->second.k = k;
+    it->second.add(s.s.v, &s.metric);
+  }
+  std::vector<partial_group> out;
+  for (auto& [g, st] : groups) out.push_back({g, std::move(st)});
+  return out;
+}
+
+vector merge_partials(const expr& agg_expr, std::vector<std::vector<partial_group>> shards, int64_t t_ms) {
+  const auto& a = std::get<aggregate_expr>(unwrap_parens(agg_expr).node);
+  std::map<labels, partial_aggregate> groups;
+  for (auto& shard : shards)
+    for (auto& pg : shard) {
+      auto [it, fresh] = groups.try_emplace(pg.group);
+      if (fresh) it->second = std::move(pg.state);
+      else it->second.merge(pg.state);
+    }
+  vector out;
+  for (auto& [g, st] : groups) {
+    if (a.op == token_kind::kw_topk || a.op == token_kind::kw_bottomk) {
+      for (const auto& s : st.kept) out.push_back({s.metric, sample{t_ms, s.s.v}});
+      continue;
+    }
+    out.push_back({g, sample{t_ms, st.finish()}});
+  }
+  return out;
+}
+
+}  // namespace strata::query

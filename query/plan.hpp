@@ -1,0 +1,76 @@
+#pragma once
+// Pushdown planning: which subtrees of a query a series source (a shard)
+// can evaluate on its own data, and the partial aggregate a shard returns so
+// that a coordinator merges shard answers into the single-node answer.
+//
+// Pushable subtrees:
+//   - a vector or matrix selector;
+//   - a range function over a matrix selector (rate(x[5m]), ...): each series
+//     lives on exactly one shard, so per-series functions are shard-local;
+//   - an element-wise function or a vector-scalar operation over those;
+//   - sum, count, min, max, avg (as sum + count), group, stddev, stdvar,
+//     topk and bottomk over a pushable operand: decomposable into
+//     partial_aggregate values and merged.
+// Everything else (vector matching across shards, quantile, count_values,
+// limitk, subqueries, absent) runs at the coordinator over the pushed
+// subtrees' results.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.hpp"
+#include "query/ast.hpp"
+#include "query/engine.hpp"
+#include "query/series_source.hpp"
+#include "query/value.hpp"
+
+namespace strata::query {
+
+// True when every series `e` reads contributes to its result independently
+// of the others (so the union over shards of e's per-shard results is e's
+// result).
+bool is_series_local(const expr& e);
+
+// True for an aggregation whose operator decomposes and whose operand is
+// series-local.
+bool is_decomposable_aggregation(const expr& e);
+
+// The maximal subtrees of `e` that can run at a series source, outermost
+// first (a decomposable aggregation, else a series-local subtree).
+std::vector<const expr*> pushdown_roots(const expr& e);
+
+// One group's partial state of a decomposable aggregation at one step.
+// merge() is associative and commutative; finish() gives the aggregation's
+// value once every shard's partial was merged.
+struct partial_aggregate {
+  token_kind op = token_kind::kw_sum;
+  double count = 0;
+  double sum = 0, sum_c = 0;  // Kahan-Neumaier sum and its compensation
+  double extreme = 0;         // min or max
+  double mean = 0, m2 = 0;    // Chan et al. parallel variance (stddev, stdvar)
+  int64_t k = 0;              // topk/bottomk
+  std::vector<instant_sample> kept;  // topk/bottomk candidates, best first
+
+  void add(double v, const labels* metric = nullptr);
+  void merge(const partial_aggregate& other);
+  double finish() const;
+};
+
+// One group of a shard's answer to a pushed-down aggregation.
+struct partial_group {
+  labels group;
+  partial_aggregate state;
+};
+
+// Evaluates the decomposable aggregation `agg` at `t_ms` over one shard's
+// source, returning one partial per group.
+// REQUIRES: is_decomposable_aggregation(agg).
+result<std::vector<partial_group>> eval_partial(const expr& agg, series_source& shard, int64_t t_ms,
+                                                const eval_options& o);
+
+// Merges the shards' partials of `agg` and finishes them into the instant
+// vector a single node would answer (groups sorted by labels; topk/bottomk
+// answer their series).
+vector merge_partials(const expr& agg, std::vector<std::vector<partial_group>> shards, int64_t t_ms);
+
+}  // namespace strata::query

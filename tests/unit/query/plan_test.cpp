@@ -1,0 +1,118 @@
+// Pushdown: which subtrees may run at a shard, and that merging the shards'
+// partial aggregates gives the single-node answer.
+#include "query/plan.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "query/parser.hpp"
+
+namespace strata::query {
+namespace {
+
+class memory_source final : public series_source {
+ public:
+  void add(series s) { data_.push_back(std::move(s)); }
+  result<std::vector<series>> select(const matchers& ms, int64_t mint, int64_t maxt) override {
+    std::vector<series> out;
+    for (const auto& s : data_) {
+      if (!matches_all(ms, s.lbls)) continue;
+      series cut{s.lbls, {}};
+      for (const auto& x : s.samples)
+        if (x.t >= mint && x.t <= maxt) cut.samples.push_back(x);
+      if (!cut.samples.empty()) out.push_back(std::move(cut));
+    }
+    return out;
+  }
+
+ private:
+  std::vector<series> data_;
+};
+
+expr q(const char* s) {
+  auto e = parse(s);
+  EXPECT_TRUE(e.is_ok()) << s;
+  return std::move(*e);
+}
+
+TEST(Pushdown, SeriesLocalSubtrees) {
+  EXPECT_TRUE(is_series_local(q("up")));
+  EXPECT_TRUE(is_series_local(q("rate(up[5m])")));
+  EXPECT_TRUE(is_series_local(q("abs(rate(up[5m])) * 2")));
+  EXPECT_FALSE(is_series_local(q("up + on(job) down")));
+  EXPECT_FALSE(is_series_local(q("sum(up)")));
+  EXPECT_FALSE(is_series_local(q("rate(up[5m:1m])")));
+}
+
+TEST(Pushdown, DecomposableAggregations) {
+  EXPECT_TRUE(is_decomposable_aggregation(q("sum by (job) (rate(up[5m]))")));
+  EXPECT_TRUE(is_decomposable_aggregation(q("topk(3, up)")));
+  EXPECT_TRUE(is_decomposable_aggregation(q("stddev without (i) (up)")));
+  EXPECT_FALSE(is_decomposable_aggregation(q("quantile(0.5, up)")));
+  EXPECT_FALSE(is_decomposable_aggregation(q("count_values(\"v\", up)")));
+  EXPECT_FALSE(is_decomposable_aggregation(q("sum(up + on(job) down)")));
+}
+
+TEST(Pushdown, RootsAreMaximal) {
+  auto e = q("sum(rate(a[5m])) / on() count(b) + quantile(0.9, c)");
+  auto roots = pushdown_roots(e);
+  ASSERT_EQ(roots.size(), 3u);
+  EXPECT_EQ(to_string(*roots[0]), "sum(rate(a[5m]))");
+  EXPECT_EQ(to_string(*roots[1]), "count(b)");
+  EXPECT_EQ(to_string(*roots[2]), "c");
+}
+
+// Series spread over three shards: the merged partials equal the answer of
+// one node holding everything.
+TEST(Pushdown, MergedShardAnswersEqualSingleNode) {
+  uint32_t seed = std::random_device{}();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
+  memory_source all;
+  std::vector<memory_source> shards(3);
+  for (int i = 0; i < 30; ++i) {
+    series s{{{"__name__", "m"}, {"i", std::to_string(i)}, {"job", std::string(1, static_cast<char>('a' + i % 4))}},
+             {}};
+    sort_labels(s.lbls);
+    double v = 0;
+    for (int t = 0; t <= 20; ++t) {
+      v += static_cast<double>(rng() % 100);
+      s.samples.push_back({t * 15000, v});
+    }
+    shards[rng() % 3].add(s);
+    all.add(std::move(s));
+  }
+  const int64_t t = 300000;
+  for (const char* text : {"sum by (job) (m)", "count(m)", "min by (job) (m)", "max(m)", "avg by (job) (m)",
+                           "group by (job) (m)", "sum without (i) (rate(m[2m]))", "stddev by (job) (m)",
+                           "stdvar(m)", "topk(3, m)", "bottomk by (job) (2, m * 2)"}) {
+    SCOPED_TRACE(text);
+    auto e = q(text);
+    ASSERT_TRUE(is_decomposable_aggregation(e));
+    auto single = eval_instant(e, all, t, {});
+    ASSERT_TRUE(single.is_ok()) << single.error().message();
+    std::vector<std::vector<partial_group>> parts;
+    for (auto& sh : shards) {
+      auto p = eval_partial(e, sh, t, {});
+      ASSERT_TRUE(p.is_ok()) << p.error().message();
+      parts.push_back(std::move(*p));
+    }
+    vector merged = merge_partials(e, std::move(parts), t);
+    vector expect = std::get<vector>(single->value);
+    auto by_labels = [](const instant_sample& a, const instant_sample& b) { return a.metric < b.metric; };
+    std::sort(expect.begin(), expect.end(), by_labels);
+    std::sort(merged.begin(), merged.end(), by_labels);
+    ASSERT_EQ(merged.size(), expect.size());
+    bool variance = std::string(text).find("std") != std::string::npos;
+    for (size_t i = 0; i < merged.size(); ++i) {
+      EXPECT_EQ(merged[i].metric, expect[i].metric);
+      if (variance) EXPECT_NEAR(merged[i].s.v, expect[i].s.v, 1e-9 * std::fabs(expect[i].s.v) + 1e-12);
+      else EXPECT_EQ(merged[i].s.v, expect[i].s.v);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace strata::query
