@@ -4,6 +4,7 @@
 #include <caf/event_based_actor.hpp>
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <set>
 
@@ -171,6 +172,28 @@ void gateway::label_values(const std::string& name, const matchers& ms, int64_t 
   read_strings(table_.snapshot(), timeout_, std::move(done), [&](auto view, auto timeout, auto each, auto fin) {
     fan_out<std::vector<std::string>>(sys_, view, timeout, each, fin, values_atom::value, name, flat, mint, maxt);
   });
+}
+
+void gateway::admin(const std::string& op, read_done<std::pair<uint64_t, uint64_t>> done) {
+  auto view = table_.snapshot();
+  auto total = std::make_shared<std::pair<uint64_t, uint64_t>>(0, 0);
+  // Compaction reads and rewrites whole blocks: give it far longer than a request.
+  auto timeout = op == "compact" ? std::max(timeout_, std::chrono::milliseconds(3'600'000)) : timeout_;
+  fan_out<std::string>(
+      sys_, view, timeout,
+      [total](std::string& r) {
+        unsigned long long before = 0, after = 0;
+        if (std::sscanf(r.c_str(), "%llu %llu", &before, &after) == 2) {
+          total->first += before;
+          total->second += after;
+        }
+        return status::ok();
+      },
+      [total, done, view](status st) {
+        if (!st) return done(st, {});
+        done(*total, down_warnings(*view));
+      },
+      admin_atom::value, op);
 }
 
 }  // namespace strata::actors

@@ -41,6 +41,9 @@ class gateway {
   void label_names(const matchers& ms, int64_t mint, int64_t maxt, read_done<std::vector<std::string>> done);
   void label_values(const std::string& name, const matchers& ms, int64_t mint, int64_t maxt,
                     read_done<std::vector<std::string>> done);
+  // Runs a storage admin operation ("flush" or "compact") on every live shard
+  // of the cluster; answers the chunks before and after, summed (0 for flush).
+  void admin(const std::string& op, read_done<std::pair<uint64_t, uint64_t>> done);
 
  private:
   caf::actor_system& sys_;

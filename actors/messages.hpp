@@ -24,6 +24,8 @@ using series_atom = caf::atom_constant<caf::atom("series")>;    // (ms, mint, ma
 using names_atom = caf::atom_constant<caf::atom("names")>;      // (ms, mint, maxt) -> strvec
 using values_atom = caf::atom_constant<caf::atom("values")>;    // (name, ms, mint, maxt) -> strvec
 using stats_atom = caf::atom_constant<caf::atom("stats")>;      // () -> (uint64 series, uint64 samples)
+using admin_atom = caf::atom_constant<caf::atom("admin")>;      // ("flush"|"compact") -> string summary
+using maintain_atom = caf::atom_constant<caf::atom("maintain")>;  // () to self: housekeeping tick
 // collector
 using write_atom = caf::atom_constant<caf::atom("write")>;      // (write_batch) -> uint64 samples
 // node (cluster)

@@ -31,14 +31,20 @@ struct shard_state {
 
 caf::behavior shard_behavior(caf::stateful_actor<shard_state>* self,
                              std::shared_ptr<std::unique_ptr<persistence::shard_store>> opened,
-                             std::chrono::milliseconds sync_interval, std::shared_ptr<shard_gauges> gauges) {
+                             std::chrono::milliseconds sync_interval, std::chrono::milliseconds maintain_interval,
+                             std::shared_ptr<shard_gauges> gauges) {
   self->state.store = std::move(*opened);
   auto* store = self->state.store.get();
   auto update_gauges = [store, gauges] {
     if (!gauges) return;
     auto st = store->stats();
     gauges->series.store(st.series, std::memory_order_relaxed);
-    gauges->samples.store(st.samples, std::memory_order_relaxed);
+    gauges->samples.store(st.head_samples, std::memory_order_relaxed);
+    gauges->wal_bytes.store(st.wal_bytes, std::memory_order_relaxed);
+    gauges->chunks_written.store(st.chunks_written, std::memory_order_relaxed);
+    gauges->rejected_too_old.store(st.rejected_too_old, std::memory_order_relaxed);
+    gauges->rejected_conflicting.store(st.rejected_conflicting, std::memory_order_relaxed);
+    gauges->blocks_deleted.store(st.blocks_deleted, std::memory_order_relaxed);
   };
   update_gauges();
   return {
@@ -100,7 +106,28 @@ caf::behavior shard_behavior(caf::stateful_actor<shard_state>* self,
     },
     [=](stats_atom) -> caf::result<uint64_t, uint64_t> {
       auto st = store->stats();
-      return {static_cast<uint64_t>(st.series), static_cast<uint64_t>(st.samples)};
+      return {static_cast<uint64_t>(st.series), static_cast<uint64_t>(st.head_samples)};
+    },
+    [=](maintain_atom) {
+      auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch()).count();
+      if (auto st = store->maintain(now); !st) spdlog::error("shard maintenance failed: {}", st.message());
+      update_gauges();
+      self->delayed_send(self, maintain_interval, maintain_atom::value);
+    },
+    [=](admin_atom, const std::string& op) -> caf::result<std::string> {
+      if (op == "flush") {
+        if (auto st = store->flush(); !st) return to_caf_error(st);
+        update_gauges();
+        return std::string("0 0");
+      }
+      if (op == "compact") {
+        auto r = store->compact();
+        if (!r) return to_caf_error(r.error());
+        update_gauges();
+        return std::to_string(r->chunks_before) + " " + std::to_string(r->chunks_after);
+      }
+      return to_caf_error(error(strata_errc::bad_request, "unknown admin operation \"" + op + "\""));
     },
   };
 }
@@ -108,12 +135,15 @@ caf::behavior shard_behavior(caf::stateful_actor<shard_state>* self,
 }  // namespace
 
 result<caf::actor> spawn_shard(caf::actor_system& sys, const persistence::store_options& opts,
-                               std::chrono::milliseconds sync_interval, std::shared_ptr<shard_gauges> gauges) {
+                               std::chrono::milliseconds sync_interval, std::shared_ptr<shard_gauges> gauges,
+                               std::chrono::milliseconds maintain_interval) {
   auto store = persistence::shard_store::open(opts);
   if (!store) return store.error();
   auto holder = std::make_shared<std::unique_ptr<persistence::shard_store>>(std::move(*store));
-  auto shard = sys.spawn<caf::detached>(shard_behavior, std::move(holder), sync_interval, std::move(gauges));
+  auto shard = sys.spawn<caf::detached>(shard_behavior, std::move(holder), sync_interval, maintain_interval,
+                                        std::move(gauges));
   if (sync_interval.count() > 0) caf::anon_send(shard, sync_atom::value);
+  if (maintain_interval.count() > 0) caf::anon_send(shard, maintain_atom::value);
   return shard;
 }
 

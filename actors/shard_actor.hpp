@@ -23,12 +23,22 @@ namespace strata::actors {
 //
 // `gauges`, when given, is kept equal to the store's series and sample counts
 // (updated after replay and after every group commit) for /metrics.
+//
+// Every `maintain_interval` (0: never) the actor calls store.maintain() with
+// the wall clock: pending chunks are written, the WAL is kept below its limit
+// and retention runs. `admin` messages run flush() and compact().
 struct shard_gauges {
   std::atomic<uint64_t> series{0};
-  std::atomic<uint64_t> samples{0};
+  std::atomic<uint64_t> samples{0};  // in the head, not yet sealed
+  std::atomic<uint64_t> wal_bytes{0};
+  std::atomic<uint64_t> chunks_written{0};
+  std::atomic<uint64_t> rejected_too_old{0};
+  std::atomic<uint64_t> rejected_conflicting{0};
+  std::atomic<uint64_t> blocks_deleted{0};
 };
 result<caf::actor> spawn_shard(caf::actor_system& sys, const persistence::store_options& opts,
                                std::chrono::milliseconds sync_interval = std::chrono::milliseconds(0),
-                               std::shared_ptr<shard_gauges> gauges = nullptr);
+                               std::shared_ptr<shard_gauges> gauges = nullptr,
+                               std::chrono::milliseconds maintain_interval = std::chrono::seconds(1));
 
 }  // namespace strata::actors

@@ -19,6 +19,7 @@
 #include "cluster/membership.hpp"
 #include "common/log.hpp"
 #include "http/api.hpp"
+#include "http/params.hpp"
 #include "http/server.hpp"
 
 namespace strata::app {
@@ -72,6 +73,17 @@ void add_serve_flags(CLI::App& cmd, serve_config& c) {
       ->capture_default_str()->check(CLI::IsMember({"always", "interval"}));
   cmd.add_option("--wal-sync-interval-ms", c.wal_sync_interval_ms, "fsync period with --wal-sync=interval")
       ->capture_default_str()->check(CLI::Range(1u, 60000u));
+  cmd.add_option("--retention-raw", c.retention_raw, "How long raw samples are kept (e.g. 36h, 400d)")
+      ->capture_default_str();
+  cmd.add_option("--retention-1m", c.retention_1m, "How long 1-minute rollups are kept")->capture_default_str();
+  cmd.add_option("--retention-5m", c.retention_5m, "How long 5-minute rollups are kept")->capture_default_str();
+  cmd.add_option("--retention-1h", c.retention_1h, "How long 1-hour rollups are kept")->capture_default_str();
+  cmd.add_option("--out-of-order-window", c.out_of_order_window,
+                 "How far behind a series' newest sample an older sample is still accepted (0s: none)")
+      ->capture_default_str();
+  cmd.add_option("--wal-max-bytes", c.wal_max_bytes,
+                 "WAL size per shard past which the series holding its oldest records are sealed")
+      ->capture_default_str()->check(CLI::Range(size_t{1} << 16, size_t{1} << 40));
   cmd.add_option("--log-level", c.log_level, "trace, debug, info, warn, error, critical or off")
       ->capture_default_str();
 }
@@ -126,6 +138,41 @@ int fail(const std::string& msg) {
   return 1;
 }
 
+// A duration flag: a Prometheus duration of at least `min_ms`.
+result<int64_t> duration_flag(const char* flag, const std::string& value, int64_t min_ms) {
+  auto d = http::parse_duration_ms(value);
+  if (!d) return error(strata_errc::bad_request, std::string(flag) + " " + value + ": " + d.error().message() +
+                                                     " (use a duration such as 36h or 400d)");
+  if (*d < min_ms)
+    return error(strata_errc::bad_request, std::string(flag) + " " + value + " is below the minimum of " +
+                                               std::to_string(min_ms / 1000) + "s");
+  return *d;
+}
+
+result<persistence::store_options> storage_options(const serve_config& c) {
+  persistence::store_options o;
+  struct {
+    const char* flag;
+    const std::string& value;
+    int64_t& out;
+    int64_t min_ms;
+  } flags[] = {
+      {"--retention-raw", c.retention_raw, o.retention.raw_ms, 60'000},
+      {"--retention-1m", c.retention_1m, o.retention.m1_ms, 60'000},
+      {"--retention-5m", c.retention_5m, o.retention.m5_ms, 300'000},
+      {"--retention-1h", c.retention_1h, o.retention.h1_ms, 3'600'000},
+      {"--out-of-order-window", c.out_of_order_window, o.ooo_window_ms, 0},
+  };
+  for (auto& f : flags) {
+    auto d = duration_flag(f.flag, f.value, f.min_ms);
+    if (!d) return d.error();
+    f.out = *d;
+  }
+  o.wal_max_bytes = c.wal_max_bytes;
+  o.sync = c.wal_sync == "always";
+  return o;
+}
+
 }  // namespace
 
 int serve(const serve_config& c) {
@@ -147,6 +194,8 @@ int serve(const serve_config& c) {
   if (!cluster_addr) return fail("--cluster-listen: " + cluster_addr.error().message());
   for (const auto& s : c.seeds)
     if (auto hp = cluster::split_host_port(s); !hp) return fail("--seeds: " + hp.error().message());
+  auto store_opts = storage_options(c);
+  if (!store_opts) return fail(store_opts.error().message());
   if (auto st = check_layout(c); !st) return fail(st.message());
 
   caf::actor_system_config cfg;
@@ -164,10 +213,9 @@ int serve(const serve_config& c) {
     stop_actors(sys, extra);
   };
   for (unsigned i = 0; i < c.shards; ++i) {
-    persistence::store_options o;
+    persistence::store_options o = *store_opts;
     o.dir = (fs::path(c.data_dir) / ("shard-" + std::to_string(i))).string();
-    bool always = c.wal_sync == "always";
-    o.sync = always;
+    bool always = o.sync;
     gauges.push_back(std::make_shared<actors::shard_gauges>());
     auto shard =
         actors::spawn_shard(sys, o, std::chrono::milliseconds(always ? 0 : c.wal_sync_interval_ms), gauges.back());
@@ -223,7 +271,20 @@ int serve(const serve_config& c) {
     };
   };
   metrics.gauge("strata_head_series", "Series held by this node's shards.", sum(&actors::shard_gauges::series));
-  metrics.gauge("strata_head_samples", "Samples held by this node's shards.", sum(&actors::shard_gauges::samples));
+  metrics.gauge("strata_head_samples", "Samples in this node's heads, not yet sealed into chunks.",
+                sum(&actors::shard_gauges::samples));
+  metrics.gauge("strata_wal_bytes", "Bytes in the WALs of this node's shards (trimmed as chunks seal).",
+                sum(&actors::shard_gauges::wal_bytes));
+  metrics.counter_fn("strata_chunks_written_total", "Chunks sealed and written by this node's shards.",
+                     sum(&actors::shard_gauges::chunks_written));
+  metrics.counter_fn("strata_retention_blocks_deleted_total", "Blocks deleted by retention, all tiers.",
+                     sum(&actors::shard_gauges::blocks_deleted));
+  metrics.counter_fn("strata_samples_out_of_order_rejected_total",
+                     "Samples refused as older than the out-of-order window.",
+                     sum(&actors::shard_gauges::rejected_too_old));
+  metrics.counter_fn("strata_samples_duplicate_rejected_total",
+                     "Samples refused for a timestamp the series holds with another value.",
+                     sum(&actors::shard_gauges::rejected_conflicting));
   if (auto st = srv.start(); !st) {
     collectors.push_back(node->actor);
     stop_all(collectors);

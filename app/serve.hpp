@@ -30,6 +30,13 @@ struct serve_config {
   unsigned request_timeout_ms = 30000;
   std::string wal_sync = "always";
   unsigned wal_sync_interval_ms = 1000;
+  // Durations like 36h or 400d (Prometheus syntax).
+  std::string retention_raw = "24h";
+  std::string retention_1m = "7d";
+  std::string retention_5m = "30d";
+  std::string retention_1h = "365d";
+  std::string out_of_order_window = "1h";
+  size_t wal_max_bytes = 64 << 20;
   std::string log_level = "info";
 };
 

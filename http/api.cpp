@@ -452,6 +452,30 @@ void register_api(server& srv, const api_context& ctx) {
     body += '}';
     r(json_ok(std::move(body)));
   });
+  // Storage admin (docs/api.md): seal every head, or seal and compact every
+  // raw block, on every live shard of the cluster.
+  for (std::string op : {"flush", "compact"}) {
+    srv.route({"POST", "PUT"}, "/api/v1/admin/" + op, [c, op](request&&, respond_fn r) {
+      c->gateway.admin(op, [r, op](result<std::pair<uint64_t, uint64_t>> res, std::vector<std::string> warnings) {
+        if (!res) return r(json_error(res.error()));
+        std::string body = R"({"status":"success","data":{)";
+        if (op == "compact")
+          body += R"("chunksBefore":)" + std::to_string(res->first) + R"(,"chunksAfter":)" +
+                  std::to_string(res->second);
+        body += '}';
+        if (!warnings.empty()) {
+          body += R"(,"warnings":[)";
+          for (size_t i = 0; i < warnings.size(); ++i) {
+            if (i) body += ',';
+            append_json_string(body, warnings[i]);
+          }
+          body += ']';
+        }
+        body += '}';
+        r(json_ok(std::move(body)));
+      });
+    });
+  }
   srv.route({"GET"}, "/api/v1/status/cluster", [c](request&&, respond_fn r) {
     r(json_ok(cluster_json(*c->table.snapshot(), c->self_address)));
   });

@@ -1,61 +1,65 @@
 #pragma once
-// The in-memory head of a shard: every series and all its samples. Rebuilt from
-// the WAL at open. Owned by one shard_store; not thread-safe.
+// The head of one series: the samples written since its last seal, in memory
+// (docs/design/storage.md). Owned by a shard_store; not thread-safe.
 //
-// Invariants: each entry's labels are canonical and distinct from every other
-// entry's; its samples are sorted by time with unique timestamps. Entries are
-// found by series hash; two label sets with the same hash are two entries in the
-// same bucket, never merged.
+// Invariants: `open` holds strictly increasing timestamps, all in one raw
+// block; `ooo` is sorted by time with unique timestamps, none of them in
+// `open`; max_t >= every timestamp the series ever had (sealed or not);
+// first_seq != 0 exactly when open or ooo holds a sample.
 #include <cstdint>
+#include <limits>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
-#include "common/matcher.hpp"
 #include "common/series.hpp"
+#include "persistence/codec/gorilla.hpp"
+#include "persistence/keys.hpp"
 
 namespace strata::persistence {
 
-class head {
- public:
-  using hash_fn = uint64_t (*)(const labels&);
-  // `hash` is wire::series_hash except in tests that force collisions.
-  explicit head(hash_fn hash);
-  head();
+inline constexpr uint16_t max_open_chunk_samples = 120;
 
-  // Adds the samples of `b`. A sample whose timestamp the series already has is
-  // dropped: the first write of a timestamp wins, so a retried batch changes
-  // nothing. Older timestamps are inserted in order.
-  // REQUIRES: every series of `b` has canonical labels.
-  void append(const write_batch& b);
-
-  // The shard_store queries (see there). All of them scan every series: there
-  // are no postings yet. Matchers are tried cheapest first (equality on
-  // __name__, then other equalities, then regexes) to leave a series early.
-  std::vector<series> select(const matchers& ms, int64_t mint, int64_t maxt) const;
-  std::vector<labels> select_labels(const matchers& ms, int64_t mint, int64_t maxt) const;
-  std::vector<std::string> label_names(const matchers& ms, int64_t mint, int64_t maxt) const;
-  std::vector<std::string> label_values(const std::string& name, const matchers& ms, int64_t mint, int64_t maxt) const;
-
-  size_t series_count() const { return series_count_; }
-  size_t sample_count() const { return sample_count_; }
-
- private:
-  struct entry {
-    labels lbls;
-    std::vector<sample> samples;
-  };
-
-  entry& find_or_add(const labels& ls);
-  void add_samples(entry& e, const std::vector<sample>& in);
-  // Entries that match `ms` and have a sample in [mint, maxt]; sorted by labels
-  // when `sorted`.
-  std::vector<const entry*> matching(const matchers& ms, int64_t mint, int64_t maxt, bool sorted) const;
-
-  hash_fn hash_;
-  std::unordered_map<uint64_t, std::vector<entry>> buckets_;
-  size_t series_count_ = 0;
-  size_t sample_count_ = 0;
+// What a new sample does to a series.
+enum class verdict : uint8_t {
+  append,          // newer than anything the series has: goes to the open chunk
+  out_of_order,    // older than the newest sample, inside the window: goes to the ooo buffer
+  duplicate,       // the head holds this timestamp with the same value bits: dropped, not an error
+  too_old,         // older than the newest sample by more than the window: rejected
+  conflicting,     // the head holds this timestamp with another value: rejected
 };
+
+struct head_series {
+  codec::chunk_appender open;
+  std::vector<sample> ooo;
+  int64_t max_t = std::numeric_limits<int64_t>::min();
+  uint64_t max_v_bits = 0;  // value of the sample at max_t, so its duplicates are judged even once sealed
+  uint64_t first_seq = 0;
+  wal_pos sealed_through;
+  uint32_t sn = 0;
+  bool live = true;  // false once retention removed the series
+
+  bool has_unsealed() const { return open.count() > 0 || !ooo.empty(); }
+  size_t unsealed_count() const { return open.count() + ooo.size(); }
+
+  // What appending (t, v) would do, given a window of `ooo_window_ms`.
+  // Duplicates of the newest sample are always found; of older samples only
+  // among unsealed ones: an older timestamp that is already sealed is taken as
+  // out of order, and reads keep its first value.
+  verdict check(int64_t t, double v, int64_t ooo_window_ms) const;
+  // REQUIRES: check(t, v) was append or out_of_order, and for append the
+  // open chunk has room (count < max and t in the open chunk's block).
+  void insert(int64_t t, double v, verdict how);
+  // True when the open chunk must be sealed before `t` can be appended:
+  // it is full or t lies in another raw block.
+  bool must_seal_before(int64_t t) const;
+  // Every unsealed sample with mint <= t <= maxt appended to out (not sorted
+  // across open and ooo).
+  void collect(int64_t mint, int64_t maxt, std::vector<sample>& out) const;
+  // Every unsealed sample, sorted, and the head emptied (first_seq = 0).
+  std::vector<sample> take();
+};
+
+// Bits of a double, so that NaN payloads compare exactly.
+uint64_t value_bits(double v);
 
 }  // namespace strata::persistence

@@ -1,21 +1,20 @@
+// shard_store: open, replay and the write path (group commit).
 #include "persistence/shard_store.hpp"
 
 #include <cstdio>
 #include <limits>
 #include <optional>
+#include <unordered_map>
 #include <utility>
 
-#include "persistence/lmdb_env.hpp"
 #include "persistence/wal_record.hpp"
 #include "wire/batch.hpp"
 
 namespace strata::persistence {
 namespace {
 
-constexpr const char* wal_db_name = "wal";
-// Doublings tried for one commit before giving up (from 64 KiB that is far
-// beyond any disk).
-constexpr int max_map_growths = 40;
+constexpr std::string_view next_sn_key = "next_sn";
+constexpr size_t max_named_rejections = 3;
 
 // Why the labels of `b` are not canonical, or nothing.
 std::optional<std::string> not_canonical(const write_batch& b) {
@@ -37,64 +36,229 @@ status wal_corruption(const std::string& dir, uint64_t seq, const std::string& c
   char key[19];
   std::snprintf(key, sizeof key, "0x%016llx", static_cast<unsigned long long>(seq));
   return error(strata_errc::corruption,
-               "wal record " + std::to_string(seq) + " (key " + key + " in database \"wal\" of " + dir + "): " + cause);
+               "wal record " + std::to_string(seq) + " (key " + key + " in table \"wal\" of " + dir + "): " + cause);
+}
+
+std::string format_duration(int64_t ms) {
+  if (ms % hour_ms == 0) return std::to_string(ms / hour_ms) + "h";
+  if (ms % minute_ms == 0) return std::to_string(ms / minute_ms) + "m";
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+std::string encode_u32(uint32_t v) {
+  std::string s(4, '\0');
+  for (int i = 0; i < 4; ++i) s[i] = static_cast<char>(v >> (24 - 8 * i));
+  return s;
 }
 
 }  // namespace
 
-shard_store::shard_store(std::unique_ptr<lmdb_env> env, unsigned int wal_dbi, std::string dir)
-    : env_(std::move(env)), wal_dbi_(wal_dbi), dir_(std::move(dir)) {}
+// One batch of a group on its way through append_group().
+struct shard_store::batch_plan {
+  std::string_view bytes;          // as received; the WAL payload unless samples were rejected
+  write_batch batch;               // decoded; only accepted samples once planned
+  std::vector<uint32_t> refs;      // per series of `batch`
+  std::string payload;             // re-encoded batch when samples were rejected
+  size_t accepted = 0;
+  size_t rejected = 0;
+  std::string rejections;          // the first few, named
+  std::optional<status> failed;    // decode or canonical-label error: the batch is left out
+};
 
+shard_store::shard_store(store_options o) : opts_(std::move(o)) {}
 shard_store::~shard_store() = default;
 
 result<std::unique_ptr<shard_store>> shard_store::open(const store_options& o) {
-  auto env = lmdb_env::open({o.dir, o.initial_map_size, o.sync});
-  if (!env) return env.error();
-  auto dbi = (*env)->open_db(wal_db_name);
-  if (!dbi) return dbi.error();
-  std::unique_ptr<shard_store> s(new shard_store(std::move(*env), *dbi, o.dir));
+  std::unique_ptr<shard_store> s(new shard_store(o));
+  if (o.kv) {
+    s->kv_ = o.kv;
+  } else {
+    kv::lmdb_options lo;
+    lo.dir = o.dir;
+    lo.sync = o.sync;
+    auto kv = kv::open_lmdb(lo);
+    if (!kv) return kv.error();
+    s->kv_ = std::shared_ptr<kv::store>(std::move(*kv));
+  }
+  if (auto st = s->load(); !st) return st;
   if (auto st = s->replay(); !st) return st;
+  if (auto st = s->commit_pending(); !st) return st;
   return s;
 }
 
-status shard_store::replay() {
-  auto txn = lmdb_txn::begin(*env_, MDB_RDONLY);
-  if (!txn) return txn.error();
-  MDB_cursor* cur = nullptr;
-  if (int rc = mdb_cursor_open(txn->get(), wal_dbi_, &cur); rc != 0) return lmdb_error("cursor_open wal", rc);
-  struct closer {
-    MDB_cursor* c;
-    ~closer() { mdb_cursor_close(c); }
-  } close_cursor{cur};
-
-  MDB_val k, v;
-  int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-  for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-    std::string_view key(static_cast<const char*>(k.mv_data), k.mv_size);
-    if (key.size() != wal_key_size)
-      return error(strata_errc::corruption, "wal key of " + std::to_string(key.size()) + " bytes after record " +
-                                                std::to_string(next_seq_ - 1) + " in " + dir_ +
-                                                " is not an 8-byte sequence number");
-    uint64_t seq = decode_wal_key(key);
-    auto payload = decode_wal_record({static_cast<const char*>(v.mv_data), v.mv_size});
-    if (!payload) return wal_corruption(dir_, seq, payload.error().message());
-    auto batch = wire::decode_batch(*payload);
-    if (!batch) return wal_corruption(dir_, seq, batch.error().message());
-    if (auto why = not_canonical(*batch)) return wal_corruption(dir_, seq, *why);
-    head_.append(*batch);
-    ++wal_records_;
-    next_seq_ = seq + 1;
+status shard_store::load() {
+  std::string v;
+  if (auto st = kv_->get(kv::table::meta, next_sn_key, v); st) {
+    if (v.size() != 4) return error(strata_errc::corruption, "meta key next_sn of " + opts_.dir + " is not 4 bytes");
+    next_sn_ = 0;
+    for (char c : v) next_sn_ = (next_sn_ << 8) | static_cast<uint8_t>(c);
+  } else if (st.code() != strata_errc::not_found) {
+    return st;
   }
-  if (rc != MDB_NOTFOUND) return lmdb_error("cursor_get wal", rc);
+  if (auto st = kv_->get(kv::table::meta, "wal_first", v); st) {
+    if (v.size() != wal_key_size) return error(strata_errc::corruption, "meta key wal_first of " + opts_.dir + " is not 8 bytes");
+    wal_first_ = next_seq_ = decode_wal_key(v);
+  } else if (st.code() != strata_errc::not_found) {
+    return st;
+  }
+  ref_of_sn_.assign(next_sn_, UINT32_MAX);
+  status bad = status::ok();
+  auto st = kv_->scan(kv::table::series, "", "", [&](std::string_view k, std::string_view val) {
+    auto key = decode_series_key(k);
+    if (!key) {
+      bad = error(strata_errc::corruption, "table \"series\" of " + opts_.dir + ": " + key.error().message());
+      return false;
+    }
+    auto [kind, sn] = *key;
+    if (sn >= next_sn_) {
+      bad = error(strata_errc::corruption, "table \"series\" of " + opts_.dir + ": series number " +
+                                               std::to_string(sn) + " is not below next_sn " + std::to_string(next_sn_));
+      return false;
+    }
+    if (kind == 'L') {
+      auto ls = index::series_index::decode_series(val);
+      if (!ls) {
+        bad = error(strata_errc::corruption, "labels of series " + std::to_string(sn) + " in " + opts_.dir + ": " +
+                                                 ls.error().message());
+        return false;
+      }
+      auto [ref, created] = index_.get_or_add(*ls);
+      if (!created) {
+        bad = error(strata_errc::corruption, "series " + std::to_string(sn) + " in " + opts_.dir + " repeats " +
+                                                 to_string(*ls));
+        return false;
+      }
+      if (heads_.size() <= ref) heads_.resize(ref + 1);
+      heads_[ref].sn = sn;
+      ref_of_sn_[sn] = ref;
+    } else {
+      auto state = decode_seal_state(val);
+      if (!state) {
+        bad = error(strata_errc::corruption, "seal state of series " + std::to_string(sn) + " in " + opts_.dir +
+                                                 ": " + state.error().message());
+        return false;
+      }
+      if (ref_of_sn_[sn] == UINT32_MAX) return true;  // labels removed in the same commit: ignore
+      auto& h = heads_[ref_of_sn_[sn]];
+      h.sealed_through = state->through;
+      h.max_t = state->max_t;
+      h.max_v_bits = state->max_v_bits;
+    }
+    return true;
+  });
+  if (!st) return st;
+  if (!bad) return bad;
+
+  // Which blocks each series has data in, for time-bounded label queries.
+  int64_t fine_from = std::numeric_limits<int64_t>::max();
+  for (auto t : all_tiers) {
+    if (t == tier::m5) fine_from = std::min(seen_[0].lo, seen_[1].lo);
+    auto table = t == tier::raw ? kv::table::chunks : kv::table::rollups;
+    auto from = tier_block_prefix(t, std::numeric_limits<int64_t>::min());
+    auto to = std::string(1, static_cast<char>(static_cast<uint8_t>(t) + 1));
+    st = kv_->scan(table, from, to, [&](std::string_view k, std::string_view) {
+      auto key = decode_data_key(k, t == tier::raw);
+      if (!key) {
+        bad = error(strata_errc::corruption, std::string("table \"") + (t == tier::raw ? "chunks" : "rollups") +
+                                                 "\" of " + opts_.dir + ": " + key.error().message());
+        return false;
+      }
+      note_block(t, key->block);
+      if (key->sn >= ref_of_sn_.size() || ref_of_sn_[key->sn] == UINT32_MAX) return true;  // removed series
+      uint32_t ref = ref_of_sn_[key->sn];
+      // Raw and 1m blocks are as fine as the index's; a 5m or 1h block marks
+      // its whole span, but only before the finer tiers' data begins.
+      int64_t end = key->block + block_span(t);
+      if (t == tier::m5 || t == tier::h1) end = std::min(end, fine_from);
+      for (int64_t b = key->block; b < end; b += block_span(tier::raw)) index_.note_time(ref, b);
+      return true;
+    });
+    if (!st) return st;
+    if (!bad) return bad;
+  }
   return status::ok();
+}
+
+status shard_store::replay() {
+  status bad = status::ok();
+  bool first = true;
+  auto st = kv_->scan(kv::table::wal, "", "", [&](std::string_view k, std::string_view v) {
+    if (k.size() != wal_key_size) {
+      bad = error(strata_errc::corruption, "wal key of " + std::to_string(k.size()) + " bytes after record " +
+                                               std::to_string(next_seq_ - 1) + " in " + opts_.dir +
+                                               " is not an 8-byte sequence number");
+      return false;
+    }
+    uint64_t seq = decode_wal_key(k);
+    auto payload = decode_wal_record(v);
+    if (!payload) {
+      bad = wal_corruption(opts_.dir, seq, payload.error().message());
+      return false;
+    }
+    auto batch = wire::decode_batch(*payload);
+    if (!batch) {
+      bad = wal_corruption(opts_.dir, seq, batch.error().message());
+      return false;
+    }
+    if (auto why = not_canonical(*batch)) {
+      bad = wal_corruption(opts_.dir, seq, *why);
+      return false;
+    }
+    if (first) wal_first_ = seq;
+    first = false;
+    next_seq_ = seq + 1;
+    wal_sizes_[seq] = v.size();
+    wal_bytes_ += v.size();
+    uint32_t i = 0;
+    for (const auto& s : *batch) {
+      uint32_t ref = ref_for(s.lbls);
+      for (const auto& x : s.samples) apply(ref, x.t, x.v, {seq, i++});
+    }
+    return true;
+  });
+  if (!st) return st;
+  if (first) wal_first_ = next_seq_;
+  return bad;
+}
+
+uint32_t shard_store::ref_for(const labels& ls) {
+  auto [ref, created] = index_.get_or_add(ls);
+  if (heads_.size() <= ref) heads_.resize(ref + 1);
+  if (created) {
+    uint32_t sn = next_sn_++;
+    heads_[ref].sn = sn;
+    ref_of_sn_.push_back(ref);
+    pending_series_records_[series_labels_key(sn)] = index::series_index::encode_series(ls);
+    next_sn_dirty_ = true;
+  }
+  return ref;
+}
+
+void shard_store::apply(uint32_t ref, int64_t t, double v, wal_pos pos) {
+  auto& h = heads_[ref];
+  if (!(h.sealed_through < pos)) return;  // replay: already in a sealed chunk
+  auto how = h.check(t, v, opts_.ooo_window_ms);
+  if (how == verdict::duplicate || how == verdict::too_old || how == verdict::conflicting) return;
+  if (how == verdict::append && h.must_seal_before(t))
+    seal(ref, pos.sample > 0 ? wal_pos{pos.seq, pos.sample - 1} : wal_pos{pos.seq - 1, UINT32_MAX});
+  if (!h.has_unsealed()) {
+    h.first_seq = pos.seq;
+    ++unsealed_from_[pos.seq];
+  }
+  if (how == verdict::out_of_order || h.open.count() == 0) index_.note_time(ref, t);
+  h.insert(t, v, how);
+  ++stats_.head_samples;
+  if (h.open.count() >= max_open_chunk_samples) seal(ref, pos);
 }
 
 status shard_store::append(const write_batch& b) {
   if (auto why = not_canonical(b)) return error(strata_errc::bad_request, "append: " + *why);
-  if (sample_count(b) == 0) return status::ok();
-  std::string payload = wire::encode_batch(b);
-  std::vector<pending> group{{&b, payload}};
-  return commit(group);
+  std::vector<batch_plan> plans(1);
+  plans[0].batch = b;
+  auto r = append_group(plans);
+  if (!r[0]) return r[0].error();
+  return status::ok();
 }
 
 result<size_t> shard_store::append_encoded(std::string_view batch_bytes) {
@@ -102,92 +266,151 @@ result<size_t> shard_store::append_encoded(std::string_view batch_bytes) {
 }
 
 std::vector<result<size_t>> shard_store::append_encoded_group(const std::vector<std::string_view>& batches) {
-  std::vector<result<size_t>> out;
-  std::vector<write_batch> decoded;
-  decoded.reserve(batches.size());  // pointers into it stay valid
-  std::vector<pending> group;
-  std::vector<size_t> slot;  // out index of each group member
-  for (auto bytes : batches) {
-    auto b = wire::decode_batch(bytes);
+  std::vector<batch_plan> plans(batches.size());
+  for (size_t i = 0; i < batches.size(); ++i) {
+    auto b = wire::decode_batch(batches[i]);
     if (!b) {
-      out.emplace_back(b.error());
+      plans[i].failed = b.error();
       continue;
     }
-    size_t n = sample_count(*b);
     if (auto why = not_canonical(*b)) {
-      out.emplace_back(error(strata_errc::bad_request, "append: " + *why));
+      plans[i].failed = error(strata_errc::bad_request, "append: " + *why);
       continue;
     }
-    out.emplace_back(n);
-    if (n == 0) continue;
-    decoded.push_back(std::move(*b));
-    group.push_back({&decoded.back(), bytes});
-    slot.push_back(out.size() - 1);
+    plans[i].bytes = batches[i];
+    plans[i].batch = std::move(*b);
   }
-  if (group.empty()) return out;
-  if (auto st = commit(group); !st)
-    for (auto i : slot) out[i] = st;
+  return append_group(plans);
+}
+
+std::vector<result<size_t>> shard_store::append_group(std::vector<batch_plan>& plans) {
+  // Check every sample against the head and against the samples accepted
+  // before it in this group, keeping only what will be accepted.
+  struct newest {
+    int64_t t;
+    uint64_t bits;
+  };
+  std::unordered_map<uint32_t, newest> in_group;
+  for (auto& p : plans) {
+    if (p.failed) continue;
+    bool filtered = false;
+    p.refs.reserve(p.batch.size());
+    for (auto& s : p.batch) {
+      if (s.samples.empty()) {  // creates no series
+        p.refs.push_back(UINT32_MAX);
+        continue;
+      }
+      uint32_t ref = ref_for(s.lbls);
+      p.refs.push_back(ref);
+      const auto& h = heads_[ref];
+      size_t kept = 0;
+      for (const auto& x : s.samples) {
+        auto how = h.check(x.t, x.v, opts_.ooo_window_ms);
+        auto g = in_group.find(ref);
+        if (g != in_group.end() && x.t <= g->second.t && how != verdict::too_old && how != verdict::conflicting) {
+          if (x.t == g->second.t)
+            how = g->second.bits == value_bits(x.v) ? verdict::duplicate : verdict::conflicting;
+          else if (x.t < std::max(h.max_t, g->second.t) - opts_.ooo_window_ms)
+            how = verdict::too_old;
+        }
+        if (how == verdict::too_old || how == verdict::conflicting) {
+          if (how == verdict::too_old) ++stats_.rejected_too_old; else ++stats_.rejected_conflicting;
+          if (p.rejected++ < max_named_rejections) {
+            int64_t newest_t = std::max(h.max_t, g == in_group.end() ? h.max_t : g->second.t);
+            if (!p.rejections.empty()) p.rejections += "; ";
+            p.rejections += how == verdict::too_old
+                                ? "out of order sample for series " + to_string(s.lbls) + ": t=" +
+                                      std::to_string(x.t) + " is older than the newest sample (t=" +
+                                      std::to_string(newest_t) + ") by more than the out-of-order window " +
+                                      format_duration(opts_.ooo_window_ms)
+                                : "duplicate sample for timestamp " + std::to_string(x.t) + " of series " +
+                                      to_string(s.lbls) + " with a different value";
+          }
+          filtered = true;
+          continue;
+        }
+        if (how == verdict::duplicate) {
+          ++stats_.duplicates_dropped;
+          filtered = true;
+          continue;
+        }
+        if (g == in_group.end() || x.t > g->second.t) in_group[ref] = {x.t, value_bits(x.v)};
+        s.samples[kept++] = x;
+        ++p.accepted;
+      }
+      s.samples.resize(kept);
+    }
+    if (filtered || p.bytes.empty()) {
+      p.payload = wire::encode_batch(p.batch);
+      p.bytes = p.payload;
+    }
+  }
+
+  std::vector<result<size_t>> out;
+  out.reserve(plans.size());
+  auto answer = [](const batch_plan& p) -> result<size_t> {
+    if (p.failed) return *p.failed;
+    if (p.rejected > 0)
+      return error(strata_errc::bad_request,
+                   std::to_string(p.rejected) + " of " + std::to_string(p.rejected + p.accepted) +
+                       " samples rejected (" + std::to_string(p.accepted) + " written): " + p.rejections +
+                       (p.rejected > max_named_rejections ? "; ..." : ""));
+    return p.accepted;
+  };
+
+  std::vector<kv::op> ops;
+  std::deque<std::string> keep;
+  struct record {
+    batch_plan* plan;
+    uint64_t seq;
+    size_t bytes;
+  };
+  std::vector<record> written;
+  uint64_t seq = next_seq_;
+  for (auto& p : plans) {
+    if (p.failed || p.accepted == 0) continue;
+    if (p.bytes.size() > std::numeric_limits<uint32_t>::max()) {
+      p.failed = error(strata_errc::bad_request,
+                       "append: batch of " + std::to_string(p.bytes.size()) + " bytes does not fit one WAL record");
+      continue;
+    }
+    const auto& key = keep.emplace_back(encode_wal_key(seq));
+    const auto& rec = keep.emplace_back(encode_wal_record(p.bytes));
+    ops.push_back({kv::op::kind::put, kv::table::wal, key, rec});
+    written.push_back({&p, seq++, rec.size()});
+  }
+  if (!ops.empty()) {
+    pending_ops(ops, keep);
+    if (auto st = kv_->commit(ops); !st) {
+      for (auto& p : plans)
+        if (!p.failed && p.accepted > 0) p.failed = st;
+    } else {
+      pending_written();
+      for (const auto& r : written) {
+        wal_sizes_[r.seq] = r.bytes;
+        wal_bytes_ += r.bytes;
+      }
+      next_seq_ = seq;
+      for (const auto& [p, s, bytes] : written) {
+        uint32_t i = 0;
+        for (size_t k = 0; k < p->batch.size(); ++k)
+          for (const auto& x : p->batch[k].samples) apply(p->refs[k], x.t, x.v, {s, i++});
+        stats_.samples_appended += p->accepted;
+      }
+    }
+  }
+  for (const auto& p : plans) out.push_back(answer(p));
   return out;
 }
 
-status shard_store::commit(const std::vector<pending>& group) {
-  std::vector<std::string> records;
-  records.reserve(group.size());
-  for (const auto& p : group) {
-    if (p.payload.size() > std::numeric_limits<uint32_t>::max())
-      return error(strata_errc::bad_request,
-                   "append: batch of " + std::to_string(p.payload.size()) + " bytes does not fit one WAL record");
-    records.push_back(encode_wal_record(p.payload));
-  }
+status shard_store::sync() { return kv_->sync(); }
 
-  for (int growths = 0;; ++growths) {
-    auto txn = lmdb_txn::begin(*env_, 0);
-    if (!txn) return txn.error();
-    int rc = 0;
-    for (size_t i = 0; i < records.size() && rc == 0; ++i) {
-      auto key = encode_wal_key(next_seq_ + i);
-      MDB_val k{key.size(), key.data()};
-      MDB_val v{records[i].size(), records[i].data()};
-      rc = mdb_put(txn->get(), wal_dbi_, &k, &v, MDB_APPEND);
-    }
-    if (rc == 0) rc = txn->commit();
-    if (rc == 0) break;
-    txn->abort();  // after MDB_MAP_FULL the txn is unusable; a no-op after a failed commit
-    if (rc != MDB_MAP_FULL) return lmdb_error("commit of wal record " + std::to_string(next_seq_), rc);
-    if (growths == max_map_growths)
-      return error(strata_errc::storage, "lmdb map still full after " + std::to_string(growths) + " doublings, at " +
-                                             std::to_string(env_->map_size()) + " bytes");
-    if (auto st = env_->grow(); !st) return st;
-  }
-
-  for (const auto& p : group) head_.append(*p.batch);
-  next_seq_ += records.size();
-  wal_records_ += records.size();
-  return status::ok();
-}
-
-std::vector<series> shard_store::select(const matchers& ms, int64_t mint, int64_t maxt) const {
-  return head_.select(ms, mint, maxt);
-}
-
-std::vector<labels> shard_store::select_labels(const matchers& ms, int64_t mint, int64_t maxt) const {
-  return head_.select_labels(ms, mint, maxt);
-}
-
-std::vector<std::string> shard_store::label_names(const matchers& ms, int64_t mint, int64_t maxt) const {
-  return head_.label_names(ms, mint, maxt);
-}
-
-std::vector<std::string> shard_store::label_values(const std::string& name, const matchers& ms, int64_t mint,
-                                                   int64_t maxt) const {
-  return head_.label_values(name, ms, mint, maxt);
-}
-
-store_stats shard_store::stats() const { return {head_.series_count(), head_.sample_count(), wal_records_}; }
-
-status shard_store::sync() {
-  if (int rc = mdb_env_sync(env_->get(), 1); rc != 0) return lmdb_error("sync", rc);
-  return status::ok();
+store_stats shard_store::stats() const {
+  store_stats s = stats_;
+  s.series = index_.size();
+  s.wal_records = wal_sizes_.size();
+  s.wal_bytes = wal_bytes_;
+  return s;
 }
 
 }  // namespace strata::persistence

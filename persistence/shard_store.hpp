@@ -1,14 +1,20 @@
 #pragma once
-// The storage of one shard: one LMDB environment holding the WAL, and the head
-// (every series and its samples) in memory, rebuilt from the WAL at open.
-// The walking skeleton of the engine: no chunks, tiers or postings yet.
+// The storage engine of one shard (docs/design/storage.md): a WAL with group
+// commit, a Gorilla head, sealed chunks, 1m/5m/1h rollup tiers with quantile
+// sketches, per-tier retention, all in one kv::store (LMDB in production).
 //
-// Durability: append() returns ok only after the batch's WAL record is
+// Durability: append*() return ok only after the batch's WAL record is
 // committed (and fsynced unless store_options::sync is false). A batch is one
-// record and one LMDB transaction, so after a crash it is there whole or not
-// at all. Record layout: docs/format/wal.md.
+// record, so after a crash it is there whole or not at all; records, chunks,
+// rollups and the WAL trim that go together share one commit.
+//
+// Owned by exactly one shard actor: not thread-safe.
 #include <cstddef>
 #include <cstdint>
+#include <algorithm>
+#include <deque>
+#include <limits>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,87 +22,157 @@
 #include "common/matcher.hpp"
 #include "common/series.hpp"
 #include "common/status.hpp"
+#include "persistence/codec/rollup.hpp"
 #include "persistence/head.hpp"
+#include "persistence/index/series_index.hpp"
+#include "persistence/keys.hpp"
+#include "persistence/kv/store.hpp"
 
 namespace strata::persistence {
 
-class lmdb_env;
-
 struct store_options {
-  std::string dir;                       // created if missing; one LMDB environment
-  size_t initial_map_size = 1ull << 30;  // grows (doubles) on MDB_MAP_FULL
-  bool sync = true;                      // fsync on every commit (false only for tests/bench)
+  std::string dir;        // LMDB environment (created if missing); ignored when `kv` is given
+  bool sync = true;       // fsync on every commit (false for --wal-sync=interval)
+  int64_t ooo_window_ms = hour_ms;  // out-of-order samples accepted this far behind a series' newest
+  retention_options retention;
+  size_t wal_max_bytes = 64 << 20;  // past this, the series holding the oldest WAL records are sealed
+  // Tests and tools may hand in their own store (memory, fault-injecting).
+  std::shared_ptr<kv::store> kv;
 };
 
 struct store_stats {
-  size_t series = 0;
-  size_t samples = 0;
-  uint64_t wal_records = 0;
+  size_t series = 0;           // live series in the index
+  size_t head_samples = 0;     // samples not yet sealed
+  uint64_t wal_records = 0;    // records in the WAL (not yet trimmed)
+  uint64_t wal_bytes = 0;
+  uint64_t chunks_written = 0;   // since open
+  uint64_t rollups_written = 0;  // rollup records written since open
+  uint64_t samples_appended = 0; // since open (not counting replay)
+  uint64_t rejected_too_old = 0, rejected_conflicting = 0, duplicates_dropped = 0;
+  uint64_t blocks_deleted = 0;   // by retention, all tiers
 };
 
-// Owned by exactly one shard actor: not thread-safe.
+// One series and its rollup buckets of one tier (select_buckets).
+struct bucket_series {
+  labels lbls;
+  std::vector<std::pair<int64_t, codec::rollup_bucket>> buckets;  // by window start
+};
+
+struct compact_stats {
+  uint64_t chunks_before = 0, chunks_after = 0;
+};
+
 class shard_store {
  public:
-  // Opens (or creates) the store in o.dir and replays the WAL into memory.
-  // Fails with strata_errc::storage when LMDB fails, and with
-  // strata_errc::corruption naming the record's sequence number and the cause
-  // when a WAL record does not decode (a committed record cannot be torn, so
-  // that is real damage; nothing is skipped).
+  // Opens (or creates) the store and replays the WAL into the head.
+  // strata_errc::storage when the kv store fails; strata_errc::corruption
+  // naming the table, key and cause when a record does not decode (committed
+  // data cannot be torn, so that is real damage; nothing is skipped).
   static result<std::unique_ptr<shard_store>> open(const store_options& o);
   ~shard_store();
   shard_store(const shard_store&) = delete;
   shard_store& operator=(const shard_store&) = delete;
 
-  // Appends the batch as one WAL record and commits it durably before returning ok.
-  // REQUIRES: canonical labels (sorted, unique names). On failure nothing of the batch is visible.
-  // Checked: a series whose labels are not canonical fails the call with
-  // strata_errc::bad_request. LMDB failures (disk full, I/O) are
-  // strata_errc::storage; a full map is grown (doubled) and the commit retried.
-  // A sample whose series already has its timestamp is dropped (the first write
-  // wins), so retrying a batch is idempotent. A batch without samples writes nothing.
+  // Appends the batch as one WAL record, committed before returning.
+  // REQUIRES: canonical labels (checked: bad_request otherwise).
+  // Samples are checked against the head first: too old (beyond the
+  // out-of-order window) and conflicting duplicates are rejected, the rest
+  // is written and ok is returned only if nothing was rejected; otherwise
+  // bad_request names each rejected series (up to a few) and the counts.
+  // Exact duplicates are dropped silently (a retried batch changes nothing).
   status append(const write_batch& b);
-  // The same for a batch that arrives already encoded (wire::encode_batch, as
-  // shards receive them): the bytes become the WAL payload as they are, so the
-  // batch is decoded once and never re-encoded. Bytes that do not decode are
-  // strata_errc::corruption and change nothing. Returns the batch's sample count.
+  // The same for a batch encoded with wire::encode_batch (as shards receive
+  // them); its bytes become the WAL payload unless samples were rejected.
   result<size_t> append_encoded(std::string_view batch_bytes);
-  // Group commit: every batch that decodes is written in ONE transaction (one
-  // fsync), each as its own WAL record. Answers per batch, in order: its sample
-  // count, or why it failed. A batch that does not decode fails alone; a failed
-  // commit fails every batch of the group and changes nothing.
+  // Group commit: every batch in ONE commit. Answers per batch, in order: the
+  // count of accepted samples, or why it failed. A batch that does not decode
+  // fails alone; a failed commit fails every batch and changes nothing.
   std::vector<result<size_t>> append_encoded_group(const std::vector<std::string_view>& batches);
 
-  // Series that match all matchers and have at least one sample in [mint, maxt], with only
-  // those samples, sorted by labels. Samples of a series sorted by time.
+  // Series matching all matchers with raw samples in [mint, maxt], only those
+  // samples, sorted by labels; samples sorted by time, one per timestamp.
   std::vector<series> select(const matchers& ms, int64_t mint, int64_t maxt) const;
-  // Same, labels only (for /api/v1/series).
+  // The rollup buckets of tier `t` (not raw) whose window starts in [mint, maxt].
+  std::vector<bucket_series> select_buckets(const matchers& ms, int64_t mint, int64_t maxt, tier t) const;
+  // Label queries bound time by block: a series counts when it has data in a
+  // 2-hour block that overlaps [mint, maxt].
   std::vector<labels> select_labels(const matchers& ms, int64_t mint, int64_t maxt) const;
-  // Sorted distinct label names of series with samples in [mint, maxt] (matching ms when not empty).
   std::vector<std::string> label_names(const matchers& ms, int64_t mint, int64_t maxt) const;
-  // Sorted distinct non-empty values of label `name`, same selection as label_names.
   std::vector<std::string> label_values(const std::string& name, const matchers& ms, int64_t mint, int64_t maxt) const;
+  index::series_index::cardinality cardinality(size_t top_n) const;
   store_stats stats() const;
-  // Flushes committed transactions to disk (fsync). Only needed when the store
-  // was opened with sync = false (--wal-sync=interval).
+  const store_options& options() const { return opts_; }
+
+  // Seals every series' head and writes everything pending; the WAL is then
+  // empty. (POST /api/v1/admin/flush)
+  status flush();
+  // flush(), then rewrites every raw block so that each series has one chunk
+  // per block (fewer keys, better compression). (POST /api/v1/admin/compact)
+  result<compact_stats> compact();
+  // Housekeeping, called periodically with the wall clock: writes chunks
+  // sealed since the last commit, seals series that hold the WAL back past
+  // wal_max_bytes, and applies retention relative to `now_ms`.
+  status maintain(int64_t now_ms);
+  // Flushes committed transactions to disk (for sync = false).
   status sync();
 
  private:
-  shard_store(std::unique_ptr<lmdb_env> env, unsigned int wal_dbi, std::string dir);
+  explicit shard_store(store_options o);
+  status load();
   status replay();
-  struct pending {
-    const write_batch* batch;
-    std::string_view payload;  // bytes that decode to *batch
-  };
-  // Writes every member as a WAL record in one transaction, then applies them
-  // to the head. REQUIRES: every batch canonical and with samples.
-  status commit(const std::vector<pending>& group);
 
-  std::unique_ptr<lmdb_env> env_;
-  unsigned int wal_dbi_;  // MDB_dbi of the "wal" database
-  std::string dir_;
-  head head_;
-  uint64_t next_seq_ = 1;
-  uint64_t wal_records_ = 0;
+  struct batch_plan;  // shard_store.cpp
+  std::vector<result<size_t>> append_group(std::vector<batch_plan>& plans);
+  uint32_t ref_for(const labels& ls);  // creates series (and their pending 'L' record)
+  void apply(uint32_t ref, int64_t t, double v, wal_pos pos);
+
+  // shard_store_seal.cpp
+  void seal(uint32_t ref, wal_pos through);
+  void put_chunk(uint32_t sn, std::vector<sample> samples);
+  void fold_rollups(uint32_t sn, const std::vector<sample>& samples);
+  wal_pos last_committed() const { return {next_seq_ - 1, UINT32_MAX}; }
+  uint64_t wal_trim_point() const;
+  void pending_ops(std::vector<kv::op>& ops, std::deque<std::string>& keep) const;
+  void pending_written();
+  status commit_pending();
+  status apply_retention(int64_t now_ms);
+
+  // shard_store_read.cpp
+  Roaring candidates(const matchers& ms, int64_t mint, int64_t maxt) const;
+  void read_raw(uint32_t sn, int64_t mint, int64_t maxt, std::vector<sample>& out) const;
+  result<std::vector<std::pair<int64_t, codec::rollup_bucket>>> read_run(const std::string& key) const;
+
+  // The first and last block start each tier has data in (stored or pending),
+  // so reads over open-ended ranges visit only blocks that exist.
+  struct block_span_seen {
+    int64_t lo = std::numeric_limits<int64_t>::max();
+    int64_t hi = std::numeric_limits<int64_t>::min();
+    void note(int64_t b) {
+      lo = std::min(lo, b);
+      hi = std::max(hi, b);
+    }
+  };
+  block_span_seen seen_[4];  // by tier
+  void note_block(tier t, int64_t block) { seen_[static_cast<int>(t)].note(block); }
+
+  store_options opts_;
+  std::shared_ptr<kv::store> kv_;
+  index::series_index index_;
+  std::vector<head_series> heads_;   // by index ref
+  std::vector<uint32_t> ref_of_sn_;  // by series number; UINT32_MAX once removed
+  uint64_t next_seq_ = 1;            // the next WAL record
+  uint64_t wal_first_ = 1;           // the oldest record not trimmed
+  std::map<uint64_t, uint64_t> wal_sizes_;        // seq -> record bytes, untrimmed records
+  uint64_t wal_bytes_ = 0;
+  std::map<uint64_t, uint32_t> unsealed_from_;    // first_seq -> series holding it
+  // Written by the next commit; reads look here too.
+  std::map<std::string, std::string> pending_chunks_;
+  std::map<std::string, std::vector<std::pair<int64_t, codec::rollup_bucket>>> pending_rollups_;
+  std::map<std::string, std::string> pending_series_records_;
+  std::vector<std::string> pending_erase_series_;
+  uint32_t next_sn_ = 0;
+  bool next_sn_dirty_ = false;
+  store_stats stats_;
 };
 
 }  // namespace strata::persistence

@@ -1,6 +1,8 @@
 // Crash test: a child process appends batches and reports each acknowledged
 // one through a pipe; the parent SIGKILLs it at a random moment, reopens the
-// store and checks that every reported batch is there, whole.
+// store and checks that every reported batch is there, whole. The writer
+// keeps a tiny WAL limit and runs maintenance often, so kills also land while
+// chunks seal, rollups are written and the WAL is trimmed.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -24,7 +26,7 @@ namespace {
 
 using namespace test_support;
 
-constexpr int rounds = 20;
+constexpr int rounds = 100;
 constexpr uint32_t max_batches_per_round = 100000;
 
 // Batch n of round r: its own series with 3 samples, one sample in the
@@ -38,12 +40,21 @@ write_batch batch_of(int r, uint32_t n) {
   return {std::move(own), std::move(shared), std::move(global)};
 }
 
+store_options options(const std::string& dir) {
+  store_options o;
+  o.dir = dir;
+  o.wal_max_bytes = 64 << 10;
+  return o;
+}
+
 [[noreturn]] void run_writer(const std::string& dir, int r, int fd) {
-  auto s = shard_store::open({dir, 1 << 20, true});  // small map: growth happens under fire too
+  auto s = shard_store::open(options(dir));
   if (!s) _exit(2);
   for (uint32_t n = 0; n < max_batches_per_round; ++n) {
     if (!(*s)->append(batch_of(r, n))) _exit(3);
     if (write(fd, &n, sizeof n) != sizeof n) _exit(4);
+    if (n % 64 == 63 && !(*s)->maintain(0)) _exit(5);  // time 0: nothing is old enough to expire
+    if (n % 512 == 511 && !(*s)->flush()) _exit(6);
   }
   _exit(0);
 }
@@ -62,7 +73,7 @@ TEST(CrashRecovery, AcknowledgedBatchesSurviveSigkill) {
   temp_dir dir;
   {
     // Created before any child runs, so that a kill never lands in env creation.
-    auto s = shard_store::open({dir.path(), 1 << 20, true});
+    auto s = shard_store::open(options(dir.path()));
     ASSERT_TRUE(s.is_ok()) << s.error().message();
   }
 
@@ -79,7 +90,7 @@ TEST(CrashRecovery, AcknowledgedBatchesSurviveSigkill) {
       run_writer(dir.path(), r, fds[1]);
     }
     close(fds[1]);
-    auto delay = std::chrono::microseconds(rng() % 150000);
+    auto delay = std::chrono::microseconds(rng() % 60000);
     std::this_thread::sleep_for(delay);
     ASSERT_EQ(kill(pid, SIGKILL), 0);
 
@@ -109,7 +120,7 @@ TEST(CrashRecovery, AcknowledgedBatchesSurviveSigkill) {
     total_acked += acked;
 
     // Every acknowledged batch of every round so far is present, whole.
-    auto s = shard_store::open({dir.path(), 1 << 20, true});
+    auto s = shard_store::open(options(dir.path()));
     ASSERT_TRUE(s.is_ok()) << "round " << r << ": " << s.error().message();
     std::unordered_map<std::string, std::vector<sample>> stored;
     for (auto& x : (*s)->select({}, min_t, max_t)) stored.emplace(to_string(x.lbls), std::move(x.samples));

@@ -50,7 +50,7 @@ TEST(WalRecord, ShortRecordIsCorruption) {
 class WalCorruption : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto s = shard_store::open({dir_.path(), 1 << 20, false});
+    auto s = shard_store::open({dir_.path(), false});
     ASSERT_TRUE(s.is_ok()) << s.error().message();
     for (int i = 1; i <= 3; ++i)
       ASSERT_TRUE((*s)->append({{{{"__name__", "m"}, {"i", std::to_string(i)}}, {{i, 1.0 * i}}}}).is_ok());
@@ -85,7 +85,7 @@ class WalCorruption : public ::testing::Test {
 
   // The error of opening the damaged store; the test fails when it opens.
   status open_error() {
-    auto s = shard_store::open({dir_.path(), 1 << 20, false});
+    auto s = shard_store::open({dir_.path(), false});
     EXPECT_FALSE(s.is_ok());
     if (s) return status::ok();
     EXPECT_EQ(s.error().code(), strata_errc::corruption) << s.error().message();
@@ -97,7 +97,7 @@ class WalCorruption : public ::testing::Test {
 
 TEST_F(WalCorruption, UndamagedStoreOpens) {
   rewrite(2, [](std::string&) {});
-  auto s = shard_store::open({dir_.path(), 1 << 20, false});
+  auto s = shard_store::open({dir_.path(), false});
   ASSERT_TRUE(s.is_ok()) << s.error().message();
   EXPECT_EQ((*s)->stats().wal_records, 3u);
 }

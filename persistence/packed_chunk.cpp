@@ -1,0 +1,238 @@
+#include "persistence/packed_chunk.hpp"
+
+#include <xxhash.h>
+#include <zstd.h>
+
+#include <cmath>
+#include <cstring>
+
+namespace strata::persistence {
+namespace {
+
+// Layout (little-endian): format u8 | count u16 | min_t i64 | max_t i64 |
+// value coding u8 | decimal exponent u8 | body length u32 | zstd(body) |
+// checksum u32 (low half of XXH3-64 of everything before it).
+constexpr size_t header_size = 1 + 2 + 8 + 8 + 1 + 1 + 4;
+constexpr size_t checksum_size = 4;
+constexpr int zstd_level = 3;
+constexpr int max_exponent = 15;  // 10^15 and below are exact doubles
+
+enum coding : uint8_t { decimal_delta = 0, decimal_dod = 1, xor_words = 2 };
+
+const double pow10[max_exponent + 1] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                        1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+
+template <class T>
+void put(std::string& s, T v) {
+  char b[sizeof(T)];
+  std::memcpy(b, &v, sizeof v);
+  s.append(b, sizeof b);
+}
+template <class T>
+T get(std::string_view s, size_t at) {
+  T v;
+  std::memcpy(&v, s.data() + at, sizeof v);
+  return v;
+}
+
+uint64_t zigzag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
+int64_t unzigzag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
+
+void put_varint(std::string& s, uint64_t v) {
+  while (v >= 0x80) {
+    s.push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  s.push_back(static_cast<char>(v));
+}
+
+bool get_varint(std::string_view s, size_t& at, uint64_t& v) {
+  v = 0;
+  for (int shift = 0; shift < 64 && at < s.size(); shift += 7) {
+    auto b = static_cast<uint8_t>(s[at++]);
+    v |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if (!(b & 0x80)) return true;
+  }
+  return false;
+}
+
+uint64_t bits_of(double v) {
+  uint64_t b;
+  std::memcpy(&b, &v, sizeof b);
+  return b;
+}
+
+// The integer m with m / 10^k == v bit for bit, if there is one.
+bool as_decimal(double v, int k, int64_t& m) {
+  if (!std::isfinite(v) || (v == 0 && std::signbit(v))) return false;
+  double scaled = v * pow10[k];
+  if (!(std::fabs(scaled) <= 9007199254740992.0)) return false;  // 2^53
+  double r = std::nearbyint(scaled);
+  if (bits_of(r / pow10[k]) != bits_of(v)) return false;
+  m = static_cast<int64_t>(r);
+  return true;
+}
+
+// The smallest exponent at which every value is an exact decimal, or -1.
+int common_exponent(const std::vector<sample>& s) {
+  int k = 0;
+  int64_t m;
+  for (const auto& x : s) {
+    while (k <= max_exponent && !as_decimal(x.v, k, m)) ++k;
+    if (k > max_exponent) return -1;
+  }
+  for (const auto& x : s)  // exact at its own k does not always mean exact at a larger one
+    if (!as_decimal(x.v, k, m)) return -1;
+  return k;
+}
+
+status corrupt(const std::string& why) { return error(strata_errc::corruption, "packed chunk: " + why); }
+
+}  // namespace
+
+std::string encode_packed_chunk(const std::vector<sample>& s) {
+  std::string body;
+  body.reserve(s.size() * 3);
+  // Timestamps: the first delta, then deltas of deltas.
+  int64_t prev_delta = 0;
+  for (size_t i = 1; i < s.size(); ++i) {
+    int64_t d = s[i].t - s[i - 1].t;
+    put_varint(body, zigzag(i == 1 ? d : d - prev_delta));
+    prev_delta = d;
+  }
+  uint8_t how = xor_words;
+  int k = common_exponent(s);
+  if (k >= 0) {
+    std::vector<int64_t> m(s.size());
+    for (size_t i = 0; i < s.size(); ++i) as_decimal(s[i].v, k, m[i]);
+    std::string delta, dod;
+    put_varint(delta, zigzag(m[0]));
+    put_varint(dod, zigzag(m[0]));
+    int64_t pd = 0;
+    for (size_t i = 1; i < m.size(); ++i) {
+      int64_t d = m[i] - m[i - 1];  // |m| <= 2^53: no overflow
+      put_varint(delta, zigzag(d));
+      put_varint(dod, zigzag(i == 1 ? d : d - pd));
+      pd = d;
+    }
+    how = dod.size() < delta.size() ? decimal_dod : decimal_delta;
+    body += how == decimal_dod ? dod : delta;
+  } else {
+    k = 0;
+    uint64_t prev = 0;
+    for (const auto& x : s) {
+      uint64_t b = bits_of(x.v);
+      put<uint64_t>(body, b ^ prev);
+      prev = b;
+    }
+  }
+  std::string out;
+  out.reserve(header_size + ZSTD_compressBound(body.size()) + checksum_size);
+  out.push_back(static_cast<char>(packed_chunk_format));
+  put<uint16_t>(out, static_cast<uint16_t>(s.size()));
+  put<int64_t>(out, s.front().t);
+  put<int64_t>(out, s.back().t);
+  out.push_back(static_cast<char>(how));
+  out.push_back(static_cast<char>(k));
+  put<uint32_t>(out, static_cast<uint32_t>(body.size()));
+  size_t at = out.size();
+  out.resize(at + ZSTD_compressBound(body.size()));
+  size_t n = ZSTD_compress(out.data() + at, out.size() - at, body.data(), body.size(), zstd_level);
+  out.resize(at + n);  // cannot fail: the destination is compressBound-sized
+  put<uint32_t>(out, static_cast<uint32_t>(XXH3_64bits(out.data(), out.size())));
+  return out;
+}
+
+result<packed_header> packed_chunk_header(std::string_view b) {
+  if (b.size() < header_size + checksum_size)
+    return corrupt(std::to_string(b.size()) + " bytes, shorter than header and checksum");
+  if (static_cast<uint8_t>(b[0]) != packed_chunk_format)
+    return corrupt("format byte " + std::to_string(static_cast<uint8_t>(b[0])) + " is not 0x50");
+  uint32_t want = get<uint32_t>(b, b.size() - checksum_size);
+  if (static_cast<uint32_t>(XXH3_64bits(b.data(), b.size() - checksum_size)) != want) return corrupt("checksum mismatch");
+  packed_header h{get<uint16_t>(b, 1), get<int64_t>(b, 3), get<int64_t>(b, 11)};
+  if (h.count == 0) return corrupt("no samples");
+  if (h.max_t < h.min_t) return corrupt("max_t before min_t");
+  if (static_cast<uint8_t>(b[19]) > xor_words) return corrupt("unknown value coding " + std::to_string(b[19]));
+  if (static_cast<uint8_t>(b[20]) > max_exponent) return corrupt("decimal exponent " + std::to_string(b[20]));
+  return h;
+}
+
+status decode_packed_chunk(std::string_view b, int64_t mint, int64_t maxt, std::vector<sample>& out) {
+  auto h = packed_chunk_header(b);
+  if (!h) return h.error();
+  if (h->max_t < mint || h->min_t > maxt) return status::ok();
+  uint32_t body_size = get<uint32_t>(b, 21);
+  const size_t n = h->count;
+  // Every sample takes at least 1 byte of timestamp (but the first) and 1 of value.
+  if (body_size < 2 * n - 1 || body_size > n * 20) return corrupt("body length " + std::to_string(body_size));
+  std::string body(body_size, '\0');
+  auto frame = b.substr(header_size, b.size() - header_size - checksum_size);
+  size_t got = ZSTD_decompress(body.data(), body.size(), frame.data(), frame.size());
+  if (ZSTD_isError(got) || got != body_size) return corrupt("body does not decompress");
+
+  std::vector<int64_t> ts(n);
+  ts[0] = h->min_t;
+  size_t at = 0;
+  int64_t delta = 0;
+  for (size_t i = 1; i < n; ++i) {
+    uint64_t z;
+    if (!get_varint(body, at, z)) return corrupt("timestamp " + std::to_string(i) + " runs past the body");
+    delta = i == 1 ? unzigzag(z) : delta + unzigzag(z);
+    ts[i] = ts[i - 1] + delta;
+  }
+  if (ts[n - 1] != h->max_t) return corrupt("timestamps do not end at max_t");
+  auto how = static_cast<coding>(b[19]);
+  const double scale = pow10[static_cast<uint8_t>(b[20])];
+  size_t first = out.size();
+  if (how == xor_words) {
+    if (body.size() - at != n * 8) return corrupt("value words do not fill the body");
+    uint64_t prev = 0;
+    for (size_t i = 0; i < n; ++i) {
+      prev ^= get<uint64_t>(body, at + 8 * i);
+      double v;
+      std::memcpy(&v, &prev, sizeof v);
+      if (ts[i] >= mint && ts[i] <= maxt) out.push_back({ts[i], v});
+    }
+  } else {
+    int64_t m = 0, d = 0;
+    for (size_t i = 0; i < n; ++i) {
+      uint64_t z;
+      if (!get_varint(body, at, z)) {
+        out.resize(first);
+        return corrupt("value " + std::to_string(i) + " runs past the body");
+      }
+      if (i == 0) m = unzigzag(z);
+      else {
+        d = how == decimal_dod && i > 1 ? d + unzigzag(z) : unzigzag(z);
+        m += d;
+      }
+      if (ts[i] >= mint && ts[i] <= maxt) out.push_back({ts[i], static_cast<double>(m) / scale});
+    }
+    if (at != body.size()) {
+      out.resize(first);
+      return corrupt("bytes left after the last value");
+    }
+  }
+  return status::ok();
+}
+
+}  // namespace strata::persistence
+
+#include "persistence/codec/gorilla.hpp"
+
+namespace strata::persistence {
+
+bool is_packed_chunk(std::string_view bytes) {
+  return !bytes.empty() && static_cast<uint8_t>(bytes[0]) == packed_chunk_format;
+}
+
+status decode_any_chunk(std::string_view bytes, int64_t mint, int64_t maxt, std::vector<sample>& out) {
+  if (is_packed_chunk(bytes)) return decode_packed_chunk(bytes, mint, maxt, out);
+  auto c = codec::open_chunk(bytes);
+  if (!c) return c.error();
+  if (c->max_t() >= mint && c->min_t() <= maxt) c->decode(mint, maxt, out);
+  return status::ok();
+}
+
+}  // namespace strata::persistence

@@ -1,0 +1,122 @@
+// shard_store: the read path. Postings pick the series, per-block activity
+// narrows them to the time range, and each series' data is read with one
+// seek per block in the chunks (or rollups) table, plus what is pending and
+// what is in the head.
+#include <algorithm>
+#include <limits>
+
+#include "persistence/packed_chunk.hpp"
+#include "persistence/shard_store.hpp"
+
+namespace strata::persistence {
+namespace {
+
+void sort_unique(std::vector<sample>& s) {
+  auto by_t = [](const sample& a, const sample& b) { return a.t < b.t; };
+  if (!std::is_sorted(s.begin(), s.end(), by_t)) std::stable_sort(s.begin(), s.end(), by_t);
+  s.erase(std::unique(s.begin(), s.end(), [](const sample& a, const sample& b) { return a.t == b.t; }), s.end());
+}
+
+bool by_labels(const labels& a, const labels& b) { return a < b; }
+
+}  // namespace
+
+Roaring shard_store::candidates(const matchers& ms, int64_t mint, int64_t maxt) const {
+  Roaring active = index_.active_between(mint, maxt);
+  if (ms.empty()) return active;
+  return index_.select(ms) & active;
+}
+
+void shard_store::read_raw(uint32_t sn, int64_t mint, int64_t maxt, std::vector<sample>& out) const {
+  const int64_t span = block_span(tier::raw);
+  const auto& seen = seen_[static_cast<int>(tier::raw)];
+  size_t first = out.size();
+  for (int64_t b = std::max(block_start(tier::raw, mint), seen.lo); b <= maxt && b <= seen.hi; b += span) {
+    auto from = chunk_prefix(tier::raw, b, sn);
+    auto to = chunk_prefix(tier::raw, b, sn + 1);
+    auto take = [&](std::string_view v) {
+      // A damaged chunk is left out of answers; compaction reports it.
+      size_t before = out.size();
+      if (!decode_any_chunk(v, mint, maxt, out)) out.resize(before);
+    };
+    kv_->scan(kv::table::chunks, from, to, [&](std::string_view, std::string_view v) {
+      take(v);
+      return true;
+    });
+    for (auto it = pending_chunks_.lower_bound(from); it != pending_chunks_.end() && it->first < to; ++it)
+      take(it->second);
+    if (b > std::numeric_limits<int64_t>::max() - span) break;
+  }
+  if (out.size() - first > 1) {
+    std::vector<sample> mine(out.begin() + first, out.end());
+    sort_unique(mine);
+    out.resize(first);
+    out.insert(out.end(), mine.begin(), mine.end());
+  }
+}
+
+result<std::vector<std::pair<int64_t, codec::rollup_bucket>>> shard_store::read_run(const std::string& key) const {
+  if (auto it = pending_rollups_.find(key); it != pending_rollups_.end()) return it->second;
+  std::string v;
+  if (auto st = kv_->get(kv::table::rollups, key, v); !st) return st;
+  return codec::decode_buckets(v);
+}
+
+std::vector<series> shard_store::select(const matchers& ms, int64_t mint, int64_t maxt) const {
+  std::vector<series> out;
+  for (uint32_t ref : candidates(ms, mint, maxt)) {
+    const auto& h = heads_[ref];
+    series s;
+    read_raw(h.sn, mint, maxt, s.samples);
+    size_t sealed = s.samples.size();
+    h.collect(mint, maxt, s.samples);
+    if (s.samples.size() != sealed) sort_unique(s.samples);
+    if (s.samples.empty()) continue;
+    s.lbls = index_.labels_of(ref);
+    out.push_back(std::move(s));
+  }
+  std::sort(out.begin(), out.end(), [](const series& a, const series& b) { return by_labels(a.lbls, b.lbls); });
+  return out;
+}
+
+std::vector<bucket_series> shard_store::select_buckets(const matchers& ms, int64_t mint, int64_t maxt, tier t) const {
+  std::vector<bucket_series> out;
+  if (t == tier::raw) return out;
+  const int64_t span = block_span(t);
+  const auto& seen = seen_[static_cast<int>(t)];
+  for (uint32_t ref : candidates(ms, mint, maxt)) {
+    bucket_series bs;
+    for (int64_t b = std::max(block_start(t, mint), seen.lo); b <= maxt && b <= seen.hi; b += span) {
+      auto run = read_run(rollup_key(t, b, heads_[ref].sn));
+      if (!run) continue;
+      for (auto& e : *run)
+        if (e.first >= mint && e.first <= maxt) bs.buckets.push_back(std::move(e));
+      if (b > std::numeric_limits<int64_t>::max() - span) break;
+    }
+    if (bs.buckets.empty()) continue;
+    bs.lbls = index_.labels_of(ref);
+    out.push_back(std::move(bs));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return by_labels(a.lbls, b.lbls); });
+  return out;
+}
+
+std::vector<labels> shard_store::select_labels(const matchers& ms, int64_t mint, int64_t maxt) const {
+  std::vector<labels> out;
+  for (uint32_t ref : candidates(ms, mint, maxt)) out.push_back(index_.labels_of(ref));
+  std::sort(out.begin(), out.end(), by_labels);
+  return out;
+}
+
+std::vector<std::string> shard_store::label_names(const matchers& ms, int64_t mint, int64_t maxt) const {
+  return index_.label_names(candidates(ms, mint, maxt));
+}
+
+std::vector<std::string> shard_store::label_values(const std::string& name, const matchers& ms, int64_t mint,
+                                                   int64_t maxt) const {
+  return index_.label_values(name, candidates(ms, mint, maxt));
+}
+
+index::series_index::cardinality shard_store::cardinality(size_t top_n) const { return index_.stats(top_n); }
+
+}  // namespace strata::persistence

@@ -1,0 +1,366 @@
+// shard_store: sealing chunks, rollups, WAL trimming, retention, flush and
+// compaction (docs/design/storage.md).
+#include <algorithm>
+#include <limits>
+
+#include "persistence/packed_chunk.hpp"
+#include "persistence/shard_store.hpp"
+#include "persistence/wal_record.hpp"
+
+namespace strata::persistence {
+namespace {
+
+constexpr uint64_t stale_nan_bits = 0x7ff0000000000002ULL;  // Prometheus's staleness marker
+constexpr size_t max_chunk_samples = 65535;                  // the chunk's count field
+constexpr size_t compact_groups_per_commit = 4096;
+
+std::string encode_u32(uint32_t v) {
+  std::string s(4, '\0');
+  for (int i = 0; i < 4; ++i) s[i] = static_cast<char>(v >> (24 - 8 * i));
+  return s;
+}
+
+using bucket_run = std::vector<std::pair<int64_t, codec::rollup_bucket>>;
+
+// Sorted by time, one sample per timestamp (the first wins).
+void sort_unique(std::vector<sample>& s) {
+  auto by_t = [](const sample& a, const sample& b) { return a.t < b.t; };
+  if (!std::is_sorted(s.begin(), s.end(), by_t)) std::stable_sort(s.begin(), s.end(), by_t);
+  s.erase(std::unique(s.begin(), s.end(), [](const sample& a, const sample& b) { return a.t == b.t; }), s.end());
+}
+
+}  // namespace
+
+void shard_store::seal(uint32_t ref, wal_pos through) {
+  auto& h = heads_[ref];
+  if (!h.has_unsealed()) return;
+  if (auto it = unsealed_from_.find(h.first_seq); it != unsealed_from_.end() && --it->second == 0)
+    unsealed_from_.erase(it);
+  stats_.head_samples -= h.unsealed_count();
+  std::vector<sample> samples;
+  if (h.ooo.empty()) {  // the common case: the open chunk is written as it is
+    int64_t block = block_start(tier::raw, h.open.min_t());
+    note_block(tier::raw, block);
+    std::string key = chunk_key(tier::raw, block, h.sn, h.open.min_t());
+    pending_chunks_[key] = h.open.seal();
+    ++stats_.chunks_written;
+    samples = h.take();
+  } else {
+    // Out-of-order samples whose timestamps are already sealed are dropped:
+    // the first value written for a timestamp is the one reads return.
+    std::vector<sample> sealed;
+    read_raw(h.sn, h.ooo.front().t, h.ooo.back().t, sealed);
+    samples = h.take();
+    if (!sealed.empty()) {
+      std::vector<sample> fresh;
+      fresh.reserve(samples.size());
+      auto it = sealed.begin();
+      for (const auto& x : samples) {
+        while (it != sealed.end() && it->t < x.t) ++it;
+        if (it == sealed.end() || it->t != x.t) fresh.push_back(x);
+      }
+      samples = std::move(fresh);
+    }
+    if (!samples.empty()) put_chunk(h.sn, samples);
+  }
+  h.sealed_through = std::max(h.sealed_through, through);
+  pending_series_records_[series_seal_key(h.sn)] = encode_seal_state({h.sealed_through, h.max_t, h.max_v_bits});
+  fold_rollups(h.sn, samples);
+}
+
+// Writes `samples` (sorted, unique) as chunks, one or more per raw block;
+// where a chunk already starts at the same time, the two are merged (the
+// stored samples win on equal timestamps).
+void shard_store::put_chunk(uint32_t sn, std::vector<sample> samples) {
+  size_t i = 0;
+  while (i < samples.size()) {
+    int64_t block = block_start(tier::raw, samples[i].t);
+    size_t end = i;
+    while (end < samples.size() && end - i < max_chunk_samples && block_start(tier::raw, samples[end].t) == block) ++end;
+    std::vector<sample> piece(samples.begin() + i, samples.begin() + end);
+    note_block(tier::raw, block);
+    std::string key = chunk_key(tier::raw, block, sn, piece.front().t);
+    std::string existing;
+    auto p = pending_chunks_.find(key);
+    bool found = p != pending_chunks_.end();
+    if (found) existing = p->second;
+    else found = static_cast<bool>(kv_->get(kv::table::chunks, key, existing));
+    if (found) {
+      std::vector<sample> old;
+      if (decode_any_chunk(existing, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max(), old)) {
+        old.insert(old.end(), piece.begin(), piece.end());
+        piece = std::move(old);
+        sort_unique(piece);
+        if (piece.size() > max_chunk_samples) {  // put the tail back in line
+          samples.insert(samples.begin() + end, piece.begin() + max_chunk_samples, piece.end());
+          piece.resize(max_chunk_samples);
+        }
+      }
+    }
+    codec::chunk_appender a;
+    for (const auto& s : piece) a.append(s.t, s.v);
+    pending_chunks_[key] = a.seal();
+    ++stats_.chunks_written;
+    i = end;
+  }
+}
+
+void shard_store::fold_rollups(uint32_t sn, const std::vector<sample>& samples) {
+  std::vector<sample> clean;
+  clean.reserve(samples.size());
+  for (const auto& s : samples)
+    if (value_bits(s.v) != stale_nan_bits) clean.push_back(s);
+  if (clean.empty()) return;
+  for (auto tr : rollup_tiers) {
+    const int64_t w = window_span(tr);
+    bucket_run folded;
+    codec::fold(clean, w, folded);
+    std::string key;
+    bucket_run* run = nullptr;
+    for (auto& [ws, b] : folded) {
+      note_block(tr, block_start(tr, ws));
+      auto k = rollup_key(tr, block_start(tr, ws), sn);
+      if (k != key) {
+        key = std::move(k);
+        auto it = pending_rollups_.find(key);
+        if (it == pending_rollups_.end()) {
+          auto stored = read_run(key);
+          it = pending_rollups_.emplace(key, stored ? std::move(*stored) : bucket_run{}).first;
+          ++stats_.rollups_written;
+        }
+        run = &it->second;
+      }
+      auto at = std::lower_bound(run->begin(), run->end(), ws, [](const auto& e, int64_t x) { return e.first < x; });
+      if (at == run->end() || at->first != ws) {
+        run->insert(at, {ws, std::move(b)});
+      } else if (at->second.last_t < b.first_t) {
+        at->second.merge_later(b);
+      } else if (b.last_t < at->second.first_t) {
+        b.merge_later(at->second);
+        at->second = std::move(b);
+      } else {  // late samples inside the window: recompute it from the raw data
+        std::vector<sample> raw;
+        read_raw(sn, ws, ws + w - 1, raw);
+        std::vector<sample> kept;
+        for (const auto& s : raw)
+          if (value_bits(s.v) != stale_nan_bits) kept.push_back(s);
+        bucket_run one;
+        codec::fold(kept, w, one);
+        if (one.size() == 1) at->second = std::move(one.front().second);
+        else at->second.merge_series(b);  // raw data already gone: count the new samples at least
+      }
+    }
+  }
+}
+
+uint64_t shard_store::wal_trim_point() const {
+  return unsealed_from_.empty() ? next_seq_ : std::min(next_seq_, unsealed_from_.begin()->first);
+}
+
+void shard_store::pending_ops(std::vector<kv::op>& ops, std::deque<std::string>& keep) const {
+  for (const auto& [k, v] : pending_chunks_) ops.push_back({kv::op::kind::put, kv::table::chunks, k, v});
+  for (const auto& [k, run] : pending_rollups_) {
+    const auto& bytes = keep.emplace_back(codec::encode_buckets(window_span(static_cast<tier>(k[0])), run));
+    ops.push_back({kv::op::kind::put, kv::table::rollups, k, bytes});
+  }
+  for (const auto& [k, v] : pending_series_records_) ops.push_back({kv::op::kind::put, kv::table::series, k, v});
+  for (const auto& k : pending_erase_series_) ops.push_back({kv::op::kind::erase, kv::table::series, k, {}});
+  if (next_sn_dirty_) {
+    const auto& v = keep.emplace_back(encode_u32(next_sn_));
+    ops.push_back({kv::op::kind::put, kv::table::meta, "next_sn", v});
+  }
+  if (uint64_t trim = wal_trim_point(); trim > wal_first_) {
+    const auto& from = keep.emplace_back(encode_wal_key(wal_first_));
+    const auto& to = keep.emplace_back(encode_wal_key(trim));
+    ops.push_back({kv::op::kind::erase_range, kv::table::wal, from, to});
+    // So that a store whose WAL is empty continues the sequence after a restart.
+    ops.push_back({kv::op::kind::put, kv::table::meta, "wal_first", to});
+  }
+}
+
+void shard_store::pending_written() {
+  pending_chunks_.clear();
+  pending_rollups_.clear();
+  pending_series_records_.clear();
+  pending_erase_series_.clear();
+  next_sn_dirty_ = false;
+  uint64_t trim = wal_trim_point();
+  while (!wal_sizes_.empty() && wal_sizes_.begin()->first < trim) {
+    wal_bytes_ -= wal_sizes_.begin()->second;
+    wal_sizes_.erase(wal_sizes_.begin());
+  }
+  wal_first_ = std::max(wal_first_, trim);
+}
+
+status shard_store::commit_pending() {
+  std::vector<kv::op> ops;
+  std::deque<std::string> keep;
+  pending_ops(ops, keep);
+  if (ops.empty()) return status::ok();
+  if (auto st = kv_->commit(ops); !st) return st;
+  pending_written();
+  return status::ok();
+}
+
+status shard_store::flush() {
+  for (uint32_t ref = 0; ref < heads_.size(); ++ref)
+    if (heads_[ref].live && heads_[ref].has_unsealed()) seal(ref, last_committed());
+  return commit_pending();
+}
+
+status shard_store::maintain(int64_t now_ms) {
+  if (wal_bytes_ > opts_.wal_max_bytes && !wal_sizes_.empty()) {
+    // Seal the series whose unsealed samples start in the older half of the WAL.
+    uint64_t cutoff = wal_sizes_.rbegin()->first, seen = 0;
+    for (const auto& [seq, bytes] : wal_sizes_) {
+      seen += bytes;
+      if (seen >= wal_bytes_ / 2) {
+        cutoff = seq + 1;
+        break;
+      }
+    }
+    for (uint32_t ref = 0; ref < heads_.size(); ++ref)
+      if (heads_[ref].has_unsealed() && heads_[ref].first_seq < cutoff) seal(ref, last_committed());
+  }
+  if (auto st = apply_retention(now_ms); !st) return st;
+  return commit_pending();
+}
+
+status shard_store::apply_retention(int64_t now_ms) {
+  std::vector<kv::op> ops;
+  std::deque<std::string> keep;
+  int64_t gone_below = std::numeric_limits<int64_t>::max();  // every tier is empty below this
+  for (auto t : all_tiers) {
+    const int64_t span = block_span(t);
+    const int64_t limit = align_down(now_ms - opts_.retention.of(t), span);
+    gone_below = std::min(gone_below, limit);
+    const auto table = t == tier::raw ? kv::table::chunks : kv::table::rollups;
+    const auto& from = keep.emplace_back(tier_block_prefix(t, std::numeric_limits<int64_t>::min()));
+    const auto& to = keep.emplace_back(tier_block_prefix(t, limit));
+    // Count the blocks to delete, one seek each.
+    std::string at = from;
+    for (;;) {
+      std::optional<int64_t> block;
+      auto st = kv_->scan(table, at, to, [&](std::string_view k, std::string_view) {
+        if (auto d = decode_data_key(k, t == tier::raw)) block = d->block;
+        return false;
+      });
+      if (!st) return st;
+      if (!block) break;
+      ++stats_.blocks_deleted;
+      at = tier_block_prefix(t, *block + span);
+    }
+    if (at == from) continue;  // nothing expired in this tier
+    ops.push_back({kv::op::kind::erase_range, table, from, to});
+    auto& seen = seen_[static_cast<int>(t)];
+    seen.lo = std::max(seen.lo, limit);
+    if (t == tier::raw) pending_chunks_.erase(pending_chunks_.lower_bound(from), pending_chunks_.lower_bound(to));
+    else pending_rollups_.erase(pending_rollups_.lower_bound(from), pending_rollups_.lower_bound(to));
+  }
+  if (ops.empty()) return status::ok();
+  // Series with data in no tier leave the index and the series table.
+  for (uint32_t ref : index_.drop_blocks_before(gone_below)) {
+    auto& h = heads_[ref];
+    if (h.has_unsealed() || !h.live) continue;
+    h.live = false;
+    h.open = codec::chunk_appender{};
+    index_.remove(ref);
+    ref_of_sn_[h.sn] = UINT32_MAX;
+    pending_series_records_.erase(series_labels_key(h.sn));
+    pending_series_records_.erase(series_seal_key(h.sn));
+    pending_erase_series_.push_back(series_labels_key(h.sn));
+    pending_erase_series_.push_back(series_seal_key(h.sn));
+  }
+  pending_ops(ops, keep);
+  if (auto st = kv_->commit(ops); !st) return st;
+  pending_written();
+  return status::ok();
+}
+
+result<compact_stats> shard_store::compact() {
+  if (auto st = flush(); !st) return st;
+  compact_stats cs;
+  // The raw blocks present, then each block on its own.
+  std::vector<int64_t> blocks;
+  std::string at = tier_block_prefix(tier::raw, std::numeric_limits<int64_t>::min());
+  const std::string end = tier_block_prefix(tier::m1, std::numeric_limits<int64_t>::min());
+  for (;;) {
+    std::optional<int64_t> block;
+    auto st = kv_->scan(kv::table::chunks, at, end, [&](std::string_view k, std::string_view) {
+      if (auto d = decode_data_key(k, true)) block = d->block;
+      return false;
+    });
+    if (!st) return st;
+    if (!block) break;
+    blocks.push_back(*block);
+    at = tier_block_prefix(tier::raw, *block + block_span(tier::raw));
+  }
+  for (int64_t b : blocks) {
+    struct group {
+      uint32_t sn;
+      std::vector<std::string> keys;
+      std::vector<sample> samples;
+      bool packed;  // every chunk of the group is packed already
+    };
+    std::vector<group> groups;
+    status bad = status::ok();
+    auto st = kv_->scan(kv::table::chunks, tier_block_prefix(tier::raw, b),
+                        tier_block_prefix(tier::raw, b + block_span(tier::raw)),
+                        [&](std::string_view k, std::string_view v) {
+                          auto d = decode_data_key(k, true);
+                          if (!d) {
+                            bad = error(strata_errc::corruption, "compact: " + d.error().message());
+                            return false;
+                          }
+                          ++cs.chunks_before;
+                          if (groups.empty() || groups.back().sn != d->sn) groups.push_back({d->sn, {}, {}, true});
+                          auto& g = groups.back();
+                          g.keys.emplace_back(k);
+                          g.packed = g.packed && is_packed_chunk(v);
+                          auto r = decode_any_chunk(v, std::numeric_limits<int64_t>::min(),
+                                                    std::numeric_limits<int64_t>::max(), g.samples);
+                          if (!r) {
+                            bad = error(strata_errc::corruption, "compact: chunk of series " + std::to_string(d->sn) +
+                                                                     " at " + std::to_string(d->min_t) + " in block " +
+                                                                     std::to_string(b) + " of " + opts_.dir + ": " +
+                                                                     r.message());
+                            return false;
+                          }
+                          return true;
+                        });
+    if (!st) return st;
+    if (!bad) return bad;
+    std::vector<kv::op> ops;
+    std::deque<std::string> keep;
+    size_t in_commit = 0;
+    auto commit = [&]() -> status {
+      if (ops.empty()) return status::ok();
+      auto r = kv_->commit(ops);
+      ops.clear();
+      keep.clear();
+      in_commit = 0;
+      return r;
+    };
+    for (auto& g : groups) {
+      if (g.keys.size() == 1 && g.packed) {
+        ++cs.chunks_after;
+        continue;
+      }
+      sort_unique(g.samples);
+      for (const auto& k : g.keys) ops.push_back({kv::op::kind::erase, kv::table::chunks, keep.emplace_back(k), {}});
+      for (size_t i = 0; i < g.samples.size(); i += max_packed_samples) {
+        size_t e = std::min(g.samples.size(), i + max_packed_samples);
+        std::vector<sample> piece(g.samples.begin() + i, g.samples.begin() + e);
+        const auto& k = keep.emplace_back(chunk_key(tier::raw, b, g.sn, piece.front().t));
+        ops.push_back({kv::op::kind::put, kv::table::chunks, k, keep.emplace_back(encode_packed_chunk(piece))});
+        ++cs.chunks_after;
+      }
+      if (++in_commit == compact_groups_per_commit)
+        if (auto s = commit(); !s) return s;
+    }
+    if (auto s = commit(); !s) return s;
+  }
+  return cs;
+}
+
+}  // namespace strata::persistence
