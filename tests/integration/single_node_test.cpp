@@ -224,3 +224,63 @@ TEST(ServeCommand, HelpListsEveryFlagWithDefault) {
 
 }  // namespace
 }  // namespace strata::testing
+
+namespace strata::testing {
+namespace {
+
+// Samples of 3 series, every 15 s for 75 minutes: chunks seal while writing.
+write_batch storage_batch(int64_t t0) {
+  write_batch b;
+  for (std::string i : {"0", "1", "2"}) {
+    series s{{{"__name__", "stored"}, {"i", i}}, {}};
+    for (int k = 0; k < 300; ++k) s.samples.push_back({t0 + k * 15'000, k * 0.5});
+    b.push_back(std::move(s));
+  }
+  return b;
+}
+
+double stored_count(uint16_t port, int64_t at) {
+  auto j = query(port, "sum(count_over_time(stored[2h]))", at);
+  return std::stod(j["data"]["result"][0]["value"][1].get<std::string>());
+}
+
+TEST(Storage, FlushAndCompactKeepEverySampleAcrossASigkill) {
+  auto root = make_temp_dir();
+  auto n = make_node(root + "/n");
+  n.start();
+  int64_t t0 = (now_ms() - 90 * 60 * 1000) / 1000 * 1000, end = t0 + 299 * 15'000;
+  ASSERT_EQ(remote_write(n.http_port, storage_batch(t0)).status, 204);
+  EXPECT_EQ(stored_count(n.http_port, end), 900);
+  auto f = http_request(n.http_port, "POST", "/api/v1/admin/flush");
+  EXPECT_EQ(f.status, 200) << f.body;
+  auto c = http_request(n.http_port, "POST", "/api/v1/admin/compact");
+  ASSERT_EQ(c.status, 200) << c.body;
+  auto cj = nlohmann::json::parse(c.body)["data"];
+  EXPECT_GE(cj["chunksBefore"].get<int>(), 9) << "3 series x (2 full chunks + the flushed rest)";
+  EXPECT_LE(cj["chunksAfter"].get<int>(), 6) << "one chunk per series and 2-hour block";
+  EXPECT_EQ(stored_count(n.http_port, end), 900);
+  // An old sample is refused, naming the series and the window; the rest stays.
+  write_batch old{{{{"__name__", "stored"}, {"i", "0"}}, {{t0, 99}}}};
+  auto r = remote_write(n.http_port, old);
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("out-of-order window 1h"), std::string::npos) << r.body;
+  n.stop(SIGKILL, 5000);
+  n.start();
+  EXPECT_EQ(stored_count(n.http_port, end), 900);
+  EXPECT_EQ(query(n.http_port, "stored{i=\"2\"}", end)["data"]["result"][0]["value"][1], "149.5");
+  n.stop(SIGTERM, 10000);
+  remove_dir(root);
+}
+
+TEST(ServeCommand, RejectsARetentionThatIsNotADuration) {
+  auto root = make_temp_dir();
+  child_process p({STRATA_BINARY, "serve", "--retention-raw", "forever", "--data-dir", root + "/d"}, root + "/log");
+  EXPECT_NE(p.wait(10000), 0);
+  auto log = read_file(root + "/log");
+  EXPECT_NE(log.find("--retention-raw forever"), std::string::npos) << log;
+  EXPECT_NE(log.find("36h"), std::string::npos) << log;
+  remove_dir(root);
+}
+
+}  // namespace
+}  // namespace strata::testing
