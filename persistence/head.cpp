@@ -11,6 +11,12 @@ uint64_t value_bits(double v) {
   return b;
 }
 
+void sort_unique(std::vector<sample>& s) {
+  auto by_t = [](const sample& a, const sample& b) { return a.t < b.t; };
+  if (!std::is_sorted(s.begin(), s.end(), by_t)) std::stable_sort(s.begin(), s.end(), by_t);
+  s.erase(std::unique(s.begin(), s.end(), [](const sample& a, const sample& b) { return a.t == b.t; }), s.end());
+}
+
 verdict head_series::check(int64_t t, double v, int64_t ooo_window_ms) const {
   if (t > max_t) return verdict::append;
   if (t == max_t) return max_v_bits == value_bits(v) ? verdict::duplicate : verdict::conflicting;

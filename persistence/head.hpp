@@ -61,5 +61,7 @@ struct head_series {
 
 // Bits of a double, so that NaN payloads compare exactly.
 uint64_t value_bits(double v);
+// Sorts by time, keeping one sample per timestamp: the first one (stable).
+void sort_unique(std::vector<sample>& s);
 
 }  // namespace strata::persistence

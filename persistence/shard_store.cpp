@@ -46,12 +46,6 @@ std::string format_duration(int64_t ms) {
   return std::to_string(ms) + "ms";
 }
 
-std::string encode_u32(uint32_t v) {
-  std::string s(4, '\0');
-  for (int i = 0; i < 4; ++i) s[i] = static_cast<char>(v >> (24 - 8 * i));
-  return s;
-}
-
 }  // namespace
 
 // One batch of a group on its way through append_group().

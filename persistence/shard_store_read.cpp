@@ -11,11 +11,6 @@
 namespace strata::persistence {
 namespace {
 
-void sort_unique(std::vector<sample>& s) {
-  auto by_t = [](const sample& a, const sample& b) { return a.t < b.t; };
-  if (!std::is_sorted(s.begin(), s.end(), by_t)) std::stable_sort(s.begin(), s.end(), by_t);
-  s.erase(std::unique(s.begin(), s.end(), [](const sample& a, const sample& b) { return a.t == b.t; }), s.end());
-}
 
 bool by_labels(const labels& a, const labels& b) { return a < b; }
 

@@ -22,12 +22,6 @@ std::string encode_u32(uint32_t v) {
 
 using bucket_run = std::vector<std::pair<int64_t, codec::rollup_bucket>>;
 
-// Sorted by time, one sample per timestamp (the first wins).
-void sort_unique(std::vector<sample>& s) {
-  auto by_t = [](const sample& a, const sample& b) { return a.t < b.t; };
-  if (!std::is_sorted(s.begin(), s.end(), by_t)) std::stable_sort(s.begin(), s.end(), by_t);
-  s.erase(std::unique(s.begin(), s.end(), [](const sample& a, const sample& b) { return a.t == b.t; }), s.end());
-}
 
 }  // namespace
 
