@@ -9,7 +9,9 @@
 #include <set>
 
 #include "actors/messages.hpp"
+#include "persistence/shard_store.hpp"
 #include "wire/batch.hpp"
+#include "wire/series_hash.hpp"
 
 namespace strata::actors {
 namespace {
@@ -194,6 +196,124 @@ void gateway::admin(const std::string& op, read_done<std::pair<uint64_t, uint64_
         done(*total, down_warnings(*view));
       },
       admin_atom::value, op);
+}
+
+namespace {
+
+void keep_top(tsdb_status::stats& v, size_t n) {
+  auto before = [](const auto& a, const auto& b) { return a.second != b.second ? a.second > b.second : a.first < b.first; };
+  if (v.size() > n) {
+    std::partial_sort(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(n), v.end(), before);
+    v.resize(n);
+  } else {
+    std::sort(v.begin(), v.end(), before);
+  }
+}
+
+}  // namespace
+
+tsdb_status merge_tsdb(const std::vector<persistence::tsdb_summary>& parts, size_t limit) {
+  tsdb_status out;
+  std::map<std::pair<std::string_view, std::string_view>, uint64_t> pairs;
+  for (const auto& p : parts) {
+    out.num_series += p.series;
+    out.chunk_count += p.chunks;
+    out.min_time = std::min(out.min_time, p.min_t);
+    out.max_time = std::max(out.max_time, p.max_t);
+    for (const auto& lp : p.pairs) pairs[{lp.name, lp.value}] += lp.series;
+  }
+  out.num_label_pairs = pairs.size();
+  // `pairs` is sorted by name: one run per label name.
+  for (auto it = pairs.begin(); it != pairs.end();) {
+    std::string_view name = it->first.first;
+    uint64_t values = 0, bytes = 0;
+    for (; it != pairs.end() && it->first.first == name; ++it) {
+      ++values;
+      bytes += it->first.second.size() * it->second;
+      if (name == metric_name_label) out.series_by_metric.emplace_back(std::string(it->first.second), it->second);
+      out.series_by_pair.emplace_back(std::string(name) + "=" + std::string(it->first.second), it->second);
+    }
+    out.values_by_label.emplace_back(std::string(name), values);
+    out.bytes_by_label.emplace_back(std::string(name), bytes);
+  }
+  keep_top(out.series_by_metric, limit);
+  keep_top(out.values_by_label, limit);
+  keep_top(out.bytes_by_label, limit);
+  keep_top(out.series_by_pair, limit);
+  return out;
+}
+
+size_t metadata_shard(const std::string& family, size_t shard_count) {
+  return wire::series_hash(labels{{std::string(metric_name_label), family}}) % shard_count;
+}
+
+void gateway::tsdb(size_t limit, read_done<tsdb_status> done) {
+  auto view = table_.snapshot();
+  auto parts = std::make_shared<std::vector<persistence::tsdb_summary>>();
+  fan_out<std::string>(
+      sys_, view, timeout_,
+      [parts](std::string& bytes) {
+        auto s = decode_tsdb_summary(bytes);
+        if (!s) return s.error();
+        parts->push_back(std::move(*s));
+        return status::ok();
+      },
+      [parts, limit, done, view](status st) {
+        if (!st) return done(st, {});
+        done(merge_tsdb(*parts, limit), down_warnings(*view));
+      },
+      tsdb_atom::value);
+}
+
+void gateway::put_metadata(std::vector<metric_metadata> md, std::function<void(result<size_t>)> done) {
+  for (size_t i = 0; i < md.size(); ++i)
+    if (auto st = check_metadata(md[i]); !st) return done(error(st.code(), "metadata[" + std::to_string(i) + "]: " + st.message()));
+  if (md.empty()) return done(size_t{0});
+  auto view = table_.snapshot();
+  if (view->shards.empty()) return done(error(strata_errc::unavailable, "no shard is available"));
+  std::map<size_t, std::vector<metric_metadata>> by_shard;
+  for (auto& m : md) {
+    size_t i = metadata_shard(m.family, view->shards.size());
+    by_shard[i].push_back(std::move(m));
+  }
+  auto timeout = timeout_;
+  sys_.spawn([=](caf::event_based_actor* self) {
+    auto left = std::make_shared<size_t>(by_shard.size());
+    auto written = std::make_shared<size_t>(0);
+    auto failure = std::make_shared<status>();
+    auto one_done = [=](status st, uint64_t n) {
+      if (!st && failure->is_ok()) *failure = std::move(st);
+      *written += n;
+      if (--*left > 0) return;
+      if (!failure->is_ok()) return done(*failure);
+      done(*written);
+    };
+    for (const auto& [i, part] : by_shard) {
+      const auto& shard = view->shards[i];
+      std::string where = "shard " + std::to_string(shard.index) + " on node " + shard.node;
+      self->request(shard.handle, timeout, mdput_atom::value, encode_metadata(part))
+          .then([=](uint64_t n) { one_done(status::ok(), n); },
+                [=](caf::error& e) { one_done(from_caf_error(e, where + " did not answer"), 0); });
+    }
+  });
+}
+
+void gateway::metadata(const std::string& family, read_done<std::vector<metric_metadata>> done) {
+  auto view = table_.snapshot();
+  auto all = std::make_shared<std::set<metric_metadata>>();
+  fan_out<std::vector<std::string>>(
+      sys_, view, timeout_,
+      [all](std::vector<std::string>& flat) {
+        auto md = decode_metadata(flat);
+        if (!md) return md.error();
+        for (auto& m : *md) all->insert(std::move(m));
+        return status::ok();
+      },
+      [all, done, view](status st) {
+        if (!st) return done(st, {});
+        done(std::vector<metric_metadata>(all->begin(), all->end()), down_warnings(*view));
+      },
+      mdlist_atom::value, family);
 }
 
 }  // namespace strata::actors

@@ -7,15 +7,37 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
 #include "actors/shard_table.hpp"
 #include "common/matcher.hpp"
+#include "common/metric_metadata.hpp"
 #include "common/series.hpp"
 #include "common/status.hpp"
 
+namespace strata::persistence {
+struct tsdb_summary;  // persistence/shard_store.hpp
+}
+
 namespace strata::actors {
+
+// GET /api/v1/status/tsdb, merged over every shard of the cluster. Each list
+// holds at most `limit` (name, value) entries, larger values first, equal
+// values by name.
+struct tsdb_status {
+  uint64_t num_series = 0;
+  uint64_t num_label_pairs = 0;  // distinct name=value pairs
+  uint64_t chunk_count = 0;
+  int64_t min_time = std::numeric_limits<int64_t>::max();  // max() when there is no sample
+  int64_t max_time = std::numeric_limits<int64_t>::min();  // min() when there is no sample
+  using stats = std::vector<std::pair<std::string, uint64_t>>;
+  stats series_by_metric;  // series per metric name
+  stats values_by_label;   // distinct values per label name
+  stats bytes_by_label;    // per label name: the bytes of its values, each counted once per series
+  stats series_by_pair;    // series per "name=value"
+};
 
 // Reads fan out to every live shard; `warnings` name nodes whose series are
 // missing from the answer because they are down.
@@ -45,6 +67,20 @@ class gateway {
   // of the cluster; answers the chunks before and after, summed (0 for flush).
   void admin(const std::string& op, read_done<std::pair<uint64_t, uint64_t>> done);
 
+  // Cardinality statistics of every live shard, merged exactly (merge_tsdb).
+  // REQUIRES: limit > 0.
+  void tsdb(size_t limit, read_done<tsdb_status> done);
+
+  // Stores metric metadata durably, each entry in the shard that owns its
+  // family name (metadata_shard), one entry per family (the latest). For
+  // remote_write and the scrape and push paths. Answers how many entries
+  // changed what was stored; bad_request, and nothing stored, when an entry
+  // fails check_metadata (the message names it).
+  void put_metadata(std::vector<metric_metadata> md, std::function<void(result<size_t>)> done);
+  // The stored metadata of every live shard (only `family`'s when not
+  // empty), sorted, each distinct entry once.
+  void metadata(const std::string& family, read_done<std::vector<metric_metadata>> done);
+
  private:
   caf::actor_system& sys_;
   const shard_table& table_;
@@ -57,5 +93,18 @@ class gateway {
 // sorted by time, a timestamp kept once (so a series that moved between
 // shards is returned once, exactly).
 std::vector<series> merge_series(std::vector<series> parts);
+
+// Merges shards' complete summaries and keeps the top `limit` of each list.
+// Exact: every shard reports every label pair with its series count, so
+// counts add, distinct pairs (and thus distinct values per name) are a union,
+// and nothing is cut before the merge. The one inexactness is a series held by
+// two shards at once (while the shard table changes), counted twice, as
+// numSeries counts it.
+tsdb_status merge_tsdb(const std::vector<persistence::tsdb_summary>& parts, size_t limit);
+
+// The index, in a table of `shard_count` shards, of the shard that owns a
+// metric family's metadata: the series hash of {__name__=family}, modulo the
+// count, as writes are routed. REQUIRES: shard_count > 0.
+size_t metadata_shard(const std::string& family, size_t shard_count);
 
 }  // namespace strata::actors

@@ -12,8 +12,13 @@
 #include <vector>
 
 #include "common/matcher.hpp"
+#include "common/metric_metadata.hpp"
 #include "common/series.hpp"
 #include "common/status.hpp"
+
+namespace strata::persistence {
+struct tsdb_summary;  // persistence/shard_store.hpp
+}
 
 namespace strata::actors {
 
@@ -26,6 +31,9 @@ using values_atom = caf::atom_constant<caf::atom("values")>;    // (name, ms, mi
 using stats_atom = caf::atom_constant<caf::atom("stats")>;      // () -> (uint64 series, uint64 samples)
 using admin_atom = caf::atom_constant<caf::atom("admin")>;      // ("flush"|"compact") -> string summary
 using maintain_atom = caf::atom_constant<caf::atom("maintain")>;  // () to self: housekeeping tick
+using tsdb_atom = caf::atom_constant<caf::atom("tsdb")>;        // () -> bytes (encode_tsdb_summary)
+using mdput_atom = caf::atom_constant<caf::atom("mdput")>;      // (flat metadata) -> uint64 entries written
+using mdlist_atom = caf::atom_constant<caf::atom("mdlist")>;    // (family or "") -> flat metadata
 // collector
 using write_atom = caf::atom_constant<caf::atom("write")>;      // (write_batch) -> uint64 samples
 // node (cluster)
@@ -41,6 +49,17 @@ status from_caf_error(const caf::error& e, const std::string& what);
 // Matchers on the wire: (op, name, value) triples. Decoding recompiles regexes.
 std::vector<std::string> encode_matchers(const matchers& ms);
 result<matchers> decode_matchers(const std::vector<std::string>& flat);
+
+// Metadata on the wire: (family, type, help, unit) quadruples. Decoding
+// checks each entry (check_metadata).
+std::vector<std::string> encode_metadata(const std::vector<metric_metadata>& md);
+result<std::vector<metric_metadata>> decode_metadata(const std::vector<std::string>& flat);
+
+// A shard's tsdb_summary on the wire: fixed-width little-endian integers
+// (series, chunks, min_t, max_t, pair count), then per pair the name and the
+// value (u32 length + bytes each) and the series count (u64).
+std::string encode_tsdb_summary(const persistence::tsdb_summary& s);
+result<persistence::tsdb_summary> decode_tsdb_summary(std::string_view bytes);
 
 }  // namespace strata::actors
 

@@ -108,6 +108,19 @@ caf::behavior shard_behavior(caf::stateful_actor<shard_state>* self,
       auto st = store->stats();
       return {static_cast<uint64_t>(st.series), static_cast<uint64_t>(st.head_samples)};
     },
+    [=](tsdb_atom) -> caf::result<std::string> { return encode_tsdb_summary(store->summarize()); },
+    [=](mdput_atom, const std::vector<std::string>& flat) -> caf::result<uint64_t> {
+      auto md = decode_metadata(flat);
+      if (!md) return to_caf_error(md.error());
+      auto n = store->put_metadata(*md);
+      if (!n) return to_caf_error(n.error());
+      return static_cast<uint64_t>(*n);
+    },
+    [=](mdlist_atom, const std::string& family) -> caf::result<std::vector<std::string>> {
+      auto md = store->list_metadata(family);
+      if (!md) return to_caf_error(md.error());
+      return encode_metadata(*md);
+    },
     [=](maintain_atom) {
       auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                      std::chrono::system_clock::now().time_since_epoch()).count();

@@ -61,6 +61,18 @@ response json_error(const status& st) {
 
 response bad_data(const std::string& msg) { return json_error(error(strata_errc::bad_request, msg)); }
 
+// An error met while evaluating a query (the parse already succeeded), as
+// Prometheus classes it: bad input found during evaluation and the sample
+// limit are `execution` (422); timeouts (503), unreachable shards (503) and
+// storage failures (500) keep their own types.
+response eval_error(const status& st) {
+  if (st.code() != strata_errc::bad_request) return json_error(st);
+  response r;
+  r.status = 422;
+  r.body = error_json("execution", st.message());
+  return r;
+}
+
 response text(int code, std::string body, std::string content_type = "text/plain; charset=utf-8") {
   response r;
   r.status = code;
@@ -184,6 +196,33 @@ void gather(const api_context& ctx, const std::vector<query::selection>& sels, s
   }
 }
 
+// The data of /api/v1/status/tsdb, in Prometheus's shape and key order.
+std::string tsdb_status_json(const actors::tsdb_status& st) {
+  std::string out = R"({"headStats":{"numSeries":)" + std::to_string(st.num_series) +
+                    R"(,"numLabelPairs":)" + std::to_string(st.num_label_pairs) +
+                    R"(,"chunkCount":)" + std::to_string(st.chunk_count) +
+                    R"(,"minTime":)" + std::to_string(st.min_time) + R"(,"maxTime":)" + std::to_string(st.max_time) +
+                    "}";
+  auto list = [&](const char* key, const actors::tsdb_status::stats& v) {
+    out += ",\"";
+    out += key;
+    out += "\":[";
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (i) out += ',';
+      out += R"({"name":)";
+      append_json_string(out, v[i].first);
+      out += R"(,"value":)" + std::to_string(v[i].second) + "}";
+    }
+    out += ']';
+  };
+  list("seriesCountByMetricName", st.series_by_metric);
+  list("labelValueCountByLabelName", st.values_by_label);
+  list("memoryInBytesByLabelName", st.bytes_by_label);
+  list("seriesCountByLabelValuePair", st.series_by_pair);
+  out += '}';
+  return out;
+}
+
 // Time parameter `name`, or `fallback` when absent.
 result<int64_t> time_param(const request& req, const char* name, int64_t fallback) {
   if (!req.has_param(name)) return fallback;
@@ -212,6 +251,24 @@ result<std::vector<matchers>> match_params(const request& req) {
     out.push_back(std::move(*ms));
   }
   return out;
+}
+
+// `limit` of /series, /labels and /label/<name>/values, as Prometheus 3 reads
+// it: absent, empty or 0 = no limit; otherwise a non-negative integer.
+result<size_t> result_limit(const request& req) {
+  if (req.param("limit").empty()) return size_t{0};
+  auto n = parse_int(req.param("limit"));
+  if (!n) return error(strata_errc::bad_request, "invalid parameter \"limit\": " + n.error().message());
+  if (*n < 0) return error(strata_errc::bad_request, "invalid parameter \"limit\": limit must be non-negative");
+  return static_cast<size_t>(*n);
+}
+
+// Cuts `v` to `limit` entries (0: no limit), with Prometheus's warning when it cuts.
+template <class T>
+void truncate_to(std::vector<T>& v, size_t limit, std::vector<std::string>& warnings) {
+  if (limit == 0 || v.size() <= limit) return;
+  v.resize(limit);
+  warnings.push_back("results truncated due to limit");
 }
 
 // Runs `one(matchers, done)` for every set (one empty set when there are
@@ -300,18 +357,29 @@ void handle_write(const api_context& ctx, std::shared_ptr<api_metrics> m, reques
   if (!type.empty() && type.substr(0, 22) != "application/x-protobuf")
     return respond(text(415, "unsupported Content-Type \"" + std::string(type) +
                                  "\": remote_write 1.0 sends application/x-protobuf\n"));
-  auto batch = wire::decode_remote_write(req.body, ctx.options.write_limits);
+  std::vector<metric_metadata> metadata;
+  auto batch = wire::decode_remote_write(req.body, ctx.options.write_limits, &metadata);
   if (!batch) {
     m->rejected.add({"invalid"});
     return respond(text(400, batch.error().message() + "\n"));
   }
-  ctx.gateway.write(std::move(*batch), [m, respond](result<uint64_t> r) {
+  auto* gw = &ctx.gateway;
+  // Samples first, then metadata: a 204 means both are stored, and a retry
+  // after a failure of either changes nothing twice.
+  ctx.gateway.write(std::move(*batch), [m, respond, gw, metadata = std::move(metadata)](result<uint64_t> r) mutable {
     if (!r) {
       m->rejected.add({to_string(r.error().code())});
       return respond(with_retry_after(text(http_status(r.error().code()), r.error().message() + "\n")));
     }
     m->samples.add({}, static_cast<double>(*r));
-    respond(text(204, ""));
+    if (metadata.empty()) return respond(text(204, ""));
+    gw->put_metadata(std::move(metadata), [m, respond](result<size_t> md) {
+      if (!md) {
+        m->rejected.add({to_string(md.error().code())});
+        return respond(with_retry_after(text(http_status(md.error().code()), md.error().message() + "\n")));
+      }
+      respond(text(204, ""));
+    });
   });
 }
 
@@ -327,9 +395,9 @@ void handle_query(const api_context& ctx, request&& req, respond_fn respond) {
   int64_t at = *t;
   gather(ctx, query::selections(*expr, at, at, 0, opts), opts.max_samples,
          [=](result<std::shared_ptr<prefetched_source>> src, std::vector<std::string> warnings) {
-           if (!src) return respond(json_error(src.error()));
+           if (!src) return respond(eval_error(src.error()));
            auto res = query::eval_instant(*expr, **src, at, opts);
-           if (!res) return respond(json_error(res.error()));
+           if (!res) return respond(eval_error(res.error()));
            respond(json_ok(result_json(*res, std::move(warnings))));
          });
 }
@@ -358,9 +426,9 @@ void handle_query_range(const api_context& ctx, request&& req, respond_fn respon
   int64_t s = *start, en = *end, st = *step;
   gather(ctx, query::selections(*expr, s, en, st, opts), opts.max_samples,
          [=](result<std::shared_ptr<prefetched_source>> src, std::vector<std::string> warnings) {
-           if (!src) return respond(json_error(src.error()));
+           if (!src) return respond(eval_error(src.error()));
            auto res = query::eval_range(*expr, **src, s, en, st, opts);
-           if (!res) return respond(json_error(res.error()));
+           if (!res) return respond(eval_error(res.error()));
            respond(json_ok(result_json(*res, std::move(warnings))));
          });
 }
@@ -371,12 +439,16 @@ void handle_series(const api_context& ctx, request&& req, respond_fn respond) {
   if (sets->empty()) return respond(bad_data("no match[] parameter provided"));
   auto span = span_params(req);
   if (!span) return respond(json_error(span.error()));
+  auto limit = result_limit(req);
+  if (!limit) return respond(json_error(limit.error()));
   auto& gw = ctx.gateway;
   int64_t s = span->first, e = span->second;
+  size_t n = *limit;
   for_each_match<labels>(
       *sets, [&gw, s, e](const matchers& ms, auto done) { gw.select_labels(ms, s, e, done); },
-      [respond](result<std::vector<labels>> r, std::vector<std::string> w) {
+      [respond, n](result<std::vector<labels>> r, std::vector<std::string> w) {
         if (!r) return respond(json_error(r.error()));
+        truncate_to(*r, n, w);
         respond(json_ok(series_json(*r, w)));
       });
 }
@@ -386,8 +458,11 @@ void handle_strings(const api_context& ctx, request&& req, respond_fn respond, c
   if (!sets) return respond(json_error(sets.error()));
   auto span = span_params(req);
   if (!span) return respond(json_error(span.error()));
+  auto limit = result_limit(req);
+  if (!limit) return respond(json_error(limit.error()));
   auto& gw = ctx.gateway;
   int64_t s = span->first, e = span->second;
+  size_t n = *limit;
   std::string name = label ? *label : std::string();
   bool values = label != nullptr;
   for_each_match<std::string>(
@@ -396,10 +471,48 @@ void handle_strings(const api_context& ctx, request&& req, respond_fn respond, c
         if (values) gw.label_values(name, ms, s, e, done);
         else gw.label_names(ms, s, e, done);
       },
-      [respond](result<std::vector<std::string>> r, std::vector<std::string> w) {
+      [respond, n](result<std::vector<std::string>> r, std::vector<std::string> w) {
         if (!r) return respond(json_error(r.error()));
+        truncate_to(*r, n, w);
         respond(json_ok(strings_json(*r, w)));
       });
+}
+
+// GET /api/v1/status/tsdb: `limit` (default 10) entries per list.
+void handle_tsdb_status(const api_context& ctx, request&& req, respond_fn respond) {
+  int64_t limit = 10;
+  if (!req.param("limit").empty()) {
+    auto n = parse_int(req.param("limit"));
+    if (!n || *n <= 0)
+      return respond(bad_data("invalid parameter \"limit\": limit must be a positive number, not \"" +
+                              std::string(req.param("limit")) + "\""));
+    limit = *n;
+  }
+  ctx.gateway.tsdb(static_cast<size_t>(limit), [respond](result<actors::tsdb_status> r, std::vector<std::string> w) {
+    if (!r) return respond(json_error(r.error()));
+    respond(json_ok(success_json(tsdb_status_json(*r), w)));
+  });
+}
+
+// GET /api/v1/metadata: `metric`, `limit` (families; negative: all),
+// `limit_per_metric` (entries per family; 0 or negative: all).
+void handle_metadata(const api_context& ctx, request&& req, respond_fn respond) {
+  int64_t limits[2] = {-1, -1};
+  const char* names[2] = {"limit", "limit_per_metric"};
+  for (int i = 0; i < 2; ++i) {
+    if (req.param(names[i]).empty()) continue;
+    auto n = parse_int(req.param(names[i]));
+    if (!n)
+      return respond(bad_data(std::string("invalid parameter \"") + names[i] + "\": " + names[i] +
+                              " must be a number, not \"" + std::string(req.param(names[i])) + "\""));
+    limits[i] = *n;
+  }
+  int64_t limit = limits[0], per_metric = limits[1];
+  ctx.gateway.metadata(std::string(req.param("metric")),
+                       [respond, limit, per_metric](result<std::vector<metric_metadata>> r, std::vector<std::string> w) {
+                         if (!r) return respond(json_error(r.error()));
+                         respond(json_ok(metadata_json(*r, limit, per_metric, w)));
+                       });
 }
 
 std::string cluster_json(const actors::shard_view& v, const std::string& self) {
@@ -479,6 +592,9 @@ void register_api(server& srv, const api_context& ctx) {
   srv.route({"GET"}, "/api/v1/status/cluster", [c](request&&, respond_fn r) {
     r(json_ok(cluster_json(*c->table.snapshot(), c->self_address)));
   });
+  srv.route({"GET"}, "/api/v1/status/tsdb",
+            [c](request&& req, respond_fn r) { handle_tsdb_status(*c, std::move(req), r); });
+  srv.route({"GET"}, "/api/v1/metadata", [c](request&& req, respond_fn r) { handle_metadata(*c, std::move(req), r); });
   srv.route({"GET"}, "/api/v1/status/buildinfo", [](request&&, respond_fn r) {
     r(json_ok(R"({"status":"success","data":{"version":"0.1.0","revision":"","branch":"","buildUser":"","buildDate":"","goVersion":""}})"));
   });

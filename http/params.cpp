@@ -234,4 +234,21 @@ result<std::vector<std::pair<std::string, std::string>>> parse_form(std::string_
   return out;
 }
 
+result<int64_t> parse_int(std::string_view s) {
+  auto bad = [&] { return error(strata_errc::bad_request, "cannot parse \"" + std::string(s) + "\" to an integer"); };
+  size_t i = 0;
+  bool neg = false;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) neg = s[i++] == '-';
+  if (i == s.size()) return bad();
+  uint64_t v = 0;
+  const uint64_t cap = neg ? uint64_t{1} << 63 : (uint64_t{1} << 63) - 1;
+  for (; i < s.size(); ++i) {
+    if (s[i] < '0' || s[i] > '9') return bad();
+    uint64_t d = static_cast<uint64_t>(s[i] - '0');
+    if (v > (cap - d) / 10) return bad();
+    v = v * 10 + d;
+  }
+  return neg ? static_cast<int64_t>(0 - v) : static_cast<int64_t>(v);
+}
+
 }  // namespace strata::http

@@ -25,6 +25,11 @@ result<int64_t> parse_time_ms(std::string_view s);
 // `cannot parse "abc" to a valid duration`.
 result<int64_t> parse_duration_ms(std::string_view s);
 
+// An integer parameter (`limit`, `limit_per_metric`), as Go's strconv.Atoi
+// reads it: optional sign, decimal digits, nothing else. Fails with
+// `cannot parse "abc" to an integer`.
+result<int64_t> parse_int(std::string_view s);
+
 // Percent-decodes a URL component; '+' becomes a space when plus_is_space
 // (query strings and form bodies, not paths). Fails on a bad escape:
 // `invalid URL escape "%zz"`.

@@ -182,4 +182,39 @@ std::string error_json(std::string_view error_type, std::string_view message, co
   return finish(std::move(out), warnings);
 }
 
+std::string metadata_json(const std::vector<metric_metadata>& sorted, int64_t limit, int64_t limit_per_metric,
+                          const warnings_t& warnings) {
+  std::string out = R"({"status":"success","data":{)";
+  int64_t families = 0;
+  for (size_t i = 0; i < sorted.size();) {
+    if (limit >= 0 && families >= limit) break;
+    if (families++) out += ',';
+    append_json_string(out, sorted[i].family);
+    out += ":[";
+    int64_t n = 0;
+    size_t j = i;
+    for (; j < sorted.size() && sorted[j].family == sorted[i].family; ++j) {
+      if (limit_per_metric > 0 && n >= limit_per_metric) continue;
+      if (n++) out += ',';
+      out += R"({"type":)";
+      append_json_string(out, sorted[j].type);
+      out += R"(,"help":)";
+      append_json_string(out, sorted[j].help);
+      out += R"(,"unit":)";
+      append_json_string(out, sorted[j].unit);
+      out += '}';
+    }
+    out += ']';
+    i = j;
+  }
+  out += '}';
+  return finish(std::move(out), warnings);
+}
+
+std::string success_json(std::string_view data, const warnings_t& warnings) {
+  std::string out = R"({"status":"success","data":)";
+  out += data;
+  return finish(std::move(out), warnings);
+}
+
 }  // namespace strata::http

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/metric_metadata.hpp"
 #include "common/series.hpp"
 
 namespace strata::http {
@@ -25,6 +26,14 @@ std::string scalar_json(sample s, const warnings_t& warnings = {});
 std::string series_json(const std::vector<labels>& sets, const warnings_t& warnings = {});
 // /api/v1/labels and /api/v1/label/<name>/values: a list of strings.
 std::string strings_json(const std::vector<std::string>& values, const warnings_t& warnings = {});
+// /api/v1/metadata: {"family":[{"type":..,"help":..,"unit":..}],...}.
+// `sorted` is sorted by family (entries of a family together). At most
+// `limit` families when limit >= 0 (the first by name), at most
+// `limit_per_metric` entries of each when it is > 0, as Prometheus reads them.
+std::string metadata_json(const std::vector<metric_metadata>& sorted, int64_t limit, int64_t limit_per_metric,
+                          const warnings_t& warnings = {});
+// {"status":"success","data":<data>} with `data` already JSON.
+std::string success_json(std::string_view data, const warnings_t& warnings = {});
 // error_type is Prometheus's errorType: bad_data, execution, internal,
 // not_found, timeout, canceled, unavailable.
 std::string error_json(std::string_view error_type, std::string_view message, const warnings_t& warnings = {});

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/matcher.hpp"
+#include "common/metric_metadata.hpp"
 #include "common/series.hpp"
 #include "common/status.hpp"
 #include "persistence/codec/rollup.hpp"
@@ -62,6 +63,22 @@ struct compact_stats {
   uint64_t chunks_before = 0, chunks_after = 0;
 };
 
+// One shard's part of /api/v1/status/tsdb (shard_store_metadata.cpp). It is
+// complete (every label pair with its series count, not a top-n), so the
+// answers of many shards merge exactly: counts add, distinct pairs and values
+// are a union, and the top-n is taken only after the merge.
+struct tsdb_summary {
+  uint64_t series = 0;  // live series in the index
+  uint64_t chunks = 0;  // stored chunks (all tiers) plus open head chunks
+  int64_t min_t = std::numeric_limits<int64_t>::max();  // oldest raw sample; max() when none
+  int64_t max_t = std::numeric_limits<int64_t>::min();  // newest sample; min() when none
+  struct pair {
+    std::string name, value;
+    uint64_t series = 0;
+  };
+  std::vector<pair> pairs;  // sorted by (name, value); values are never empty
+};
+
 class shard_store {
  public:
   // Opens (or creates) the store and replays the WAL into the head.
@@ -100,6 +117,17 @@ class shard_store {
   std::vector<std::string> label_names(const matchers& ms, int64_t mint, int64_t maxt) const;
   std::vector<std::string> label_values(const std::string& name, const matchers& ms, int64_t mint, int64_t maxt) const;
   index::series_index::cardinality cardinality(size_t top_n) const;
+  tsdb_summary summarize() const;
+
+  // Metric metadata (shard_store_metadata.cpp): one entry per family name,
+  // the latest written, kept in the meta table under "metadata/" + family
+  // (docs/format/keys.md). Writes, in one commit, only the entries that differ
+  // from what is stored (within `md`, a later entry of a family wins) and
+  // answers how many it wrote. REQUIRES: check_metadata() passed for each.
+  result<size_t> put_metadata(const std::vector<metric_metadata>& md);
+  // Every stored entry in family order, or only `family`'s when not empty.
+  // corruption names the key when a stored value does not decode.
+  result<std::vector<metric_metadata>> list_metadata(const std::string& family) const;
   store_stats stats() const;
   const store_options& options() const { return opts_; }
 

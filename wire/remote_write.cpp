@@ -97,9 +97,32 @@ status take_series(int i, prometheus::TimeSeries& ts, const write_limits& limits
   return status::ok();
 }
 
+// WriteRequest.metadata, checked, into `out`.
+status take_metadata(prometheus::WriteRequest& req, std::vector<metric_metadata>& out) {
+  out.reserve(out.size() + static_cast<size_t>(req.metadata_size()));
+  for (int i = 0; i < req.metadata_size(); ++i) {
+    auto& pm = *req.mutable_metadata(i);
+    std::string at = "metadata[" + std::to_string(i) + "]";
+    auto type = static_cast<size_t>(pm.type());
+    if (pm.type() < 0 || type >= metric_type_count)
+      return bad(at + ": type " + std::to_string(pm.type()) + " is not a remote_write 1.0 MetricType (0 to " +
+                 std::to_string(metric_type_count - 1) + ")");
+    metric_metadata m{std::move(*pm.mutable_metric_family_name()), metric_types[type],
+                      std::move(*pm.mutable_help()), std::move(*pm.mutable_unit())};
+    if (auto st = check_metadata(m); !st) return bad(at + ": " + st.message());
+    out.push_back(std::move(m));
+  }
+  return status::ok();
+}
+
 }  // namespace
 
 result<write_batch> decode_remote_write(std::string_view body, const write_limits& limits) {
+  return decode_remote_write(body, limits, nullptr);
+}
+
+result<write_batch> decode_remote_write(std::string_view body, const write_limits& limits,
+                                        std::vector<metric_metadata>* metadata) {
   const size_t max_decompressed = limits.max_decompressed;
   size_t len = 0;
   if (!snappy::GetUncompressedLength(body.data(), body.size(), &len))
@@ -132,11 +155,20 @@ result<write_batch> decode_remote_write(std::string_view body, const write_limit
   out.reserve(static_cast<size_t>(req.timeseries_size()));
   for (int i = 0; i < req.timeseries_size(); ++i)
     if (auto st = take_series(i, *req.mutable_timeseries(i), limits, out); !st) return st;
+  if (metadata)
+    if (auto st = take_metadata(req, *metadata); !st) return st;
   return out;
 }
 
-std::string encode_remote_write(const write_batch& b) {
+std::string encode_remote_write(const write_batch& b, const std::vector<metric_metadata>& metadata) {
   prometheus::WriteRequest req;
+  for (const auto& m : metadata) {
+    auto* pm = req.add_metadata();
+    pm->set_type(static_cast<prometheus::MetricMetadata::MetricType>(metric_type_code(m.type) % metric_type_count));
+    pm->set_metric_family_name(m.family);
+    pm->set_help(m.help);
+    pm->set_unit(m.unit);
+  }
   for (const auto& s : b) {
     auto* ts = req.add_timeseries();
     for (const auto& l : s.lbls) {

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/metric_metadata.hpp"
 #include "common/series.hpp"
 #include "common/status.hpp"
 
@@ -26,7 +27,8 @@ struct write_limits {
 // canonical labels (sorted by name, names unique and non-empty, valid UTF-8),
 // labels with an empty value are dropped (Prometheus: empty == absent), series
 // without samples are dropped, and samples keep the order they were sent in.
-// Metadata, exemplars and native histograms are ignored.
+// Exemplars and native histograms are ignored; metadata too, unless the
+// overload with `metadata` is used.
 //
 // Fails with strata_errc::bad_request, naming the problem and where, when the
 // body is not snappy, decompresses to more than `max_decompressed` bytes, is not
@@ -34,6 +36,12 @@ struct write_limits {
 // label name, or a name or value that is not valid UTF-8, or it passes one of
 // `limits`. On any error the whole request is rejected.
 result<write_batch> decode_remote_write(std::string_view body, const write_limits& limits);
+// The same, and when `metadata` is not null WriteRequest.metadata goes there,
+// in order, the type as /api/v1/metadata names it. An entry that fails
+// check_metadata, or has a type number remote_write 1.0 does not define,
+// rejects the request (bad_request naming metadata[i] and the field).
+result<write_batch> decode_remote_write(std::string_view body, const write_limits& limits,
+                                        std::vector<metric_metadata>* metadata);
 inline result<write_batch> decode_remote_write(std::string_view body,
                                                size_t max_decompressed = default_max_decompressed) {
   write_limits l;
@@ -43,6 +51,6 @@ inline result<write_batch> decode_remote_write(std::string_view body,
 
 // The inverse: a snappy-compressed WriteRequest with the series, labels and
 // samples of `b` in their order. For tests and clients; no validation.
-std::string encode_remote_write(const write_batch& b);
+std::string encode_remote_write(const write_batch& b, const std::vector<metric_metadata>& metadata = {});
 
 }  // namespace strata::wire
