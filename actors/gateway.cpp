@@ -81,6 +81,7 @@ gateway::gateway(caf::actor_system& sys, const shard_table& table, std::vector<c
 gateway::~gateway() = default;
 
 void gateway::write(write_batch batch, std::function<void(result<uint64_t>)> done) {
+  if (batch.empty()) return done(uint64_t{0});  // e.g. a remote_write request carrying only metadata
   auto collector = collectors_[next_collector_++ % collectors_.size()];
   auto timeout = timeout_;
   sys_.spawn([=, batch = std::move(batch)](caf::event_based_actor* self) mutable {

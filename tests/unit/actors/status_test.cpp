@@ -344,6 +344,16 @@ TEST_F(GatewayShards, BadMetadataIsRefusedWholeNamingTheEntry) {
   EXPECT_TRUE(all->empty()) << "nothing stored";
 }
 
+TEST_F(GatewayShards, EmptyWriteIsAcknowledgedWithoutTheShards) {
+  std::promise<result<uint64_t>> wrote;
+  gw_->write({}, [&](result<uint64_t> r) { wrote.set_value(std::move(r)); });
+  auto f = wrote.get_future();
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(5)), std::future_status::ready) << "a metadata-only write must not hang";
+  auto r = f.get();
+  ASSERT_TRUE(r.is_ok());
+  EXPECT_EQ(*r, 0u);
+}
+
 TEST_F(GatewayShards, TsdbStatusCountsEveryShard) {
   write_batch b;
   for (int i = 0; i < 30; ++i)
