@@ -103,9 +103,10 @@ caf::behavior collector_behavior(self_ptr self, const shard_table* table, collec
                                         std::to_string(opts.window + opts.max_queued) + ")"));
       }
       auto w = std::make_shared<pending_write>();
-      w->promise = self->make_response_promise();
       for (const auto& p : parts) w->outstanding += p.empty() ? 0 : 1;
+      // Answer an empty write here: once a promise is made, a returned value is lost.
       if (w->outstanding == 0) return uint64_t{0};
+      w->promise = self->make_response_promise();
       for (size_t i = 0; i < shards.size(); ++i)
         if (!parts[i].empty()) send_part(self, part{shards[i], wire::encode_batch(parts[i]), w}, opts);
       return w->promise;
