@@ -11,6 +11,7 @@
 #include "common/clock.hpp"
 #include "http/grouping_key.hpp"
 #include "http/push_groups.hpp"
+#include "wire/capnp_push.hpp"
 #include "wire/json_push.hpp"
 #include "wire/remote_write_v2.hpp"
 #include "wire/text_format.hpp"
@@ -117,11 +118,24 @@ void handle_group(const std::shared_ptr<push_state>& state, request&& req, respo
   });
 }
 
+// A native Cap'n Proto batch (docs/api/capnp_push.md): 204 when committed.
+void handle_capnp_push(const api_context& ctx, request&& req, respond_fn respond) {
+  auto b = wire::decode_capnp_push(req.body, ctx.options.write_limits);
+  if (!b) return respond(failure(b.error()));
+  if (b->empty()) return respond(text_reply(204, ""));
+  ctx.gateway.write(std::move(*b), [respond](result<uint64_t> r) {
+    if (!r) return respond(failure(r.error()));
+    respond(text_reply(204, ""));
+  });
+}
+
 void handle_json_push(const api_context& ctx, const clock& clk, request&& req, respond_fn respond) {
   auto type = req.header("content-type");
+  if (type.substr(0, 19) == "application/x-capnp") return handle_capnp_push(ctx, std::move(req), std::move(respond));
   if (type.substr(0, 16) != "application/json")
     return respond(text_reply(415, "unsupported Content-Type \"" + std::string(type) +
-                                       "\": /api/v1/push takes application/json events\n"));
+                                       "\": /api/v1/push takes application/json events or an "
+                                       "application/x-capnp batch\n"));
   auto p = wire::decode_json_push(req.body, clk.now_ms(), ctx.options.write_limits);
   if (!p) return respond(failure(p.error()));
   // TODO(metadata): hand p->metadata (family, type) to the metadata store.

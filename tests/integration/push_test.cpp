@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "tests/integration/node_fixture.hpp"
+#include "wire/batch.hpp"
 #include "wire/remote_write_v2.hpp"
 
 namespace strata::testing {
@@ -216,6 +217,20 @@ TEST_F(Push, RemoteWrite2IsWrittenAndCounted) {
   r = http_request(port, "POST", "/api/v1/write", "garbage", headers);
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.header("x-prometheus-remote-write-samples-written"), "0");
+}
+
+TEST_F(Push, CapnpBatchIsWritten) {
+  const uint16_t port = n_->http_port;
+  const int64_t t = now_ms();
+  write_batch b{{{{"region", "eu"}, {"__name__", "capnp_up"}}, {{t, 3}}}};  // unsorted: the node sorts
+  auto r = http_request(port, "POST", "/api/v1/push", wire::encode_batch(b), {{"Content-Type", "application/x-capnp"}});
+  ASSERT_EQ(r.status, 204) << r.body;
+  auto v = instant(port, "capnp_up", t);
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[R"({__name__="capnp_up", region="eu"})"], 3);
+  r = http_request(port, "POST", "/api/v1/push", "garbage!", {{"Content-Type", "application/x-capnp"}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("body is not a strata batch"), std::string::npos) << r.body;
 }
 
 }  // namespace
