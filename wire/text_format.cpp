@@ -171,7 +171,7 @@ class parser {
     if (!rest.empty() && !is_blank(rest[0]))
       return fail("# " + std::string(kw) + ": invalid metric name " + quote_for_message(line.substr(line.size() - rest.size() - n, n + 1)));
     if (!rest.empty()) rest.remove_prefix(1);
-    if (!om_ && kw != "HELP")
+    if (!om_)
       while (!rest.empty() && is_blank(rest[0])) rest.remove_prefix(1);
     if (kw != "HELP")
       while (!rest.empty() && is_blank(rest.back())) rest.remove_suffix(1);
