@@ -261,6 +261,7 @@ int serve(const serve_config& c) {
   api_opts.write_limits.max_name_length = c.max_label_name_length;
   api_opts.write_limits.max_value_length = c.max_label_value_length;
   api_opts.max_query_samples = c.query_max_samples;
+  api_opts.push_state_dir = (fs::path(c.data_dir) / "push").string();
   http::api_context ctx{gw, table, metrics, ready, node->address, api_opts};
   http::register_api(srv, ctx);
   auto sum = [gauges](std::atomic<uint64_t> actors::shard_gauges::*field) {

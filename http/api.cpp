@@ -7,12 +7,14 @@
 #include <set>
 
 #include "http/params.hpp"
+#include "http/push.hpp"
 #include "http/prom_json.hpp"
 #include <nlohmann/json.hpp>
 
 #include "query/engine.hpp"
 #include "query/parser.hpp"
 #include "wire/remote_write.hpp"
+#include "wire/remote_write_v2.hpp"
 
 namespace strata::http {
 
@@ -354,9 +356,12 @@ void handle_write(const api_context& ctx, std::shared_ptr<api_metrics> m, reques
     return respond(text(415, "unsupported Content-Encoding \"" + std::string(enc) +
                                  "\": remote_write 1.0 bodies are snappy-compressed\n"));
   auto type = req.header("content-type");
-  if (!type.empty() && type.substr(0, 22) != "application/x-protobuf")
+  auto proto = wire::remote_write_proto_for(type);
+  if (!type.empty() && proto == wire::remote_write_proto::unsupported)
     return respond(text(415, "unsupported Content-Type \"" + std::string(type) +
-                                 "\": remote_write 1.0 sends application/x-protobuf\n"));
+                                 "\": remote_write sends application/x-protobuf (1.0) or "
+                                 "application/x-protobuf;proto=io.prometheus.write.v2.Request (2.0)\n"));
+  if (proto == wire::remote_write_proto::v2) return handle_remote_write_v2(ctx, std::move(req), std::move(respond));
   std::vector<metric_metadata> metadata;
   auto batch = wire::decode_remote_write(req.body, ctx.options.write_limits, &metadata);
   if (!batch) {
@@ -601,6 +606,7 @@ void register_api(server& srv, const api_context& ctx) {
   srv.route({"GET"}, "/metrics", [c](request&&, respond_fn r) {
     r(text(200, c->metrics.render(), "text/plain; version=0.0.4; charset=utf-8"));
   });
+  register_push(srv, ctx);
   srv.route({"GET", "HEAD"}, "/health", [](request&&, respond_fn r) { r(text(200, "strata is Healthy.\n")); });
   srv.route({"GET", "HEAD"}, "/ready", [c](request&&, respond_fn r) {
     if (c->ready.load()) r(text(200, "strata is Ready.\n"));

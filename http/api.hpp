@@ -18,6 +18,7 @@ struct api_options {
   size_t max_query_samples = 50'000'000;
   size_t max_points_per_series = 11000;
   wire::write_limits write_limits;
+  std::string push_state_dir;  // LMDB environment of the push groups (http/push.hpp); "" = in memory
 };
 
 struct api_context {
