@@ -9,6 +9,7 @@
 #include "actors/shard_table.hpp"
 #include "common/metrics.hpp"
 #include "http/server.hpp"
+#include "query/engine.hpp"
 #include "wire/remote_write.hpp"
 
 namespace strata::http {
@@ -18,6 +19,10 @@ struct api_options {
   size_t max_query_samples = 50'000'000;
   size_t max_points_per_series = 11000;
   wire::write_limits write_limits;
+  // Rollup tiers queries may read, and how long raw samples are kept (0:
+  // forever); empty tiers: raw samples only.
+  std::vector<query::eval_options::tier> rollup_tiers;
+  int64_t raw_retention_ms = 0;
 };
 
 struct api_context {
