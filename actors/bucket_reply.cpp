@@ -49,37 +49,55 @@ result<std::string> answer_buckets(const persistence::shard_store& store, const 
   if (maxt > std::numeric_limits<int64_t>::max() - window_ms)
     return error(strata_errc::bad_request, "maxt " + std::to_string(maxt) + " is too large");
   auto bs = store.select_buckets(ms, mint, maxt, *tier);
-  // Raw samples are needed only after the oldest frontier, unless a
-  // matching series has no bucket at all (all its data is raw).
+  // Raw samples are needed after each series' last bucket and inside buckets
+  // that start with a sample on their edge: read from the oldest such point,
+  // or from mint when a matching series has no bucket at all.
   int64_t raw_from = mint;
   if (!bs.empty() && store.select_labels(ms, mint, maxt).size() <= bs.size()) {
     raw_from = std::numeric_limits<int64_t>::max();
-    for (const auto& s : bs) raw_from = std::min(raw_from, s.buckets.back().second.last_t + 1);
+    for (const auto& s : bs) {
+      raw_from = std::min(raw_from, s.buckets.back().second.last_t + 1);
+      for (const auto& [start, b] : s.buckets)
+        if (b.first_t == start) {
+          raw_from = std::min(raw_from, start);
+          break;
+        }
+    }
     raw_from = std::max(raw_from, mint);
   }
-  auto raw = store.select(ms, raw_from, maxt + window_ms - 1);
+  auto raw = store.select(ms, raw_from, maxt + window_ms);
   // Both lists are sorted by labels (shard_store's order).
   write_batch batch;
   std::vector<std::string> records;
   size_t i = 0, j = 0;
-  const std::vector<std::pair<int64_t, persistence::codec::rollup_bucket>> no_buckets;
+  std::vector<std::pair<int64_t, persistence::codec::rollup_bucket>> kept;
   while (i < bs.size() || j < raw.size()) {
     bool take_b = i < bs.size() && (j >= raw.size() || !(raw[j].lbls < bs[i].lbls));
     bool take_r = j < raw.size() && (i >= bs.size() || !(bs[i].lbls < raw[j].lbls));
     series s;
-    const auto* buckets = &no_buckets;
+    kept.clear();
+    const std::vector<sample> none;
+    const std::vector<sample>& xs = take_r ? raw[j].samples : none;
+    s.lbls = take_b ? bs[i].lbls : raw[j].lbls;
     int64_t after = std::numeric_limits<int64_t>::min();
     if (take_b) {
-      s.lbls = bs[i].lbls;
-      buckets = &bs[i].buckets;
-      after = bs[i].buckets.back().second.last_t;
+      for (auto& [start, b] : bs[i].buckets) {
+        after = b.last_t;
+        if (b.first_t == start) {
+          // Its samples, when all of them are still raw.
+          auto lo = std::lower_bound(xs.begin(), xs.end(), start, [](const sample& x, int64_t t) { return x.t < t; });
+          auto hi = std::upper_bound(lo, xs.end(), b.last_t, [](int64_t t, const sample& x) { return t < x.t; });
+          if (static_cast<uint64_t>(hi - lo) == b.count) {
+            s.samples.insert(s.samples.end(), lo, hi);
+            continue;
+          }
+        }
+        kept.emplace_back(start, std::move(b));
+      }
     }
-    if (take_r) {
-      if (!take_b) s.lbls = raw[j].lbls;
-      for (const auto& x : raw[j].samples)
-        if (x.t > after) s.samples.push_back(x);
-    }
-    records.push_back(persistence::codec::encode_buckets(window_ms, *buckets));
+    for (const auto& x : xs)
+      if (x.t > after) s.samples.push_back(x);
+    records.push_back(persistence::codec::encode_buckets(window_ms, kept));
     batch.push_back(std::move(s));
     if (take_b) ++i;
     if (take_r) ++j;
@@ -126,7 +144,7 @@ result<std::vector<query::bucket_series>> decode_bucket_reply(std::string_view i
       x.sketch = std::make_shared<store_sketch>(std::move(b.sketch));
       q.buckets.push_back(std::move(x));
     }
-    n += q.buckets.size() + q.tail.size();
+    n += q.buckets.size() + q.samples.size();
     out.push_back(std::move(q));
   }
   if (!in.empty()) return bad(std::to_string(in.size()) + " bytes after the last record");

@@ -229,7 +229,7 @@ void gather(const api_context& ctx, const std::vector<query::selection>& sels, s
           if (!r) {
             if (acc->failure.is_ok()) acc->failure = r.error();
           } else {
-            for (const auto& s : *r) acc->samples += s.buckets.size() + s.tail.size();
+            for (const auto& s : *r) acc->samples += s.buckets.size() + s.samples.size();
             if (acc->samples > max_samples && acc->failure.is_ok())
               acc->failure = error(strata_errc::bad_request,
                                    "query processing would load too many samples into memory in query execution");

@@ -65,8 +65,8 @@ struct piece_series {
   std::vector<bucket> pieces;  // by first_t, disjoint in time
 };
 
-// Joins answers of one series (two shards), turns tail samples into
-// one-sample buckets (stale markers dropped), sorts by time and drops
+// Joins answers of one series (two shards), turns raw samples into
+// one-sample buckets without sketch (stale markers dropped), sorts by time and drops
 // pieces that overlap an earlier one (the same samples answered twice).
 std::vector<piece_series> normalize_buckets(std::vector<bucket_series> in, int64_t w) {
   std::stable_sort(in.begin(), in.end(), [](const bucket_series& a, const bucket_series& b) { return a.lbls < b.lbls; });
@@ -76,7 +76,7 @@ std::vector<piece_series> normalize_buckets(std::vector<bucket_series> in, int64
     auto& ps = out.back().pieces;
     for (auto& b : s.buckets)
       if (b.count > 0) ps.push_back(std::move(b));
-    for (const auto& x : s.tail)
+    for (const auto& x : s.samples)
       if (!is_stale_nan(x.v)) ps.push_back(from_sample(x, w));
   }
   for (auto& s : out) {
@@ -96,10 +96,10 @@ std::vector<piece_series> normalize_buckets(std::vector<bucket_series> in, int64
 
 // quantile_over_time of a window: exact (Prometheus's interpolation) when
 // every piece is a raw sample, else the merged sketches plus the raw values.
-double window_quantile(double q, const bucket* b, const bucket* e) {
+double window_quantile(double q, const std::vector<const bucket*>& in) {
   std::unique_ptr<value_sketch> sk;
   std::vector<double> loose;
-  for (const bucket* p = b; p != e; ++p) {
+  for (const bucket* p : in) {
     if (p->sketch) {
       if (!sk) sk = p->sketch->clone();
       else sk->merge(*p->sketch);
@@ -205,17 +205,24 @@ result<std::optional<value>> evaluator::eval_rollup(const call_expr& c, const ma
     r.ok.assign(n, 0);
     bool any = false;
     const bucket* base = s.pieces.data();
+    std::vector<const bucket*> in;
     const size_t count = s.pieces.size();
     for (size_t k = 0; k < n; ++k) {
-      const int64_t first_start = ceil_to(ends[k] - range, w), last_start = floor_to(ends[k] - 1, w);
-      // Pieces are sorted by time, so also by start.
-      const bucket* b = std::lower_bound(base, base + count, first_start,
-                                         [](const bucket& x, int64_t t) { return x.start < t; });
-      const bucket* e = std::upper_bound(b, base + count, last_start,
-                                         [](int64_t t, const bucket& x) { return t < x.start; });
-      if (b == e) continue;
+      // A bucket belongs to the window when it starts in [end - range, end),
+      // a raw sample when it lies in (end - range, end]. Pieces are sorted
+      // by time; a bucket starting in the window begins before end + w.
+      const int64_t begin_t = ends[k] - range, end_t = ends[k];
+      const bucket* p = std::lower_bound(base, base + count, begin_t,
+                                         [](const bucket& x, int64_t t) { return x.first_t < t; });
+      in.clear();
+      for (; p != base + count && p->first_t - w < end_t; ++p) {
+        bool inside = p->sketch ? p->start >= begin_t && p->start < end_t
+                                : p->first_t > begin_t && p->first_t <= end_t;
+        if (inside) in.push_back(p);
+      }
+      if (in.empty()) continue;
       summary sm;
-      for (const bucket* p = b; p != e; ++p) sm.add(*p);
+      for (const bucket* q : in) sm.add(*q);
       double x;
       if (f == "rate" || f == "increase" || f == "delta") {
         if (sm.count < 2) continue;
@@ -243,7 +250,7 @@ result<std::optional<value>> evaluator::eval_rollup(const call_expr& c, const ma
       } else if (f == "present_over_time") {
         x = 1;
       } else {  // quantile_over_time
-        x = window_quantile(scalars[0].v[k], b, e);
+        x = window_quantile(scalars[0].v[k], in);
       }
       r.v[k] = x;
       r.ok[k] = 1;

@@ -44,16 +44,19 @@ struct bucket {
   int64_t first_t = 0;
   int64_t last_t = 0;
   double increase = 0;
-  std::shared_ptr<const value_sketch> sketch;  // null only when count is 0
+  std::shared_ptr<const value_sketch> sketch;
 };
 
-// A series as a rollup tier holds it: buckets by start, and in `tail` its
-// raw samples newer than the last sample the buckets hold (the part of the
-// series not yet rolled up, e.g. the head of a shard).
+// A series as a rollup tier answers it: buckets by start, and raw samples
+// (oldest first) where buckets cannot stand in for them: those not rolled
+// up yet (newer than the buckets' last sample, e.g. a shard's head), and
+// those of a bucket whose first sample lies exactly on its start (the
+// window edge rule needs to know that sample alone; the bucket is then left
+// out). Without raw samples left there (retention), the bucket is sent.
 struct bucket_series {
   labels lbls;
   std::vector<bucket> buckets;
-  std::vector<sample> tail;
+  std::vector<sample> samples;
 };
 
 class series_source {
@@ -67,12 +70,13 @@ class series_source {
   virtual result<std::vector<series>> select(const matchers& ms, int64_t mint, int64_t maxt) = 0;
 
   // Every series matching all of `ms`, with its buckets of width
-  // `window_ms` (a rollup tier) whose window starts in [mint, maxt], and in
-  // tail its raw samples in [mint, maxt + window_ms - 1] newer than the last
-  // of those buckets' samples (all of them when it has none). mint and maxt
-  // are multiples of window_ms. Series may come more than once (two shards);
-  // the engine merges them. The default has no rollups: strata_errc::
-  // not_found, and the engine reads raw samples instead.
+  // `window_ms` (a rollup tier) whose window starts in [mint, maxt] and its
+  // raw samples in [mint, maxt + window_ms] as bucket_series describes (the
+  // end is inclusive: a sample on the end of the last window belongs to it).
+  // mint and maxt are multiples of window_ms. Series may come more than
+  // once (two shards); the engine merges them. Every bucket has a sketch.
+  // The default has no rollups: strata_errc::not_found, and the engine reads
+  // raw samples instead.
   virtual result<std::vector<bucket_series>> select_buckets(const matchers& ms, int64_t mint, int64_t maxt,
                                                             int64_t window_ms) {
     (void)ms, (void)mint, (void)maxt, (void)window_ms;

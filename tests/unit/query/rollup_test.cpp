@@ -36,7 +36,9 @@ labels name(const char* n, const char* inst = "a") {
 
 // A store in memory: raw samples from `raw_from` on (older ones deleted by
 // retention), rollup buckets folded with persistence::codec::fold from every
-// sample before `sealed_before` (later ones are the unsealed head: the tail).
+// sample before `sealed_before` (later ones are the unsealed head, answered
+// raw). A bucket whose first sample lies on its start is answered as its raw
+// samples while they exist, as series_source::select_buckets asks.
 // `split` answers every series as two parts, as two shards would, with the
 // bucket at the split answered by both.
 class tier_source final : public series_source {
@@ -72,8 +74,15 @@ class tier_source final : public series_source {
       std::vector<std::pair<int64_t, persistence::codec::rollup_bucket>> folded;
       persistence::codec::fold(sealed, window_ms, folded);
       bucket_series bs{s.lbls, {}, {}};
+      int64_t after = std::numeric_limits<int64_t>::min();
       for (auto& [start, b] : folded) {
         if (start < mint || start > maxt) continue;
+        after = b.last_t;
+        if (b.first_t == start && start >= raw_from) {
+          for (const auto& x : sealed)
+            if (x.t >= start && x.t <= b.last_t) bs.samples.push_back(x);
+          continue;
+        }
         bucket q;
         q.start = start;
         q.count = b.count;
@@ -88,17 +97,16 @@ class tier_source final : public series_source {
         q.sketch = std::make_shared<codec_sketch>(b.sketch);
         bs.buckets.push_back(std::move(q));
       }
-      int64_t after = bs.buckets.empty() ? std::numeric_limits<int64_t>::min() : bs.buckets.back().last_t;
       for (const auto& x : s.samples)
-        if (x.t > after && x.t >= mint && x.t <= maxt + window_ms - 1 && x.t >= raw_from) bs.tail.push_back(x);
-      if (bs.buckets.empty() && bs.tail.empty()) continue;
+        if (x.t > after && x.t >= mint && x.t <= maxt + window_ms && x.t >= raw_from) bs.samples.push_back(x);
+      if (bs.buckets.empty() && bs.samples.empty()) continue;
       if (!split || bs.buckets.size() < 2) {
         out.push_back(std::move(bs));
         continue;
       }
       size_t half = bs.buckets.size() / 2;
       bucket_series a{bs.lbls, {bs.buckets.begin(), bs.buckets.begin() + half + 1}, {}};
-      bucket_series b{bs.lbls, {bs.buckets.begin() + half, bs.buckets.end()}, bs.tail};
+      bucket_series b{bs.lbls, {bs.buckets.begin() + half, bs.buckets.end()}, bs.samples};
       out.push_back(std::move(b));
       out.push_back(std::move(a));
     }
@@ -210,6 +218,40 @@ TEST(RollupTiers, UnsealedTailAndSplitAnswersAgreeWithRawSamples) {
     EXPECT_EQ(src.windows.back(), min_ms) << text;
     expect_same(as_matrix(*got), as_matrix(*want), text);
   }
+}
+
+TEST(RollupTiers, SamplesOnBucketEdgesStayExact) {
+  // Samples every 15 s on whole seconds: every minute starts with a sample
+  // on the edge between two windows.
+  const int64_t now = 10 * day_ms;
+  auto make = [&](tier_source& src) {
+    std::vector<sample> counter, gauge;
+    int i = 0;
+    for (int64_t t = now - 6 * hour_ms; t < now; t += 15'000, ++i) {
+      counter.push_back({t, static_cast<double>(i * 3)});
+      gauge.push_back({t, static_cast<double>((i * 37) % 101)});
+    }
+    src.add(name("c"), counter);
+    src.add(name("g"), gauge);
+  };
+  tier_source src, raw;
+  make(src);
+  make(raw);
+  raw.has_tiers = false;
+  src.sealed_before = now - 2 * hour_ms;
+  for (const char* text : exact_queries) {
+    auto e = q(text);
+    auto want = eval_range(e, raw, now - 5 * hour_ms, now, 5 * min_ms, tiered(now));
+    auto got = eval_range(e, src, now - 5 * hour_ms, now, 5 * min_ms, tiered(now));
+    ASSERT_TRUE(got.is_ok()) << got.error().message();
+    expect_same(as_matrix(*got), as_matrix(*want), text);
+    // A last window that ends on a sample, as an instant query.
+    want = eval_range(e, raw, now - hour_ms, now - hour_ms, 5 * min_ms, tiered(now));
+    got = eval_range(e, src, now - hour_ms, now - hour_ms, 5 * min_ms, tiered(now));
+    ASSERT_TRUE(got.is_ok()) << got.error().message();
+    expect_same(as_matrix(*got), as_matrix(*want), std::string(text) + " at an edge");
+  }
+  EXPECT_GT(src.bucket_calls, 0);
 }
 
 TEST(RollupTiers, QuantileOverTimeFromSketchesWithinOnePercent) {
