@@ -15,6 +15,8 @@ namespace strata::query::detail {
 namespace {
 
 constexpr int64_t int64_min = std::numeric_limits<int64_t>::min();
+// Wider than any tier's window (the widest is 1 h).
+constexpr int64_t hour_limit = 24 * 3'600'000;
 
 bool mul_of(int64_t x, int64_t w) { return x % w == 0; }
 
@@ -140,13 +142,17 @@ int64_t choose_rollup_window(int64_t first_end, int64_t last_end, int64_t step, 
                              const eval_options& o) {
   if (o.tiers.empty() || o.max_rollup_window_ms <= 0 || range_ms <= 0) return 0;
   if (first_end == last_end) step = 0;
-  const int64_t oldest = first_end - range_ms;
+  int64_t oldest, past;
+  // Times near the ends of int64 (far-off `@`) read raw samples.
+  if (__builtin_sub_overflow(first_end, range_ms, &oldest) ||
+      __builtin_add_overflow(last_end, 2 * hour_limit, &past) || oldest < int64_min + 2 * hour_limit)
+    return 0;
   auto covers = [&](const eval_options::tier& t) { return oldest >= o.now_ms - t.retention_ms; };
   const eval_options::tier* equivalent = nullptr;
   const eval_options::tier* finest_covering = nullptr;
   const eval_options::tier* longest = nullptr;
   for (const auto& t : o.tiers) {
-    if (t.window_ms <= 0 || t.window_ms > o.max_rollup_window_ms) continue;
+    if (t.window_ms <= 0 || t.window_ms > hour_limit || t.window_ms > o.max_rollup_window_ms) continue;
     if (!longest || t.retention_ms > longest->retention_ms) longest = &t;
     if (!covers(t)) continue;
     if (!finest_covering || t.window_ms < finest_covering->window_ms) finest_covering = &t;
