@@ -76,6 +76,7 @@ std::vector<piece_series> normalize_buckets(std::vector<bucket_series> in, int64
   for (auto& s : in) {
     if (out.empty() || !(out.back().lbls == s.lbls)) out.push_back({std::move(s.lbls), {}});
     auto& ps = out.back().pieces;
+    ps.reserve(ps.size() + s.buckets.size() + s.samples.size());
     for (auto& b : s.buckets)
       if (b.count > 0) ps.push_back(std::move(b));
     for (const auto& x : s.samples)
@@ -83,7 +84,8 @@ std::vector<piece_series> normalize_buckets(std::vector<bucket_series> in, int64
   }
   for (auto& s : out) {
     auto& ps = s.pieces;
-    std::stable_sort(ps.begin(), ps.end(), [](const bucket& a, const bucket& b) { return a.first_t < b.first_t; });
+    auto by_time = [](const bucket& a, const bucket& b) { return a.first_t < b.first_t; };
+    if (!std::is_sorted(ps.begin(), ps.end(), by_time)) std::stable_sort(ps.begin(), ps.end(), by_time);
     size_t k = 0;
     for (size_t i = 0; i < ps.size(); ++i) {
       if (k > 0 && ps[i].first_t <= ps[k - 1].last_t) continue;
