@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "actors/bucket_reply.hpp"
 #include "actors/messages.hpp"
 #include "persistence/shard_store.hpp"
 #include "wire/batch.hpp"
@@ -141,6 +142,40 @@ void gateway::select(const matchers& ms, int64_t mint, int64_t maxt, size_t max_
         done(merge_series(std::move(acc->parts)), down_warnings(*view));
       },
       select_atom::value, encode_matchers(ms), mint, maxt);
+}
+
+void gateway::select_buckets(const matchers& ms, int64_t mint, int64_t maxt, int64_t window_ms, size_t max_samples,
+                             read_done<std::vector<query::bucket_series>> done) {
+  auto view = table_.snapshot();
+  struct gathered {
+    std::vector<query::bucket_series> parts;
+    size_t samples = 0;
+    bool over = false;
+  };
+  auto acc = std::make_shared<gathered>();
+  fan_out<std::string>(
+      sys_, view, timeout_,
+      [acc, max_samples](std::string& bytes) {
+        if (acc->over) return status::ok();
+        size_t n = 0;
+        auto b = decode_bucket_reply(bytes, &n);
+        if (!b) return b.error();
+        acc->samples += n;
+        if (acc->samples > max_samples) {
+          acc->over = true;
+          acc->parts = {};
+          return error(strata_errc::bad_request,
+                       "query processing would load too many samples into memory in query execution (limit " +
+                           std::to_string(max_samples) + ")");
+        }
+        for (auto& s : *b) acc->parts.push_back(std::move(s));
+        return status::ok();
+      },
+      [acc, done, view](status st) {
+        if (!st) return done(st, {});
+        done(std::move(acc->parts), down_warnings(*view));
+      },
+      buckets_atom::value, encode_matchers(ms), mint, maxt, window_ms);
 }
 
 void gateway::select_labels(const matchers& ms, int64_t mint, int64_t maxt, read_done<std::vector<labels>> done) {

@@ -16,6 +16,7 @@
 #include "common/metric_metadata.hpp"
 #include "common/series.hpp"
 #include "common/status.hpp"
+#include "query/series_source.hpp"
 
 namespace strata::persistence {
 struct tsdb_summary;  // persistence/shard_store.hpp
@@ -59,6 +60,11 @@ class gateway {
   // unbounded memory.
   void select(const matchers& ms, int64_t mint, int64_t maxt, size_t max_samples,
               read_done<std::vector<series>> done);
+  // Rollup buckets of width window_ms (series_source::select_buckets) from
+  // every live shard, concatenated (the query engine joins a series that
+  // two shards answer). The same sample limit, buckets counting as samples.
+  void select_buckets(const matchers& ms, int64_t mint, int64_t maxt, int64_t window_ms, size_t max_samples,
+                      read_done<std::vector<query::bucket_series>> done);
   void select_labels(const matchers& ms, int64_t mint, int64_t maxt, read_done<std::vector<labels>> done);
   void label_names(const matchers& ms, int64_t mint, int64_t maxt, read_done<std::vector<std::string>> done);
   void label_values(const std::string& name, const matchers& ms, int64_t mint, int64_t maxt,

@@ -30,6 +30,7 @@ using names_atom = caf::atom_constant<caf::atom("names")>;      // (ms, mint, ma
 using values_atom = caf::atom_constant<caf::atom("values")>;    // (name, ms, mint, maxt) -> strvec
 using stats_atom = caf::atom_constant<caf::atom("stats")>;      // () -> (uint64 series, uint64 samples)
 using admin_atom = caf::atom_constant<caf::atom("admin")>;      // ("flush"|"compact") -> string summary
+using buckets_atom = caf::atom_constant<caf::atom("buckets")>;  // (ms, mint, maxt, window_ms) -> bytes (bucket_reply.hpp)
 using maintain_atom = caf::atom_constant<caf::atom("maintain")>;  // () to self: housekeeping tick
 using tsdb_atom = caf::atom_constant<caf::atom("tsdb")>;        // () -> bytes (encode_tsdb_summary)
 using mdput_atom = caf::atom_constant<caf::atom("mdput")>;      // (flat metadata) -> uint64 entries written

@@ -5,6 +5,7 @@
 #include <caf/stateful_actor.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/bucket_reply.hpp"
 #include "actors/messages.hpp"
 #include "wire/batch.hpp"
 
@@ -84,6 +85,14 @@ caf::behavior shard_behavior(caf::stateful_actor<shard_state>* self,
       auto ms = decode_matchers(flat);
       if (!ms) return to_caf_error(ms.error());
       return wire::encode_batch(store->select(*ms, mint, maxt));
+    },
+    [=](buckets_atom, const std::vector<std::string>& flat, int64_t mint, int64_t maxt,
+        int64_t window_ms) -> caf::result<std::string> {
+      auto ms = decode_matchers(flat);
+      if (!ms) return to_caf_error(ms.error());
+      auto r = answer_buckets(*store, *ms, mint, maxt, window_ms);
+      if (!r) return to_caf_error(r.error());
+      return std::move(*r);
     },
     [=](series_atom, const std::vector<std::string>& flat, int64_t mint, int64_t maxt) -> caf::result<std::string> {
       auto ms = decode_matchers(flat);

@@ -262,6 +262,9 @@ int serve(const serve_config& c) {
   api_opts.write_limits.max_value_length = c.max_label_value_length;
   api_opts.max_query_samples = c.query_max_samples;
   api_opts.push_state_dir = (fs::path(c.data_dir) / "push").string();
+  const auto& ret = store_opts->retention;
+  api_opts.raw_retention_ms = ret.raw_ms;
+  for (auto t : persistence::rollup_tiers) api_opts.rollup_tiers.push_back({persistence::window_span(t), ret.of(t)});
   http::api_context ctx{gw, table, metrics, ready, node->address, api_opts};
   http::register_api(srv, ctx);
   auto sum = [gauges](std::atomic<uint64_t> actors::shard_gauges::*field) {

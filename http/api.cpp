@@ -110,7 +110,27 @@ class prefetched_source final : public query::series_source {
     return k;
   }
 
-  explicit prefetched_source(std::vector<entry> data) : data_(std::move(data)) {}
+  struct bucket_entry {
+    std::string key;  // selection_key() + window
+    std::vector<query::bucket_series> data;
+  };
+
+  static std::string bucket_key(const matchers& ms, int64_t mint, int64_t maxt, int64_t window_ms) {
+    return std::to_string(window_ms) + "w" + selection_key(ms, mint, maxt);
+  }
+
+  explicit prefetched_source(std::vector<entry> data, std::vector<bucket_entry> buckets = {})
+      : data_(std::move(data)), buckets_(std::move(buckets)) {}
+
+  // Exactly the rollup selections fetched; any other is not_found, and the
+  // engine reads raw samples instead.
+  result<std::vector<query::bucket_series>> select_buckets(const matchers& ms, int64_t mint, int64_t maxt,
+                                                           int64_t window_ms) override {
+    std::string key = bucket_key(ms, mint, maxt, window_ms);
+    for (auto& e : buckets_)
+      if (e.key == key) return e.data;
+    return query::series_source::select_buckets(ms, mint, maxt, window_ms);
+  }
 
   result<std::vector<series>> select(const matchers& ms, int64_t mint, int64_t maxt) override {
     std::string key = selection_key(ms, mint, maxt);
@@ -130,7 +150,31 @@ class prefetched_source final : public query::series_source {
 
  private:
   std::vector<entry> data_;
+  std::vector<bucket_entry> buckets_;
 };
+
+// The rollup tiers a query may read (docs/design/query.md, "Rollup tiers"):
+// the node's tiers and raw retention, and max_source_resolution: `auto`
+// (default) any tier, `0s`/`raw` raw samples only, or a duration, the widest
+// tier width allowed.
+status rollup_options(const api_context& ctx, const request& req, query::eval_options& opts) {
+  opts.tiers = ctx.options.rollup_tiers;
+  opts.raw_retention_ms = ctx.options.raw_retention_ms;
+  opts.now_ms = now_ms();
+  if (!req.has_param("max_source_resolution")) return {};
+  std::string v(req.param("max_source_resolution"));
+  if (v == "auto" || v.empty()) return {};
+  if (v == "raw") {
+    opts.max_rollup_window_ms = 0;
+    return {};
+  }
+  auto d = parse_duration_ms(v);
+  if (!d || *d < 0)
+    return error(strata_errc::bad_request, "invalid parameter \"max_source_resolution\": \"" + v +
+                                               "\" is neither auto, raw nor a non-negative duration");
+  opts.max_rollup_window_ms = *d;
+  return {};
+}
 
 // Evaluation options of /query and /query_range: the node's lookback and
 // sample limit, and a deadline from the `timeout` parameter (2m by default,
@@ -146,6 +190,7 @@ result<query::eval_options> query_options(const api_context& ctx, const request&
     if (*t > 0) timeout_ms = *t;
   }
   opts.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  if (auto st = rollup_options(ctx, req, opts); !st) return st;
   return opts;
 }
 
@@ -156,6 +201,7 @@ void gather(const api_context& ctx, const std::vector<query::selection>& sels, s
   struct acc_t {
     std::mutex mu;
     std::vector<prefetched_source::entry> entries;
+    std::vector<prefetched_source::bucket_entry> bucket_entries;
     std::set<std::string> warnings;
     size_t left = 0;
     size_t samples = 0;
@@ -163,7 +209,17 @@ void gather(const api_context& ctx, const std::vector<query::selection>& sels, s
   };
   auto acc = std::make_shared<acc_t>();
   std::vector<const query::selection*> unique;
+  std::vector<const query::selection*> unique_buckets;
   for (const auto& s : sels) {
+    if (s.window_ms > 0) {
+      std::string key = prefetched_source::bucket_key(s.label_matchers, s.mint, s.maxt, s.window_ms);
+      bool seen = false;
+      for (const auto& e : acc->bucket_entries) seen = seen || e.key == key;
+      if (seen) continue;
+      acc->bucket_entries.push_back({std::move(key), {}});
+      unique_buckets.push_back(&s);
+      continue;
+    }
     std::string key = prefetched_source::selection_key(s.label_matchers, s.mint, s.maxt);
     bool seen = false;
     for (const auto& e : acc->entries) seen = seen || e.key == key;
@@ -171,12 +227,38 @@ void gather(const api_context& ctx, const std::vector<query::selection>& sels, s
     acc->entries.push_back({std::move(key), {}});
     unique.push_back(&s);
   }
-  acc->left = unique.size();
-  if (unique.empty()) return done(std::make_shared<prefetched_source>(std::vector<prefetched_source::entry>{}), {});
+  acc->left = unique.size() + unique_buckets.size();
+  if (acc->left == 0) return done(std::make_shared<prefetched_source>(std::vector<prefetched_source::entry>{}), {});
+  auto finish = [acc, done] {
+    if (!acc->failure.is_ok()) return done(acc->failure, {});
+    done(std::make_shared<prefetched_source>(std::move(acc->entries), std::move(acc->bucket_entries)),
+         std::vector<std::string>(acc->warnings.begin(), acc->warnings.end()));
+  };
+  for (size_t i = 0; i < unique_buckets.size(); ++i) {
+    const auto& sel = *unique_buckets[i];
+    ctx.gateway.select_buckets(
+        sel.label_matchers, sel.mint, sel.maxt, sel.window_ms, max_samples,
+        [acc, i, max_samples, finish](result<std::vector<query::bucket_series>> r, std::vector<std::string> w) {
+          std::unique_lock<std::mutex> lock(acc->mu);
+          if (!r) {
+            if (acc->failure.is_ok()) acc->failure = r.error();
+          } else {
+            for (const auto& s : *r) acc->samples += s.buckets.size() + s.samples.size();
+            if (acc->samples > max_samples && acc->failure.is_ok())
+              acc->failure = error(strata_errc::bad_request,
+                                   "query processing would load too many samples into memory in query execution");
+            acc->bucket_entries[i].data = std::move(*r);
+            acc->warnings.insert(w.begin(), w.end());
+          }
+          if (--acc->left > 0) return;
+          lock.unlock();
+          finish();
+        });
+  }
   for (size_t i = 0; i < unique.size(); ++i) {
     const auto& sel = *unique[i];
     ctx.gateway.select(sel.label_matchers, sel.mint, sel.maxt, max_samples,
-                       [acc, i, max_samples, done](result<std::vector<series>> r, std::vector<std::string> w) {
+                       [acc, i, max_samples, finish](result<std::vector<series>> r, std::vector<std::string> w) {
                          std::unique_lock<std::mutex> lock(acc->mu);
                          if (!r) {
                            if (acc->failure.is_ok()) acc->failure = r.error();
@@ -191,9 +273,7 @@ void gather(const api_context& ctx, const std::vector<query::selection>& sels, s
                          }
                          if (--acc->left > 0) return;
                          lock.unlock();
-                         if (!acc->failure.is_ok()) return done(acc->failure, {});
-                         done(std::make_shared<prefetched_source>(std::move(acc->entries)),
-                              std::vector<std::string>(acc->warnings.begin(), acc->warnings.end()));
+                         finish();
                        });
   }
 }

@@ -9,6 +9,7 @@
 #include "actors/shard_table.hpp"
 #include "common/metrics.hpp"
 #include "http/server.hpp"
+#include "query/engine.hpp"
 #include "wire/remote_write.hpp"
 
 namespace strata::http {
@@ -19,6 +20,10 @@ struct api_options {
   size_t max_points_per_series = 11000;
   wire::write_limits write_limits;
   std::string push_state_dir;  // LMDB environment of the push groups (http/push.hpp); "" = in memory
+  // Rollup tiers queries may read, and how long raw samples are kept (0:
+  // forever); empty tiers: raw samples only.
+  std::vector<query::eval_options::tier> rollup_tiers;
+  int64_t raw_retention_ms = 0;
 };
 
 struct api_context {

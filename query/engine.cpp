@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "query/detail/evaluator.hpp"
+#include "query/detail/rollup.hpp"
 
 namespace strata::query {
 
@@ -99,8 +100,9 @@ int64_t dur(int64_t fixed, const duration_ptr& e, int64_t qstep, int64_t qs, int
   return e ? eval_duration_ms(*e, qstep, qe - qs) : fixed;
 }
 
-void collect(const expr& e, int64_t lo, int64_t hi, int64_t qs, int64_t qe, int64_t qstep, const eval_options& o,
-             std::vector<selection>& out) {
+// `gstep`: the step of the grid lo..hi (0 for one time).
+void collect(const expr& e, int64_t lo, int64_t hi, int64_t gstep, int64_t qs, int64_t qe, int64_t qstep,
+             const eval_options& o, std::vector<selection>& out) {
   std::visit(
       [&](const auto& n) {
         using T = std::decay_t<decltype(n)>;
@@ -123,17 +125,17 @@ void collect(const expr& e, int64_t lo, int64_t hi, int64_t qs, int64_t qe, int6
           int64_t a = sat_sub(base_time(n.mods, lo, qs, qe), off);
           int64_t b = sat_sub(base_time(n.mods, hi, qs, qe), off);
           int64_t start = align_up(sat_sub(a, dur(n.range_ms, n.range_expr, qstep, qs, qe)), step);
-          if (start <= b) collect(*n.inner, start, b - (b - start) % step, qs, qe, qstep, o, out);
+          if (start <= b) collect(*n.inner, start, b - (b - start) % step, step, qs, qe, qstep, o, out);
         } else if constexpr (std::is_same_v<T, paren_expr>) {
-          collect(*n.inner, lo, hi, qs, qe, qstep, o, out);
+          collect(*n.inner, lo, hi, gstep, qs, qe, qstep, o, out);
         } else if constexpr (std::is_same_v<T, unary_expr>) {
-          collect(*n.operand, lo, hi, qs, qe, qstep, o, out);
+          collect(*n.operand, lo, hi, gstep, qs, qe, qstep, o, out);
         } else if constexpr (std::is_same_v<T, binary_expr>) {
-          collect(*n.lhs, lo, hi, qs, qe, qstep, o, out);
-          collect(*n.rhs, lo, hi, qs, qe, qstep, o, out);
+          collect(*n.lhs, lo, hi, gstep, qs, qe, qstep, o, out);
+          collect(*n.rhs, lo, hi, gstep, qs, qe, qstep, o, out);
         } else if constexpr (std::is_same_v<T, call_expr>) {
           if (n.func == "info") {
-            collect(*n.args[0], lo, hi, qs, qe, qstep, o, out);
+            collect(*n.args[0], lo, hi, gstep, qs, qe, qstep, o, out);
             time_modifiers mods;
             if (const auto* bvs = std::get_if<vector_selector>(&unwrap_parens(*n.args[0]).node)) mods = bvs->mods;
             int64_t off = dur(mods.offset_ms, mods.offset_expr, qstep, qs, qe);
@@ -142,10 +144,29 @@ void collect(const expr& e, int64_t lo, int64_t hi, int64_t qs, int64_t qe, int6
             out.push_back({info_series_matchers(n), sat_add(sat_sub(a, o.lookback_ms), 1), b});
             return;
           }
-          for (const auto& a : n.args) collect(*a, lo, hi, qs, qe, qstep, o, out);
+          if (rollup_function(n.func)) {
+            size_t mi = n.func == "quantile_over_time" ? 1 : 0;
+            const auto* ms = mi < n.args.size() ? std::get_if<matrix_selector>(&unwrap_parens(*n.args[mi]).node)
+                                                : nullptr;
+            if (ms && ms->vs.mode == range_mode::plain) {
+              int64_t range = dur(ms->range_ms, ms->range_expr, qstep, qs, qe);
+              int64_t off = dur(ms->vs.mods.offset_ms, ms->vs.mods.offset_expr, qstep, qs, qe);
+              int64_t a = sat_sub(base_time(ms->vs.mods, lo, qs, qe), off);
+              int64_t b = sat_sub(base_time(ms->vs.mods, hi, qs, qe), off);
+              int64_t w = choose_rollup_window(a, b, lo == hi ? 0 : gstep, range, o);
+              if (w > 0) {
+                for (size_t i = 0; i < n.args.size(); ++i)
+                  if (i != mi) collect(*n.args[i], lo, hi, gstep, qs, qe, qstep, o, out);
+                auto [first, last] = bucket_starts(a, b, range, w);
+                if (first <= last) out.push_back({ms->vs.label_matchers, first, last, w});
+                return;
+              }
+            }
+          }
+          for (const auto& a : n.args) collect(*a, lo, hi, gstep, qs, qe, qstep, o, out);
         } else if constexpr (std::is_same_v<T, aggregate_expr>) {
-          if (n.param) collect(*n.param, lo, hi, qs, qe, qstep, o, out);
-          collect(*n.operand, lo, hi, qs, qe, qstep, o, out);
+          if (n.param) collect(*n.param, lo, hi, gstep, qs, qe, qstep, o, out);
+          collect(*n.operand, lo, hi, gstep, qs, qe, qstep, o, out);
         }
       },
       e.node);
@@ -553,7 +574,7 @@ std::vector<selection> selections(const expr& e, int64_t start_ms, int64_t end_m
   std::vector<selection> out;
   int64_t last = end_ms;
   if (step_ms > 0 && end_ms > start_ms) last = end_ms - (end_ms - start_ms) % step_ms;
-  detail::collect(e, start_ms, last, start_ms, end_ms, step_ms, o, out);
+  detail::collect(e, start_ms, last, last == start_ms ? 0 : step_ms, start_ms, end_ms, step_ms, o, out);
   return out;
 }
 

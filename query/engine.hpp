@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "common/status.hpp"
@@ -38,6 +39,23 @@ struct eval_options {
   // Evaluation fails with strata_errc::timeout once this passes; checked
   // between series, so overshoot is bounded by the work on one series.
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+
+  // Rollup tiers (docs/design/query.md, "Rollup tiers"). A range function
+  // over a plain selector reads buckets of a tier when the tier is
+  // equivalent (window and step whole multiples of its width, ends aligned)
+  // or the range reaches before the raw horizon. Empty: raw samples only.
+  struct tier {
+    int64_t window_ms;     // bucket width: 60000, 300000, 3600000
+    int64_t retention_ms;  // how far back from now_ms the tier holds data
+  };
+  std::vector<tier> tiers;
+  // Raw samples are kept this long (0: forever, no raw horizon).
+  int64_t raw_retention_ms = 0;
+  // The wall clock, for retention horizons (now_ms - retention).
+  int64_t now_ms = 0;
+  // The widest tier a query may read; 0 reads raw samples only (the
+  // max_source_resolution query parameter).
+  int64_t max_rollup_window_ms = std::numeric_limits<int64_t>::max();
 };
 
 result<query_result> eval_instant(const expr& e, series_source& src, int64_t t_ms, const eval_options& o);
@@ -50,10 +68,13 @@ result<query_result> eval_range(const expr& e, series_source& src, int64_t start
 // What one selector of a query reads: its matchers and the inclusive time
 // span [mint, maxt] of its samples over the whole evaluation (offsets, `@`,
 // subqueries and lookback or range included).
+// window_ms > 0: a rollup selection (series_source::select_buckets): the
+// buckets of that width whose window starts in [mint, maxt].
 struct selection {
   matchers label_matchers;
   int64_t mint = 0;
   int64_t maxt = 0;
+  int64_t window_ms = 0;
 };
 
 // One entry per selector of `e`, in the order they appear, for a query

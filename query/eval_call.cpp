@@ -12,6 +12,7 @@
 
 #include "common/utf8.hpp"
 #include "query/detail/evaluator.hpp"
+#include "query/detail/rollup.hpp"
 #include "query/functions.hpp"
 
 namespace strata::query::detail {
@@ -307,8 +308,28 @@ result<value> evaluator::eval_range_function(const call_expr& c) {
     if (!s) return s.error();
     scalars.push_back(std::move(*s));
   }
+  if (f == "quantile_over_time") {
+    for (size_t k = 0; k < n; ++k) {
+      double q = scalars[0].v[k];
+      if (std::isnan(q) || q < 0 || q > 1)
+        notes_->warn("PromQL warning: quantile value should be between 0 and 1, got " + format_value(q));
+    }
+  }
+  const auto* plain_sel = std::get_if<matrix_selector>(&unwrap_parens(*c.args[matrix_arg]).node);
+  if (plain_sel && rollup_function(f)) {
+    auto r = eval_rollup(c, *plain_sel, scalars);
+    if (!r) return r.error();
+    if (*r) return std::move(**r);
+  }
+  // Past the raw horizon only rollups hold data; functions they cannot
+  // answer give no value there rather than one from what raw data is left.
+  int64_t horizon = std::numeric_limits<int64_t>::min();
+  if (plain_sel && !rollup_function(f) && f != "absent_over_time" && opts_.max_rollup_window_ms > 0)
+    horizon = raw_horizon(opts_);
   auto m = eval_matrix(*c.args[matrix_arg]);
   if (!m) return m.error();
+  bool cut = false;
+  for (size_t k = 0; k < m->ends.size(); ++k) cut = cut || m->ends[k] - m->range_ms < horizon;
   vec_value out;
   if (f == "absent_over_time") {
     vseries one = empty_like(absent_labels(unwrap_parens(*c.args[0])), n);
@@ -341,13 +362,6 @@ result<value> evaluator::eval_range_function(const call_expr& c) {
                                                    std::to_string(tf));
     }
   }
-  if (f == "quantile_over_time") {
-    for (size_t k = 0; k < n; ++k) {
-      double q = scalars[0].v[k];
-      if (std::isnan(q) || q < 0 || q > 1)
-        notes_->warn("PromQL warning: quantile value should be between 0 and 1, got " + format_value(q));
-    }
-  }
   // predict_linear predicts from the step time, before `offset` and `@`.
   bool predict = f == "predict_linear";
   if (m->mode != range_mode::plain) return eval_extended_range(c, *m);
@@ -369,6 +383,7 @@ result<value> evaluator::eval_range_function(const call_expr& c) {
       int64_t end = m->ends[k], begin = end - m->range_ms;
       if (end < prev_end) lo = hi = 0;
       prev_end = end;
+      if (begin < horizon) continue;
       while (hi < count && base[hi].t <= end) ++hi;
       while (lo < hi && base[lo].t <= begin) ++lo;
       if (lo == hi) continue;
@@ -385,6 +400,11 @@ result<value> evaluator::eval_range_function(const call_expr& c) {
     r.metric = std::move(s.lbls);
     out.series.push_back(std::move(r));
   }
+  if (cut)
+    notes_->warn("PromQL warning: " + f +
+                 " cannot be computed from rollup tiers, and raw samples before the raw retention are deleted: no "
+                 "value where the range reaches before " + format_value(static_cast<double>(horizon) / 1000) +
+                 " (unix seconds)");
   if (drop) drop_metric_names(out);
   if (auto st = merge_same_labels(out); !st) return st;
   return value{std::move(out)};

@@ -396,6 +396,27 @@ double histogram_fraction_classic(double lo, double hi, std::vector<std::pair<do
 
 // ---- range functions ----------------------------------------------------
 
+double extrapolate(const change& c, int64_t end_ms, int64_t range_ms, bool is_counter, bool is_rate) {
+  const int64_t range_start = end_ms - range_ms;
+  const int64_t range_end = end_ms;
+  double result = c.result;
+  double to_start = static_cast<double>(c.first_t - range_start) / 1000;
+  double to_end = static_cast<double>(range_end - c.last_t) / 1000;
+  const double sampled = static_cast<double>(c.last_t - c.first_t) / 1000;
+  const double avg_spacing = sampled / static_cast<double>(c.count - 1);
+  const double threshold = avg_spacing * 1.1;
+  if (to_start >= threshold) to_start = avg_spacing / 2;
+  if (is_counter) {
+    double to_zero = to_start;
+    if (result > 0 && c.first >= 0) to_zero = sampled * (c.first / result);
+    if (to_zero < to_start) to_start = to_zero;
+  }
+  if (to_end >= threshold) to_end = avg_spacing / 2;
+  double factor = (sampled + to_start + to_end) / sampled;
+  if (is_rate) factor /= static_cast<double>(range_ms) / 1000;
+  return result * factor;
+}
+
 namespace {
 
 // rate, increase and delta: the change over the window, extrapolated towards
@@ -406,29 +427,13 @@ bool extrapolated_rate(const window& w, bool is_counter, bool is_rate, double& o
   const size_t n = w.size();
   if (n < 2) return false;
   const sample* s = w.begin;
-  const int64_t range_start = w.end_ms - w.range_ms;
-  const int64_t range_end = w.end_ms;
   double result = s[n - 1].v - s[0].v;
   if (is_counter) {
     for (size_t i = 1; i < n; ++i) {
       if (s[i].v < s[i - 1].v) result += s[i - 1].v;
     }
   }
-  double to_start = static_cast<double>(s[0].t - range_start) / 1000;
-  double to_end = static_cast<double>(range_end - s[n - 1].t) / 1000;
-  const double sampled = static_cast<double>(s[n - 1].t - s[0].t) / 1000;
-  const double avg_spacing = sampled / static_cast<double>(n - 1);
-  const double threshold = avg_spacing * 1.1;
-  if (to_start >= threshold) to_start = avg_spacing / 2;
-  if (is_counter) {
-    double to_zero = to_start;
-    if (result > 0 && s[0].v >= 0) to_zero = sampled * (s[0].v / result);
-    if (to_zero < to_start) to_start = to_zero;
-  }
-  if (to_end >= threshold) to_end = avg_spacing / 2;
-  double factor = (sampled + to_start + to_end) / sampled;
-  if (is_rate) factor /= static_cast<double>(w.range_ms) / 1000;
-  out = result * factor;
+  out = extrapolate({s[0].t, s[0].v, s[n - 1].t, s[n - 1].v, n, result}, w.end_ms, w.range_ms, is_counter, is_rate);
   return true;
 }
 

@@ -59,6 +59,22 @@ range_fn find_range_function(std::string_view name);
 // when `name` is no range function here.
 int range_function_arg_count(std::string_view name);
 
+// Prometheus's extrapolation of rate/increase/delta from a window's summary:
+// the first and last sample, the sample count (>= 2) and the change between
+// them (for counters reset-aware: every drop counts as a restart from 0).
+// Extrapolates towards (end_ms - range_ms, end_ms] by at most 110% of the
+// average spacing, for counters not before the counter's zero point; per
+// second when is_rate. Rollup buckets give the same summary.
+struct change {
+  int64_t first_t;
+  double first;
+  int64_t last_t;
+  double last;
+  size_t count;
+  double result;
+};
+double extrapolate(const change& c, int64_t end_ms, int64_t range_ms, bool is_counter, bool is_rate);
+
 // One-number functions: abs, ceil, floor, exp, ln, log2, log10, sqrt, sgn, all
 // trig incl. hyperbolic and inverse, deg, rad, and the date functions
 // day_of_month, day_of_week, day_of_year, days_in_month, hour, minute, month,

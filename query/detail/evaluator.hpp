@@ -10,6 +10,7 @@
 // An evaluator is single-threaded and lives for one query.
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -96,6 +97,11 @@ class evaluator {
   result<value> eval_label_function(const call_expr& c);
   result<value> eval_info(const call_expr& c);
   result<value> eval_extended_range(const call_expr& c, const matrix_value& m);
+  // A rollup function over a plain selector from the tier the rule picks
+  // (eval_rollup.cpp); nullopt when the rule says raw or the source has no
+  // rollups.
+  result<std::optional<value>> eval_rollup(const call_expr& c, const matrix_selector& ms,
+                                           const std::vector<scalar_value>& scalars);
 
   result<value> binary_vector_vector(const binary_expr& b, vec_value& l, vec_value& r);
   result<value> set_operation(const binary_expr& b, vec_value& l, vec_value& r);

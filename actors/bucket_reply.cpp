@@ -1,0 +1,155 @@
+#include "actors/bucket_reply.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include "persistence/codec/rollup.hpp"
+#include "wire/batch.hpp"
+
+namespace strata::actors {
+namespace {
+
+// The storage's sketch as the query engine sees it.
+class store_sketch final : public query::value_sketch {
+ public:
+  explicit store_sketch(persistence::codec::quantile_sketch s) : s_(std::move(s)) {}
+  std::unique_ptr<query::value_sketch> clone() const override { return std::make_unique<store_sketch>(s_); }
+  void merge(const query::value_sketch& o) override { s_.merge(static_cast<const store_sketch&>(o).s_); }
+  void add(double v) override { s_.add(v); }
+  double quantile(double q) const override { return s_.quantile(q); }
+
+ private:
+  persistence::codec::quantile_sketch s_;
+};
+
+void put_u32(std::string& out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+bool get_u32(std::string_view& in, uint32_t* v) {
+  if (in.size() < 4) return false;
+  *v = 0;
+  for (int i = 0; i < 4; ++i) *v |= static_cast<uint32_t>(static_cast<unsigned char>(in[i])) << (8 * i);
+  in.remove_prefix(4);
+  return true;
+}
+
+status bad(const std::string& why) { return error(strata_errc::corruption, "bucket reply: " + why); }
+
+}  // namespace
+
+result<std::string> answer_buckets(const persistence::shard_store& store, const matchers& ms, int64_t mint,
+                                   int64_t maxt, int64_t window_ms) {
+  const persistence::tier* tier = nullptr;
+  for (const auto& t : persistence::rollup_tiers)
+    if (persistence::window_span(t) == window_ms) tier = &t;
+  if (!tier)
+    return error(strata_errc::bad_request, "window_ms " + std::to_string(window_ms) +
+                                               " is the width of no rollup tier (60000, 300000, 3600000)");
+  if (maxt > std::numeric_limits<int64_t>::max() - window_ms)
+    return error(strata_errc::bad_request, "maxt " + std::to_string(maxt) + " is too large");
+  auto bs = store.select_buckets(ms, mint, maxt, *tier);
+  // Raw samples are needed after each series' last bucket and inside buckets
+  // that start with a sample on their edge: read from the oldest such point,
+  // or from mint when a matching series has no bucket at all.
+  int64_t raw_from = mint;
+  if (!bs.empty() && store.select_labels(ms, mint, maxt).size() <= bs.size()) {
+    raw_from = std::numeric_limits<int64_t>::max();
+    for (const auto& s : bs) {
+      raw_from = std::min(raw_from, s.buckets.back().second.last_t + 1);
+      for (const auto& [start, b] : s.buckets)
+        if (b.first_t == start) {
+          raw_from = std::min(raw_from, start);
+          break;
+        }
+    }
+    raw_from = std::max(raw_from, mint);
+  }
+  auto raw = store.select(ms, raw_from, maxt + window_ms);
+  // Both lists are sorted by labels (shard_store's order).
+  write_batch batch;
+  std::vector<std::string> records;
+  size_t i = 0, j = 0;
+  std::vector<std::pair<int64_t, persistence::codec::rollup_bucket>> kept;
+  while (i < bs.size() || j < raw.size()) {
+    bool take_b = i < bs.size() && (j >= raw.size() || !(raw[j].lbls < bs[i].lbls));
+    bool take_r = j < raw.size() && (i >= bs.size() || !(bs[i].lbls < raw[j].lbls));
+    series s;
+    kept.clear();
+    const std::vector<sample> none;
+    const std::vector<sample>& xs = take_r ? raw[j].samples : none;
+    s.lbls = take_b ? bs[i].lbls : raw[j].lbls;
+    int64_t after = std::numeric_limits<int64_t>::min();
+    if (take_b) {
+      for (auto& [start, b] : bs[i].buckets) {
+        after = b.last_t;
+        if (b.first_t == start) {
+          // Its samples, when all of them are still raw.
+          auto lo = std::lower_bound(xs.begin(), xs.end(), start, [](const sample& x, int64_t t) { return x.t < t; });
+          auto hi = std::upper_bound(lo, xs.end(), b.last_t, [](int64_t t, const sample& x) { return t < x.t; });
+          if (static_cast<uint64_t>(hi - lo) == b.count) {
+            s.samples.insert(s.samples.end(), lo, hi);
+            continue;
+          }
+        }
+        kept.emplace_back(start, std::move(b));
+      }
+    }
+    for (const auto& x : xs)
+      if (x.t > after) s.samples.push_back(x);
+    records.push_back(persistence::codec::encode_buckets(window_ms, kept));
+    batch.push_back(std::move(s));
+    if (take_b) ++i;
+    if (take_r) ++j;
+  }
+  std::string b = wire::encode_batch(batch);
+  std::string out;
+  put_u32(out, static_cast<uint32_t>(b.size()));
+  out += b;
+  for (const auto& r : records) {
+    put_u32(out, static_cast<uint32_t>(r.size()));
+    out += r;
+  }
+  return out;
+}
+
+result<std::vector<query::bucket_series>> decode_bucket_reply(std::string_view in, size_t* samples) {
+  uint32_t len = 0;
+  if (!get_u32(in, &len) || len > in.size()) return bad("batch length past the end");
+  auto batch = wire::decode_batch(in.substr(0, len));
+  if (!batch) return batch.error();
+  in.remove_prefix(len);
+  std::vector<query::bucket_series> out;
+  out.reserve(batch->size());
+  size_t n = 0;
+  for (auto& s : *batch) {
+    if (!get_u32(in, &len) || len > in.size()) return bad("rollup record length past the end");
+    auto run = persistence::codec::decode_buckets(in.substr(0, len));
+    if (!run) return run.error();
+    in.remove_prefix(len);
+    query::bucket_series q{std::move(s.lbls), {}, std::move(s.samples)};
+    q.buckets.reserve(run->size());
+    for (auto& [start, b] : *run) {
+      query::bucket x;
+      x.start = start;
+      x.count = b.count;
+      x.sum = b.sum;
+      x.min = b.min;
+      x.max = b.max;
+      x.first = b.first;
+      x.last = b.last;
+      x.first_t = b.first_t;
+      x.last_t = b.last_t;
+      x.increase = b.increase;
+      x.sketch = std::make_shared<store_sketch>(std::move(b.sketch));
+      q.buckets.push_back(std::move(x));
+    }
+    n += q.buckets.size() + q.samples.size();
+    out.push_back(std::move(q));
+  }
+  if (!in.empty()) return bad(std::to_string(in.size()) + " bytes after the last record");
+  if (samples) *samples = n;
+  return out;
+}
+
+}  // namespace strata::actors
