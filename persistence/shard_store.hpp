@@ -107,7 +107,9 @@ class shard_store {
   // empty. (POST /api/v1/admin/flush)
   status flush();
   // flush(), then rewrites every raw block so that each series has one chunk
-  // per block (fewer keys, better compression). (POST /api/v1/admin/compact)
+  // per block (fewer keys, better compression), then rewrites the kv store
+  // to its live data (kv::store::compact_copy: the file shrinks).
+  // (POST /api/v1/admin/compact)
   result<compact_stats> compact();
   // Housekeeping, called periodically with the wall clock: writes chunks
   // sealed since the last commit, seals series that hold the WAL back past

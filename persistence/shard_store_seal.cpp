@@ -354,6 +354,9 @@ result<compact_stats> shard_store::compact() {
     }
     if (auto s = commit(); !s) return s;
   }
+  // The file keeps the high-water mark of the WAL and of rewritten records:
+  // copy the live pages into a new file and swap it in.
+  if (auto st = kv_->compact_copy(); !st) return st;
   return cs;
 }
 
