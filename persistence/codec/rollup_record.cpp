@@ -10,6 +10,7 @@
 
 #include <cassert>
 #include <cmath>
+#include <numeric>
 
 #include "persistence/codec/detail/bits.hpp"
 #include "persistence/codec/detail/sketch_bins.hpp"
@@ -25,7 +26,8 @@ constexpr size_t checksum_size = 4;
 constexpr uint8_t flag_starts_in_windows = 1;
 constexpr uint8_t flag_consecutive = 2;
 constexpr uint8_t flag_compressed = 4;
-constexpr uint8_t known_flags = flag_starts_in_windows | flag_consecutive | flag_compressed;
+constexpr uint8_t flag_factor = 8;  // a common factor of every m follows the exponent
+constexpr uint8_t known_flags = flag_starts_in_windows | flag_consecutive | flag_compressed | flag_factor;
 constexpr int max_exponent = 15;  // 10^15 and below are exact doubles
 constexpr uint64_t max_body = 256u << 20;
 constexpr int zstd_level = 3;
@@ -84,6 +86,20 @@ int choose_exponent(const bucket_run& b) {
     if (all) return k;
   }
   return 0;
+}
+
+// The greatest common divisor of every m of the record (byte counts are
+// multiples of 1024), or 1.
+uint64_t common_factor(const bucket_run& b, int k) {
+  uint64_t g = 0;
+  for (const auto& [start, x] : b) {
+    for (double v : {x.first, x.last, x.min, x.max, x.sum, x.increase}) {
+      int64_t m = to_decimal(v, k).m;
+      g = std::gcd(g, static_cast<uint64_t>(m < 0 ? -m : m));  // |m| <= 2^53
+      if (g == 1) return 1;
+    }
+  }
+  return g == 0 ? 1 : g;
 }
 
 // sum's prediction: count times the mean of first and last, in decimal units.
@@ -154,21 +170,28 @@ std::string encode_buckets(int64_t window_ms, const bucket_run& b) {
       detail::put_varint(body, wrap_sub(span, prev_span));
       prev_span = span;
     }
+    // Columns hold q = m / g; predictions are made in q.
+    const uint64_t g = common_factor(b, k);
+    auto dec = [&](double v) {
+      decimal d = to_decimal(v, k);
+      d.m /= static_cast<int64_t>(g);
+      return d;
+    };
     column first, last, mins, maxs, sums, increases;
     std::string own_bounds;
     int64_t prev_last = 0;
     for (const auto& [start, x] : b) {
       uint8_t shape = extreme_code(x.min, x) | static_cast<uint8_t>(extreme_code(x.max, x) << max_shift);
-      decimal f = to_decimal(x.first, k), l = to_decimal(x.last, k);
+      decimal f = dec(x.first), l = dec(x.last);
       first.put(f, prev_last);
       last.put(l, f.m);
       prev_last = l.m;
-      if ((shape & 3) == min_coded) mins.put(to_decimal(x.min, k), f.m);
-      if ((shape >> max_shift) == min_coded) maxs.put(to_decimal(x.max, k), f.m);
-      sums.put(to_decimal(x.sum, k), predict_sum(x.count, f.m, l.m));
+      if ((shape & 3) == min_coded) mins.put(dec(x.min), f.m);
+      if ((shape >> max_shift) == min_coded) maxs.put(dec(x.max), f.m);
+      sums.put(dec(x.sum), predict_sum(x.count, f.m, l.m));
       if (!increase_is_last_minus_first(x)) {
         shape |= increase_coded;
-        increases.put(to_decimal(x.increase, k), wrap_sub(l.m, f.m));
+        increases.put(dec(x.increase), wrap_sub(l.m, f.m));
       }
       if (double_bits(x.sketch.min()) != double_bits(x.min) || double_bits(x.sketch.max()) != double_bits(x.max)) {
         shape |= sketch_bounds_own;
@@ -186,8 +209,9 @@ std::string encode_buckets(int64_t window_ms, const bucket_run& b) {
     size_t n = ZSTD_compress(packed.data(), packed.size(), body.data(), body.size(), zstd_level);
     const bool compress = !ZSTD_isError(n) && n < body.size();
     out.push_back(static_cast<char>((in_windows ? flag_starts_in_windows : 0) | (consecutive ? flag_consecutive : 0) |
-                                    (compress ? flag_compressed : 0)));
+                                    (compress ? flag_compressed : 0) | (g > 1 ? flag_factor : 0)));
     out.push_back(static_cast<char>(k));
+    if (g > 1) detail::put_uvarint(out, g);
     detail::put_uvarint(out, body.size());
     if (compress) out.append(packed.data(), n);
     else out += body;
@@ -216,6 +240,9 @@ result<bucket_run> decode_buckets_v2(std::string_view in, int64_t* window_ms) {
   if (!r.get_u8(flags) || (flags & ~known_flags) != 0) return corrupt("bad flags");
   if (!r.get_u8(k8) || k8 > max_exponent) return corrupt("decimal exponent above 15 or cut short");
   const int k = k8;
+  uint64_t g = 1;
+  if ((flags & flag_factor) && (!r.get_uvarint(g) || g < 2 || g > (uint64_t{1} << 53)))
+    return corrupt("common factor missing, below 2 or above 2^53");
   uint64_t body_size;
   if (!r.get_uvarint(body_size) || body_size > max_body) return corrupt("body length missing or above 256 MiB");
   // Every bucket takes at least four body bytes (count, offset, span, shape).
@@ -296,20 +323,23 @@ result<bucket_run> decode_buckets_v2(std::string_view in, int64_t* window_ms) {
     rollup_bucket& x = b[i].second;
     int64_t mf = wrap_add(prev_last, first[i].m), ml = wrap_add(mf, last[i].m);
     prev_last = ml;
-    x.first = from_decimal(mf, first[i].e, k);
-    x.last = from_decimal(ml, last[i].e, k);
+    auto value = [&](int64_t q, int64_t e) {
+      return from_decimal(static_cast<int64_t>(static_cast<uint64_t>(q) * g), e, k);
+    };
+    x.first = value(mf, first[i].e);
+    x.last = value(ml, last[i].e);
     auto extreme = [&](uint8_t code, std::vector<decimal>& col, size_t& at) {
       if (code == min_is_first) return x.first;
       if (code == min_is_last) return x.last;
       const decimal& d = col[at++];
-      return from_decimal(wrap_add(mf, d.m), d.e, k);
+      return value(wrap_add(mf, d.m), d.e);
     };
     x.min = extreme(shape[i] & 3, mins, i_min);
     x.max = extreme((shape[i] >> max_shift) & 3, maxs, i_max);
-    x.sum = from_decimal(wrap_add(predict_sum(x.count, mf, ml), sums[i].m), sums[i].e, k);
+    x.sum = value(wrap_add(predict_sum(x.count, mf, ml), sums[i].m), sums[i].e);
     if (shape[i] & increase_coded) {
       const decimal& d = incs[i_inc++];
-      x.increase = from_decimal(wrap_add(wrap_sub(ml, mf), d.m), d.e, k);
+      x.increase = value(wrap_add(wrap_sub(ml, mf), d.m), d.e);
     } else {
       x.increase = x.last - x.first;
     }

@@ -199,13 +199,45 @@ class PackedDamage : public PackedV1Damage {
  protected:
   std::string good() {
     std::vector<sample> in;
-    for (int i = 0; i < 100; ++i) in.push_back({i * 1000, i * 0.25});
+    for (int i = 0; i < 100; ++i) in.push_back({i * 1000, i * 0.25 + 0.01});  // no common factor
     auto b = encode_packed_chunk(in);
     EXPECT_EQ(static_cast<uint8_t>(b[0]), 0x51);
     return b;
   }
   static constexpr size_t how_at = 1 + 1 + 1 + 3;  // count 100, min_t 0, span 99000
 };
+
+TEST(PackedChunk, CommonFactorOfDecimalsIsStoredOnce) {
+  std::mt19937_64 rng(6);
+  std::vector<sample> in;
+  double v = 16.0 * (1 << 30);
+  for (int i = 0; i < 480; ++i) {
+    in.push_back({1'700'000'000'000 + i * 15'000, v});
+    v += static_cast<double>((static_cast<int64_t>(rng() % 2001) - 1000) * 1024);
+  }
+  auto b = encode_packed_chunk(in);
+  std::vector<sample> out;
+  ASSERT_TRUE(decode_packed_chunk(b, lo, hi, out).is_ok());
+  EXPECT_EQ(out, in);
+  EXPECT_LT(b.size(), encode_packed_chunk_v1(in).size() * 9 / 10);  // about 10 bits less per sample
+}
+
+TEST_F(PackedDamage, CommonFactorBelow2) {
+  std::vector<sample> in = {{0, 2048}, {1000, 4096}};
+  auto b = encode_packed_chunk(in);
+  const size_t how = 1 + 1 + 1 + 2;  // count 2, min_t 0, span 1000
+  ASSERT_NE(b[how] & 0x40, 0);
+  b[how + 1] = 1;  // the factor 2048 (two varint bytes) becomes 1 and a stray byte
+  reseal(b);
+  EXPECT_NE(decode_error(b).find("common factor"), std::string::npos);
+}
+
+TEST_F(PackedDamage, CodingByteWithBit7) {
+  auto b = good();
+  b[how_at] = static_cast<char>(b[how_at] | 0x80);
+  reseal(b);
+  EXPECT_NE(decode_error(b).find("bit 7"), std::string::npos);
+}
 
 TEST_F(PackedDamage, EveryTruncation) {
   auto b = good();
@@ -234,13 +266,6 @@ TEST_F(PackedDamage, UnknownValueCoding) {
   b[how_at] = static_cast<char>((b[how_at] & ~3) | 3);
   reseal(b);
   EXPECT_NE(decode_error(b).find("value coding"), std::string::npos);
-}
-
-TEST_F(PackedDamage, ExponentAbove15) {
-  auto b = good();
-  b[how_at] = static_cast<char>((b[how_at] & 3) | (16 << 2));
-  reseal(b);
-  EXPECT_NE(decode_error(b).find("decimal exponent"), std::string::npos);
 }
 
 TEST_F(PackedDamage, BodyLengthThatDisagreesWithTheFrame) {
