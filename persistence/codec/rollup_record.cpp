@@ -293,7 +293,7 @@ result<bucket_run> decode_buckets_v2(std::string_view in, int64_t* window_ms) {
     e.second.last_t = wrap_add(e.second.first_t, span);
   }
   std::vector<uint8_t> shape(b.size());
-  size_t n_min = 0, n_max = 0, n_inc = 0, n_bounds = 0;
+  size_t n_min = 0, n_max = 0, n_inc = 0;
   for (auto& s : shape) {
     if (!br.get_u8(s)) return corrupt("shapes cut short");
     if ((s & ~known_shape) != 0 || (s & 3) > min_coded || ((s >> max_shift) & 3) > min_coded)
@@ -301,7 +301,6 @@ result<bucket_run> decode_buckets_v2(std::string_view in, int64_t* window_ms) {
     n_min += (s & 3) == min_coded;
     n_max += ((s >> max_shift) & 3) == min_coded;
     n_inc += (s & increase_coded) != 0;
-    n_bounds += (s & sketch_bounds_own) != 0;
   }
   // A column of `count` values: corrections, then changes.
   auto read_column = [&](size_t count, std::vector<decimal>& col) -> bool {
@@ -351,7 +350,6 @@ result<bucket_run> decode_buckets_v2(std::string_view in, int64_t* window_ms) {
       bounds[i] = {x.min, x.max};
     }
   }
-  (void)n_bounds;
   int32_t first_key = 0;
   for (size_t i = 0; i < b.size(); ++i) {
     std::string cause = sketch_bins::decode(br, first_key, bounds[i].first, bounds[i].second, b[i].second.sketch);
