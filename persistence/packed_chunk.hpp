@@ -19,11 +19,15 @@
 
 namespace strata::persistence {
 
-inline constexpr uint8_t packed_chunk_format = 0x50;  // 'P': first byte of every packed chunk
+inline constexpr uint8_t packed_chunk_format = 0x51;     // first byte of the packed chunks written now
+inline constexpr uint8_t packed_chunk_format_v1 = 0x50;  // 'P': the first format, still read
 inline constexpr size_t max_packed_samples = 65535;
 
 // REQUIRES: 0 < samples.size() <= max_packed_samples, sorted by time, unique.
 std::string encode_packed_chunk(const std::vector<sample>& samples);
+// The same samples in the first format (0x50, fixed-width header), which
+// older stores hold; for tests of the reader.
+std::string encode_packed_chunk_v1(const std::vector<sample>& samples);
 
 struct packed_header {
   uint16_t count;

@@ -134,8 +134,11 @@ class shard_store {
   // Seals every series' head and writes everything pending; the WAL is then
   // empty. (POST /api/v1/admin/flush)
   status flush();
-  // flush(), then rewrites every raw block so that each series has one chunk
-  // per block (fewer keys, better compression). (POST /api/v1/admin/compact)
+  // flush(), then rewrites every raw block so that each series has one packed
+  // chunk per block (a few where one would not fit an LMDB leaf page; fewer
+  // keys, better compression), then rewrites the kv store
+  // to its live data (kv::store::compact_copy: the file shrinks).
+  // (POST /api/v1/admin/compact)
   result<compact_stats> compact();
   // Housekeeping, called periodically with the wall clock: writes chunks
   // sealed since the last commit, seals series that hold the WAL back past

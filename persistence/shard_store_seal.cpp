@@ -22,6 +22,26 @@ std::string encode_u32(uint32_t v) {
 
 using bucket_run = std::vector<std::pair<int64_t, codec::rollup_bucket>>;
 
+// A packed chunk larger than this would take whole 4 KiB LMDB overflow pages
+// (a value over ~2,009 bytes beside a 21-byte key), most of the last one empty.
+constexpr size_t max_inline_chunk = 2000;
+constexpr size_t min_split_samples = 64;
+
+// Packs [first, last) (sorted, unique, at most max_packed_samples) into one
+// chunk, or into halves, recursively, while a chunk would not fit inline.
+void pack_pieces(std::vector<sample>::const_iterator first, std::vector<sample>::const_iterator last,
+                 std::vector<std::pair<int64_t, std::string>>& out) {
+  std::vector<sample> piece(first, last);
+  std::string bytes = encode_packed_chunk(piece);
+  const auto n = static_cast<size_t>(last - first);
+  if (bytes.size() <= max_inline_chunk || n < 2 * min_split_samples) {
+    out.emplace_back(first->t, std::move(bytes));
+    return;
+  }
+  pack_pieces(first, first + static_cast<std::ptrdiff_t>(n / 2), out);
+  pack_pieces(first + static_cast<std::ptrdiff_t>(n / 2), last, out);
+}
+
 
 }  // namespace
 
@@ -336,17 +356,21 @@ result<compact_stats> shard_store::compact() {
       return r;
     };
     for (auto& g : groups) {
-      if (g.keys.size() == 1 && g.packed) {
-        ++cs.chunks_after;
+      if (g.packed) {  // compacted before, nothing sealed since
+        cs.chunks_after += g.keys.size();
         continue;
       }
       sort_unique(g.samples);
       for (const auto& k : g.keys) ops.push_back({kv::op::kind::erase, kv::table::chunks, keep.emplace_back(k), {}});
+      std::vector<std::pair<int64_t, std::string>> pieces;
       for (size_t i = 0; i < g.samples.size(); i += max_packed_samples) {
         size_t e = std::min(g.samples.size(), i + max_packed_samples);
-        std::vector<sample> piece(g.samples.begin() + i, g.samples.begin() + e);
-        const auto& k = keep.emplace_back(chunk_key(tier::raw, b, g.sn, piece.front().t));
-        ops.push_back({kv::op::kind::put, kv::table::chunks, k, keep.emplace_back(encode_packed_chunk(piece))});
+        pack_pieces(g.samples.begin() + static_cast<std::ptrdiff_t>(i), g.samples.begin() + static_cast<std::ptrdiff_t>(e),
+                    pieces);
+      }
+      for (auto& [min_t, bytes] : pieces) {
+        const auto& k = keep.emplace_back(chunk_key(tier::raw, b, g.sn, min_t));
+        ops.push_back({kv::op::kind::put, kv::table::chunks, k, keep.emplace_back(std::move(bytes))});
         ++cs.chunks_after;
       }
       if (++in_commit == compact_groups_per_commit)
@@ -354,6 +378,9 @@ result<compact_stats> shard_store::compact() {
     }
     if (auto s = commit(); !s) return s;
   }
+  // The file keeps the high-water mark of the WAL and of rewritten records:
+  // copy the live pages into a new file and swap it in.
+  if (auto st = kv_->compact_copy(); !st) return st;
   return cs;
 }
 

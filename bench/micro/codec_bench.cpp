@@ -209,13 +209,16 @@ void BM_Fold(benchmark::State& state, series_kind kind) {
   set_per_item(state, "t/sample", s.size());
 }
 
-// A day of 1m buckets of 4 samples: the record of one (tier, block, series).
-void BM_EncodeBuckets(benchmark::State& state, series_kind kind) {
+// A day of 1m buckets of 4 samples: the record of one (tier, block, series),
+// in the version written today and in version 1 (XOR, no compression).
+using bucket_encoder = std::string (*)(int64_t, const std::vector<std::pair<int64_t, rollup_bucket>>&);
+
+void BM_EncodeBucketsWith(benchmark::State& state, series_kind kind, bucket_encoder encode) {
   std::vector<std::pair<int64_t, rollup_bucket>> b;
   fold(make_series(kind, 4 * 1440), 60'000, b);
   size_t bytes = 0;
   for (auto _ : state) {
-    auto rec = encode_buckets(60'000, b);
+    auto rec = encode(60'000, b);
     bytes = rec.size();
     benchmark::DoNotOptimize(rec.data());
   }
@@ -223,15 +226,25 @@ void BM_EncodeBuckets(benchmark::State& state, series_kind kind) {
   state.counters["bytes/bucket"] = static_cast<double>(bytes) / static_cast<double>(b.size());
 }
 
-void BM_DecodeBuckets(benchmark::State& state, series_kind kind) {
+void BM_EncodeBuckets(benchmark::State& state, series_kind kind) { BM_EncodeBucketsWith(state, kind, encode_buckets); }
+void BM_EncodeBucketsV1(benchmark::State& state, series_kind kind) {
+  BM_EncodeBucketsWith(state, kind, encode_buckets_v1);
+}
+
+void BM_DecodeBucketsWith(benchmark::State& state, series_kind kind, bucket_encoder encode) {
   std::vector<std::pair<int64_t, rollup_bucket>> b;
   fold(make_series(kind, 4 * 1440), 60'000, b);
-  auto rec = encode_buckets(60'000, b);
+  auto rec = encode(60'000, b);
   for (auto _ : state) {
     auto back = decode_buckets(rec);
     benchmark::DoNotOptimize(back->data());
   }
   set_per_item(state, "t/bucket", b.size());
+}
+
+void BM_DecodeBuckets(benchmark::State& state, series_kind kind) { BM_DecodeBucketsWith(state, kind, encode_buckets); }
+void BM_DecodeBucketsV1(benchmark::State& state, series_kind kind) {
+  BM_DecodeBucketsWith(state, kind, encode_buckets_v1);
 }
 
 BENCHMARK_CAPTURE(BM_GorillaEncode, counter, counter);
@@ -262,5 +275,11 @@ BENCHMARK_CAPTURE(BM_EncodeBuckets, decimal_gauge, decimal_gauge);
 BENCHMARK_CAPTURE(BM_DecodeBuckets, counter, counter);
 BENCHMARK_CAPTURE(BM_DecodeBuckets, int_gauge, int_gauge);
 BENCHMARK_CAPTURE(BM_DecodeBuckets, decimal_gauge, decimal_gauge);
+BENCHMARK_CAPTURE(BM_EncodeBucketsV1, counter, counter);
+BENCHMARK_CAPTURE(BM_EncodeBucketsV1, int_gauge, int_gauge);
+BENCHMARK_CAPTURE(BM_EncodeBucketsV1, decimal_gauge, decimal_gauge);
+BENCHMARK_CAPTURE(BM_DecodeBucketsV1, counter, counter);
+BENCHMARK_CAPTURE(BM_DecodeBucketsV1, int_gauge, int_gauge);
+BENCHMARK_CAPTURE(BM_DecodeBucketsV1, decimal_gauge, decimal_gauge);
 
 }  // namespace

@@ -52,7 +52,8 @@ struct rollup_bucket {
   friend bool operator!=(const rollup_bucket& a, const rollup_bucket& b) { return !(a == b); }
 };
 
-inline constexpr uint8_t rollup_format_version = 1;
+inline constexpr uint8_t rollup_format_version = 2;  // what encode_buckets writes
+inline constexpr uint8_t rollup_format_v1 = 1;       // still read
 
 // The start of the window of length window_ms that holds t:
 // t - (t mod window_ms), rounding towards -infinity for negative t.
@@ -66,9 +67,13 @@ int64_t window_start(int64_t t, int64_t window_ms);
 void fold(const std::vector<sample>& in, int64_t window_ms, std::vector<std::pair<int64_t, rollup_bucket>>& out);
 
 // A run of buckets of one series (sorted by window start, starts distinct) as
-// one record: version, columns (starts, counts, times, XOR-coded values,
-// sketches) and a checksum. The record of each (tier, block, series).
+// one record: version, columns (starts, counts, times, decimal-coded values,
+// sketches), zstd-compressed when smaller, and a checksum. The record of each
+// (tier, block, series). Version 2 (rollup_record.cpp).
 std::string encode_buckets(int64_t window_ms, const std::vector<std::pair<int64_t, rollup_bucket>>& b);
+// The same run as a version 1 record (XOR-coded values, no compression), the
+// format of older stores; decode_buckets reads both.
+std::string encode_buckets_v1(int64_t window_ms, const std::vector<std::pair<int64_t, rollup_bucket>>& b);
 // The buckets of a record, bit for bit, and its window in *window_ms when
 // given. strata_errc::corruption with the cause on any damage; never reads
 // outside `in`.

@@ -1,4 +1,5 @@
-// encode_buckets / decode_buckets: the rollup record (docs/format/rollup.md).
+// encode_buckets_v1 / decode_buckets: the rollup record of version 1, and the
+// version dispatch of decode_buckets (docs/format/rollup.md).
 #include <xxhash.h>
 
 #include <cassert>
@@ -11,6 +12,9 @@
 #include "persistence/codec/rollup.hpp"
 
 namespace strata::persistence::codec {
+namespace detail {
+result<std::vector<std::pair<int64_t, rollup_bucket>>> decode_buckets_v2(std::string_view in, int64_t* window_ms);
+}  // namespace detail
 namespace {
 
 using bucket_run = std::vector<std::pair<int64_t, rollup_bucket>>;
@@ -71,11 +75,11 @@ bool sketch_bounds_are_bucket_bounds(const rollup_bucket& b) {
 
 }  // namespace
 
-std::string encode_buckets(int64_t window_ms, const bucket_run& b) {
+std::string encode_buckets_v1(int64_t window_ms, const bucket_run& b) {
   assert(window_ms > 0);
   std::string out;
   out.reserve(16 + b.size() * 24);
-  out.push_back(static_cast<char>(rollup_format_version));
+  out.push_back(static_cast<char>(rollup_format_v1));
   detail::put_uvarint(out, static_cast<uint64_t>(window_ms));
   detail::put_uvarint(out, b.size());
   if (!b.empty()) {
@@ -164,12 +168,14 @@ result<bucket_run> decode_buckets(std::string_view in, int64_t* window_ms) {
   if (in.size() < 1 + checksum_size)
     return corrupt(std::to_string(in.size()) + " bytes is shorter than a version and a checksum");
   auto version = static_cast<uint8_t>(in[0]);
-  if (version != rollup_format_version) return corrupt("unknown version " + std::to_string(version));
+  if (version != rollup_format_v1 && version != rollup_format_version)
+    return corrupt("unknown version " + std::to_string(version));
   std::string_view body = in.substr(0, in.size() - checksum_size);
   auto stored = detail::get_le<uint32_t>(in.data() + body.size());
   auto computed = static_cast<uint32_t>(XXH3_64bits(body.data(), body.size()));
   if (stored != computed)
     return corrupt("checksum mismatch: stored " + hex32(stored) + ", computed " + hex32(computed));
+  if (version == rollup_format_version) return detail::decode_buckets_v2(in, window_ms);
 
   detail::byte_reader r(body);
   r.advance(1);

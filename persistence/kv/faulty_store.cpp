@@ -103,4 +103,12 @@ status faulty_store::sync() {
   return inner_->sync();
 }
 
+status faulty_store::compact_copy() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (disk_full_) return error(strata_errc::storage, "no space left on device");
+  }
+  return inner_->compact_copy();
+}
+
 }  // namespace strata::persistence::kv

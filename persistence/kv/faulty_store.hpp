@@ -50,6 +50,8 @@ class faulty_store final : public store {
   status get(table t, std::string_view key, std::string& value) const override;
   status scan(table t, std::string_view from, std::string_view to, const scan_fn& fn) const override;
   status sync() override;
+  // Delegated; fails like a commit while the disk is full.
+  status compact_copy() override;
   // The wrapped store's figures (its commits are the ones that got through).
   store_stats stats() const override { return inner_->stats(); }
 

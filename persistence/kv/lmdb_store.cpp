@@ -10,16 +10,27 @@
 // MDB_MAP_FULL is aborted, the map doubled (up to max_map_size) while no
 // transaction is open, and the whole commit retried.
 //
+// Compacting copy: LMDB never shrinks its data file; pages freed by deletes
+// (the trimmed WAL) are reused but stay on disk. compact_copy() writes every
+// entry, in key order, into a new environment in data.mdb.compact (full
+// pages, no free ones; see rebuild_into), syncs it, closes the environment,
+// renames the copy over data.mdb, fsyncs the directory and reopens. The rename is the commit point:
+// before it the old file is whole, after it the new one (already on disk).
+// A copy left by a crash before the rename is removed at open.
+//
 // Why not MDB_WRITEMAP: LMDB then extends the data file to the whole map size
 // and writes through the mmap, so a full disk surfaces as SIGBUS in the middle
 // of a put instead of an error from mdb_txn_commit; that breaks the contract
 // of commit(), whatever it gains in speed.
 // Why not MDB_NORDAHEAD: it helps random reads of a data file larger than RAM;
 // the shard reads mostly in key order (scans), where readahead helps.
+#include <fcntl.h>
 #include <lmdb.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <system_error>
 
@@ -36,6 +47,33 @@ status lmdb_failure(const std::string& dir, const std::string& what, int rc) {
 MDB_val to_val(std::string_view s) { return {s.size(), const_cast<char*>(s.data())}; }
 std::string_view to_view(const MDB_val& v) { return {static_cast<const char*>(v.mv_data), v.mv_size}; }
 
+status os_failure(const std::string& dir, const std::string& what, int err) {
+  return error(strata_errc::storage, "lmdb " + what + " in " + dir + ": " + std::strerror(err));
+}
+
+// A new environment on o.dir with `map_size`, its tables not yet open.
+status open_env(const lmdb_options& o, size_t map_size, MDB_env*& env) {
+  env = nullptr;
+  MDB_env* e = nullptr;
+  if (int rc = mdb_env_create(&e); rc != 0) return lmdb_failure(o.dir, "env_create", rc);
+  int rc = mdb_env_set_maxdbs(e, table_count);
+  const char* what = "env_set_maxdbs";
+  if (rc == 0) {
+    rc = mdb_env_set_mapsize(e, map_size);
+    what = "env_set_mapsize";
+  }
+  if (rc == 0) {
+    rc = mdb_env_open(e, o.dir.c_str(), o.sync ? 0 : MDB_NOSYNC, 0644);
+    what = "env_open";
+  }
+  if (rc != 0) {
+    mdb_env_close(e);
+    return lmdb_failure(o.dir, what, rc);
+  }
+  env = e;
+  return status::ok();
+}
+
 struct cursor_closer {
   MDB_cursor* c = nullptr;
   ~cursor_closer() {
@@ -46,10 +84,7 @@ struct cursor_closer {
 class lmdb_store final : public store {
  public:
   lmdb_store(MDB_env* env, const lmdb_options& o) : env_(env), opts_(o) {}
-  ~lmdb_store() override {
-    if (read_txn_) mdb_txn_abort(read_txn_);
-    mdb_env_close(env_);
-  }
+  ~lmdb_store() override { close_env(); }
   lmdb_store(const lmdb_store&) = delete;
   lmdb_store& operator=(const lmdb_store&) = delete;
 
@@ -75,6 +110,7 @@ class lmdb_store final : public store {
 
   status commit(const std::vector<op>& ops) override {
     if (read_depth_ > 0) return detail::commit_in_scan();
+    if (!env_) return closed();
     for (size_t i = 0; i < ops.size(); ++i)
       if (!detail::valid_table(ops[i].t)) return detail::bad_table(i);
     if (ops.empty()) {
@@ -111,6 +147,7 @@ class lmdb_store final : public store {
   status get(table t, std::string_view key, std::string& value) const override {
     if (!detail::valid_table(t)) return detail::bad_table(0);
     if (!detail::storable_key(key)) return detail::not_found(t);
+    if (!env_) return closed();
     read_scope rs(*this);
     if (!rs.st) return rs.st;
     MDB_val k = to_val(key), v;
@@ -124,6 +161,7 @@ class lmdb_store final : public store {
   status scan(table t, std::string_view from, std::string_view to, const scan_fn& fn) const override {
     if (!detail::valid_table(t)) return detail::bad_table(0);
     if (detail::empty_range(from, to)) return status::ok();
+    if (!env_) return closed();
     read_scope rs(*this);
     if (!rs.st) return rs.st;
     cursor_closer cur;
@@ -141,12 +179,49 @@ class lmdb_store final : public store {
   }
 
   status sync() override {
+    if (!env_) return closed();
     if (int rc = mdb_env_sync(env_, 1); rc != 0) return fail("sync", rc);
     return status::ok();
   }
 
+  status compact_copy() override {
+    if (read_depth_ > 0) return detail::compact_in_scan();
+    if (!env_) return closed();
+    if (read_txn_) {  // the copy takes this thread's reader slot
+      mdb_txn_abort(read_txn_);
+      read_txn_ = nullptr;
+    }
+    const std::string data = opts_.dir + "/data.mdb", copy = opts_.dir + "/" + lmdb_compact_file;
+    MDB_envinfo info;
+    size_t map_size = mdb_env_info(env_, &info) == 0 ? info.me_mapsize : opts_.initial_map_size;
+    status st = rebuild_into(copy, map_size);
+    ::unlink((copy + "-lock").c_str());
+    if (!st) {
+      ::unlink(copy.c_str());
+      return st;
+    }
+    close_env();
+    if (::rename(copy.c_str(), data.c_str()) != 0) {
+      st = os_failure(opts_.dir, "compact_copy: rename " + copy + " over data.mdb", errno);
+      ::unlink(copy.c_str());
+    } else if (int dfd = ::open(opts_.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+      if (::fsync(dfd) != 0) st = os_failure(opts_.dir, "compact_copy: fsync of the directory", errno);
+      ::close(dfd);
+    } else {
+      st = os_failure(opts_.dir, "compact_copy: open the directory", errno);
+    }
+    // Reopen whatever data.mdb now is (the old file if the rename failed).
+    if (auto r = open_env(opts_, map_size, env_); !r) return r;
+    if (auto r = open_tables(); !r) {
+      close_env();
+      return r;
+    }
+    return st;
+  }
+
   store_stats stats() const override {
     store_stats s;
+    if (!env_) return s;
     MDB_envinfo info;
     MDB_stat st;
     if (mdb_env_info(env_, &info) == 0 && mdb_env_stat(env_, &st) == 0) {
@@ -255,6 +330,73 @@ class lmdb_store final : public store {
 
   status fail(const std::string& what, int rc) const { return lmdb_failure(opts_.dir, what, rc); }
 
+  // Writes every table, in key order with MDB_APPEND, into a new environment
+  // in the file `copy` and syncs it. Why not mdb_env_copy2(MDB_CP_COMPACT): it
+  // copies the live pages as they are, and after inserts in no particular
+  // order with splits in the middle of pages those are half empty; a split
+  // on append leaves the full page as it is, so these come out full.
+  status rebuild_into(const std::string& copy, size_t map_size) {
+    struct env_closer {
+      MDB_env* e = nullptr;
+      ~env_closer() {
+        if (e) mdb_env_close(e);
+      }
+    } out;
+    struct txn_aborter {
+      MDB_txn* t = nullptr;
+      ~txn_aborter() {
+        if (t) mdb_txn_abort(t);
+      }
+    } read, write;
+    if (int rc = mdb_env_create(&out.e); rc != 0) return fail("compact_copy: env_create", rc);
+    if (int rc = mdb_env_set_maxdbs(out.e, table_count); rc != 0) return fail("compact_copy: env_set_maxdbs", rc);
+    if (int rc = mdb_env_set_mapsize(out.e, map_size); rc != 0) return fail("compact_copy: env_set_mapsize", rc);
+    if (int rc = mdb_env_open(out.e, copy.c_str(), MDB_NOSUBDIR | MDB_NOSYNC, 0644); rc != 0)
+      return fail("compact_copy: open " + copy, rc);
+    if (int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &read.t); rc != 0)
+      return fail("compact_copy: begin read transaction", rc);
+    constexpr size_t entries_per_txn = 20000;  // keeps each write transaction's dirty pages bounded
+    for (table t : all_tables) {
+      cursor_closer cur;
+      if (int rc = mdb_cursor_open(read.t, dbi_[static_cast<size_t>(t)], &cur.c); rc != 0)
+        return fail(std::string("compact_copy: cursor on table ") + to_string(t), rc);
+      MDB_val k, v;
+      int rc = mdb_cursor_get(cur.c, &k, &v, MDB_FIRST);
+      size_t in_txn = entries_per_txn;
+      MDB_dbi out_dbi = 0;
+      for (;; rc = mdb_cursor_get(cur.c, &k, &v, MDB_NEXT)) {
+        if (in_txn == entries_per_txn || rc != 0) {
+          if (write.t) {
+            int crc = mdb_txn_commit(write.t);
+            write.t = nullptr;
+            if (crc != 0) return fail("compact_copy: commit of the copy", crc);
+          }
+          if (rc != 0) break;
+          if (int brc = mdb_txn_begin(out.e, nullptr, 0, &write.t); brc != 0)
+            return fail("compact_copy: begin write transaction", brc);
+          if (int orc = mdb_dbi_open(write.t, to_string(t), MDB_CREATE, &out_dbi); orc != 0)
+            return fail(std::string("compact_copy: open table ") + to_string(t), orc);
+          in_txn = 0;
+        }
+        if (int prc = mdb_put(write.t, out_dbi, &k, &v, MDB_APPEND); prc != 0)
+          return fail(std::string("compact_copy: put in table ") + to_string(t), prc);
+        ++in_txn;
+      }
+      if (rc != MDB_NOTFOUND) return fail(std::string("compact_copy: scan of table ") + to_string(t), rc);
+    }
+    if (int rc = mdb_env_sync(out.e, 1); rc != 0) return fail("compact_copy: sync " + copy, rc);
+    return status::ok();
+  }
+  status closed() const {
+    return error(strata_errc::storage, "lmdb store " + opts_.dir + " is closed: reopening after compact_copy failed");
+  }
+  void close_env() {
+    if (read_txn_) mdb_txn_abort(read_txn_);
+    read_txn_ = nullptr;
+    if (env_) mdb_env_close(env_);
+    env_ = nullptr;
+  }
+
   MDB_env* env_;
   lmdb_options opts_;
   std::array<MDB_dbi, table_count> dbi_{};
@@ -274,13 +416,14 @@ result<std::unique_ptr<store>> open_lmdb(const lmdb_options& o) {
   std::filesystem::create_directories(o.dir, ec);
   if (ec) return error(strata_errc::storage, "cannot create directory " + o.dir + ": " + ec.message());
 
+  // A compacting copy that never reached its rename: data.mdb is the live file.
+  std::filesystem::remove(std::filesystem::path(o.dir) / (std::string(lmdb_compact_file) + "-lock"), ec);
+  std::filesystem::remove(std::filesystem::path(o.dir) / lmdb_compact_file, ec);
+  if (ec) return error(strata_errc::storage, "cannot remove " + o.dir + "/" + lmdb_compact_file + ": " + ec.message());
+
   MDB_env* env = nullptr;
-  if (int rc = mdb_env_create(&env); rc != 0) return lmdb_failure(o.dir, "env_create", rc);
+  if (auto st = open_env(o, o.initial_map_size, env); !st) return st;
   auto s = std::make_unique<lmdb_store>(env, o);  // closes env on every error path below
-  if (int rc = mdb_env_set_maxdbs(env, table_count); rc != 0) return lmdb_failure(o.dir, "env_set_maxdbs", rc);
-  if (int rc = mdb_env_set_mapsize(env, o.initial_map_size); rc != 0) return lmdb_failure(o.dir, "env_set_mapsize", rc);
-  unsigned flags = o.sync ? 0 : MDB_NOSYNC;
-  if (int rc = mdb_env_open(env, o.dir.c_str(), flags, 0644); rc != 0) return lmdb_failure(o.dir, "env_open", rc);
   if (auto st = s->open_tables(); !st) return st;
   return std::unique_ptr<store>(std::move(s));
 }

@@ -47,6 +47,11 @@ class memory_store final : public store {
 
   status sync() override { return status::ok(); }
 
+  status compact_copy() override {
+    if (scan_depth_ > 0) return detail::compact_in_scan();
+    return status::ok();
+  }
+
   store_stats stats() const override {
     store_stats s;
     s.used_bytes = bytes_;

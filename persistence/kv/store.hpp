@@ -94,8 +94,22 @@ class store {
   // Makes what is committed durable (for stores opened with sync = false).
   virtual status sync() = 0;
 
+  // Rewrites the store so that it holds only live data (LMDB: a compacting
+  // copy of the environment swapped in place of the data file; the file
+  // shrinks to the pages in use). What is committed is unchanged; a crash at
+  // any point leaves either the old or the new file whole. A no-op where
+  // nothing is kept on disk. Fails with
+  //   storage:  the copy, the swap or the reopen failed (the message names the
+  //             directory and the step); after a failed reopen every later
+  //             call fails with storage;
+  //   internal: called from inside a scan callback of this store.
+  virtual status compact_copy() = 0;
+
   virtual store_stats stats() const = 0;
 };
+
+// The file a compact_copy writes before it renames it over data.mdb.
+inline constexpr const char* lmdb_compact_file = "data.mdb.compact";
 
 struct lmdb_options {
   std::string dir;                     // created if missing; holds data.mdb and lock.mdb
@@ -105,7 +119,8 @@ struct lmdb_options {
 };
 
 // One LMDB environment in `o.dir`, one named database per table (created if
-// missing). Fails with storage when the directory cannot be created or LMDB
+// missing). A leftover of an interrupted compact_copy (`data.mdb.compact`)
+// is removed. Fails with storage when the directory cannot be created or LMDB
 // cannot open it (the message names the directory).
 result<std::unique_ptr<store>> open_lmdb(const lmdb_options& o);
 

@@ -46,4 +46,8 @@ inline status commit_in_scan() {
   return error(strata_errc::internal, "commit called from inside a scan of the same store");
 }
 
+inline status compact_in_scan() {
+  return error(strata_errc::internal, "compact_copy called from inside a scan of the same store");
+}
+
 }  // namespace strata::persistence::kv::detail

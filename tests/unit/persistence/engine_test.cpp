@@ -12,6 +12,7 @@
 #include <random>
 
 #include "persistence/kv/faulty_store.hpp"
+#include "persistence/packed_chunk.hpp"
 #include "persistence/shard_store.hpp"
 #include "test_util.hpp"
 
@@ -292,6 +293,43 @@ TEST(Admin, FlushEmptiesTheWalAndCompactLeavesOneChunkPerSeriesAndBlock) {
   s = open_ok(o);
   ASSERT_TRUE(s);
   EXPECT_EQ(all_samples(*s, metric("m", "a")), before);
+}
+
+// Noisy float values pack to several KB per block: compaction splits them so
+// that no chunk goes to LMDB overflow pages, and leaves them alone next time.
+TEST(Admin, CompactSplitsChunksTooLargeForALeafPage) {
+  auto kv = std::shared_ptr<kv::store>(kv::make_memory_store());
+  auto o = memory_options(kv);
+  auto s = open_ok(o);
+  ASSERT_TRUE(s);
+  const int64_t block = block_start(tier::raw, t0);
+  series noisy{metric("noisy"), {}};
+  std::mt19937_64 rng(7);
+  double v = 1000;
+  for (int i = 0; i < 480; ++i) {
+    noisy.samples.push_back({block + i * 15'000, v});
+    v += std::ldexp(static_cast<double>(rng() >> 11), -40);  // 53 random mantissa bits
+  }
+  ASSERT_TRUE(s->append({noisy}).is_ok());
+  auto cs = s->compact();
+  ASSERT_TRUE(cs.is_ok()) << cs.error().message();
+  EXPECT_GT(cs->chunks_after, 1u);
+  std::vector<std::string> stored;
+  auto st = kv->scan(kv::table::chunks, "", "", [&](std::string_view, std::string_view val) {
+    stored.emplace_back(val);
+    return true;
+  });
+  ASSERT_TRUE(st.is_ok()) << st.message();
+  EXPECT_EQ(stored.size(), cs->chunks_after);
+  for (const auto& val : stored) {
+    EXPECT_TRUE(is_packed_chunk(val));
+    EXPECT_LE(val.size(), 2000u);
+  }
+  EXPECT_EQ(all_samples(*s, metric("noisy")), noisy.samples);
+  auto again = s->compact();
+  ASSERT_TRUE(again.is_ok());
+  EXPECT_EQ(again->chunks_before, again->chunks_after);
+  EXPECT_EQ(all_samples(*s, metric("noisy")), noisy.samples);
 }
 
 TEST(Faults, AFailedCommitChangesNothingAndTheNextOneSucceeds) {

@@ -111,12 +111,12 @@ TEST(PackedChunk, DecodeKeepsOnlyTheRange) {
   EXPECT_EQ(h->max_t, 90);
 }
 
-class PackedDamage : public ::testing::Test {
+class PackedV1Damage : public ::testing::Test {
  protected:
   std::string good() {
     std::vector<sample> in;
     for (int i = 0; i < 100; ++i) in.push_back({i * 1000, i * 0.25});
-    return encode_packed_chunk(in);
+    return encode_packed_chunk_v1(in);
   }
   // Fixes the checksum after an edit, so the check behind it is reached.
   static void reseal(std::string& b) {
@@ -132,29 +132,29 @@ class PackedDamage : public ::testing::Test {
   }
 };
 
-TEST_F(PackedDamage, Truncated) { EXPECT_NE(decode_error(good().substr(0, 20)).find("shorter"), std::string::npos); }
+TEST_F(PackedV1Damage, Truncated) { EXPECT_NE(decode_error(good().substr(0, 20)).find("shorter"), std::string::npos); }
 
-TEST_F(PackedDamage, FlippedBodyByteIsAChecksumMismatch) {
+TEST_F(PackedV1Damage, FlippedBodyByteIsAChecksumMismatch) {
   auto b = good();
   b[30] ^= 1;
   EXPECT_NE(decode_error(b).find("checksum"), std::string::npos);
 }
 
-TEST_F(PackedDamage, UnknownFormatByte) {
+TEST_F(PackedV1Damage, UnknownFormatByte) {
   auto b = good();
-  b[0] = 0x51;
+  b[0] = 0x52;
   reseal(b);
   EXPECT_NE(decode_error(b).find("format byte"), std::string::npos);
 }
 
-TEST_F(PackedDamage, UnknownValueCoding) {
+TEST_F(PackedV1Damage, UnknownValueCoding) {
   auto b = good();
   b[19] = 7;
   reseal(b);
   EXPECT_NE(decode_error(b).find("value coding"), std::string::npos);
 }
 
-TEST_F(PackedDamage, BodyLengthThatDisagreesWithTheFrame) {
+TEST_F(PackedV1Damage, BodyLengthThatDisagreesWithTheFrame) {
   auto b = good();
   uint32_t len;
   std::memcpy(&len, b.data() + 21, 4);
@@ -164,7 +164,7 @@ TEST_F(PackedDamage, BodyLengthThatDisagreesWithTheFrame) {
   EXPECT_NE(decode_error(b).find("decompress"), std::string::npos);
 }
 
-TEST_F(PackedDamage, CountLargerThanTheBodyHolds) {
+TEST_F(PackedV1Damage, CountLargerThanTheBodyHolds) {
   auto b = good();
   uint16_t n = 1000;
   std::memcpy(b.data() + 1, &n, 2);
@@ -172,10 +172,132 @@ TEST_F(PackedDamage, CountLargerThanTheBodyHolds) {
   decode_error(b);
 }
 
-TEST_F(PackedDamage, MaxTimeThatTheTimestampsDoNotReach) {
+TEST_F(PackedV1Damage, MaxTimeThatTheTimestampsDoNotReach) {
   auto b = good();
   int64_t t = 12345678;
   std::memcpy(b.data() + 11, &t, 8);
+  reseal(b);
+  EXPECT_NE(decode_error(b).find("max_t"), std::string::npos);
+}
+
+
+TEST(PackedChunk, FirstFormatStillReadsBitForBit) {
+  std::mt19937_64 rng(5);
+  std::vector<sample> in;
+  for (int i = 0; i < 300; ++i) in.push_back({i * 15'000 + static_cast<int64_t>(rng() % 3), static_cast<double>(rng() % 1000) / 4});
+  auto v1 = encode_packed_chunk_v1(in);
+  ASSERT_EQ(static_cast<uint8_t>(v1[0]), packed_chunk_format_v1);
+  EXPECT_TRUE(is_packed_chunk(v1));
+  std::vector<sample> out;
+  ASSERT_TRUE(decode_any_chunk(v1, lo, hi, out).is_ok());
+  EXPECT_EQ(out, in);
+  EXPECT_LT(encode_packed_chunk(in).size(), v1.size());  // the varint header and a higher zstd level
+}
+
+// The format written now: 51 | count | zigzag min_t | span | coding + exponent << 2 | body length | zstd | checksum.
+class PackedDamage : public PackedV1Damage {
+ protected:
+  std::string good() {
+    std::vector<sample> in;
+    for (int i = 0; i < 100; ++i) in.push_back({i * 1000, i * 0.25 + 0.01});  // no common factor
+    auto b = encode_packed_chunk(in);
+    EXPECT_EQ(static_cast<uint8_t>(b[0]), 0x51);
+    return b;
+  }
+  static constexpr size_t how_at = 1 + 1 + 1 + 3;  // count 100, min_t 0, span 99000
+};
+
+TEST(PackedChunk, CommonFactorOfDecimalsIsStoredOnce) {
+  std::mt19937_64 rng(6);
+  std::vector<sample> in;
+  double v = 16.0 * (1 << 30);
+  for (int i = 0; i < 480; ++i) {
+    in.push_back({1'700'000'000'000 + i * 15'000, v});
+    v += static_cast<double>((static_cast<int64_t>(rng() % 2001) - 1000) * 1024);
+  }
+  auto b = encode_packed_chunk(in);
+  std::vector<sample> out;
+  ASSERT_TRUE(decode_packed_chunk(b, lo, hi, out).is_ok());
+  EXPECT_EQ(out, in);
+  EXPECT_LT(b.size(), encode_packed_chunk_v1(in).size() * 9 / 10);  // about 10 bits less per sample
+}
+
+TEST_F(PackedDamage, CommonFactorBelow2) {
+  std::vector<sample> in = {{0, 2048}, {1000, 4096}};
+  auto b = encode_packed_chunk(in);
+  const size_t how = 1 + 1 + 1 + 2;  // count 2, min_t 0, span 1000
+  ASSERT_NE(b[how] & 0x40, 0);
+  b[how + 1] = 1;  // the factor 2048 (two varint bytes) becomes 1 and a stray byte
+  reseal(b);
+  EXPECT_NE(decode_error(b).find("common factor"), std::string::npos);
+}
+
+TEST_F(PackedDamage, CodingByteWithBit7) {
+  auto b = good();
+  b[how_at] = static_cast<char>(b[how_at] | 0x80);
+  reseal(b);
+  EXPECT_NE(decode_error(b).find("bit 7"), std::string::npos);
+}
+
+TEST_F(PackedDamage, EveryTruncation) {
+  auto b = good();
+  for (size_t n = 0; n < b.size(); ++n) decode_error(b.substr(0, n));
+}
+
+TEST_F(PackedDamage, AnyFlippedBit) {
+  auto b = good();
+  for (size_t i = 0; i < b.size(); ++i)
+    for (int bit = 0; bit < 8; ++bit) {
+      auto d = b;
+      d[i] ^= static_cast<char>(1 << bit);
+      decode_error(d);
+    }
+}
+
+TEST_F(PackedDamage, UnknownFormatByte) {
+  auto b = good();
+  b[0] = 0x52;
+  reseal(b);
+  EXPECT_NE(decode_error(b).find("format byte"), std::string::npos);
+}
+
+TEST_F(PackedDamage, UnknownValueCoding) {
+  auto b = good();
+  b[how_at] = static_cast<char>((b[how_at] & ~3) | 3);
+  reseal(b);
+  EXPECT_NE(decode_error(b).find("value coding"), std::string::npos);
+}
+
+TEST_F(PackedDamage, BodyLengthThatDisagreesWithTheFrame) {
+  auto b = good();
+  ++b[how_at + 1];
+  reseal(b);
+  EXPECT_NE(decode_error(b).find("decompress"), std::string::npos);
+}
+
+TEST_F(PackedDamage, CountAbove65535) {
+  auto b = good();
+  b.replace(1, 1, std::string("\x80\x80\x04", 3));  // 65536
+  reseal(b);
+  EXPECT_NE(decode_error(b).find("above 65535"), std::string::npos);
+}
+
+TEST_F(PackedDamage, MaxTimeThatOverflows) {
+  std::vector<sample> in = {{std::numeric_limits<int64_t>::max() - 5, 1}, {std::numeric_limits<int64_t>::max(), 2}};
+  auto b = encode_packed_chunk(in);
+  std::vector<sample> out;
+  ASSERT_TRUE(decode_packed_chunk(b, lo, hi, out).is_ok());
+  // span 5 -> 6 (one byte after the 10-byte min_t)
+  ASSERT_EQ(b[1 + 1 + 10], 5);
+  b[1 + 1 + 10] = 6;
+  reseal(b);
+  EXPECT_NE(decode_error(b).find("max_t overflows"), std::string::npos);
+}
+
+TEST_F(PackedDamage, MaxTimeThatTheTimestampsDoNotReach) {
+  auto b = good();
+  // span 99000 (3 varint bytes) -> 99001
+  ++b[how_at - 3];
   reseal(b);
   EXPECT_NE(decode_error(b).find("max_t"), std::string::npos);
 }

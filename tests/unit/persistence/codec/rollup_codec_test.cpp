@@ -33,13 +33,15 @@ bucket_run folded(const std::vector<sample>& s, int64_t w) {
   return ::testing::AssertionSuccess();
 }
 
+// Both the version written today and version 1 (older stores) read back bit for bit.
 void expect_round_trip(int64_t w, const bucket_run& b) {
-  std::string rec = encode_buckets(w, b);
-  int64_t got_w = 0;
-  auto back = decode_buckets(rec, &got_w);
-  ASSERT_TRUE(back.is_ok()) << back.error().message();
-  EXPECT_EQ(got_w, w);
-  EXPECT_TRUE(same_run(b, *back));
+  for (const std::string& rec : {encode_buckets(w, b), encode_buckets_v1(w, b)}) {
+    int64_t got_w = 0;
+    auto back = decode_buckets(rec, &got_w);
+    ASSERT_TRUE(back.is_ok()) << "version " << int(rec[0]) << ": " << back.error().message();
+    EXPECT_EQ(got_w, w);
+    EXPECT_TRUE(same_run(b, *back)) << "version " << int(rec[0]);
+  }
 }
 
 TEST(RollupRecord, FoldedSeriesRoundTripBitForBit) {
@@ -127,10 +129,10 @@ TEST(RollupRecord, DecodeWithoutWindowPointer) {
 // Regression guard on record size: a day of 1m buckets of 4 samples (15 s
 // scrapes). The bounds are about 15% above what the encoding measures today
 // (docs/format/rollup.md, "Size").
-TEST(RollupRecord, FourSampleBucketsStaySmall) {
+TEST(RollupRecord, FourSampleBucketsStaySmallInVersion1) {
   auto bytes_per_bucket = [](const std::vector<sample>& s) {
     auto b = folded(s, 60'000);
-    return static_cast<double>(encode_buckets(60'000, b).size()) / static_cast<double>(b.size());
+    return static_cast<double>(encode_buckets_v1(60'000, b).size()) / static_cast<double>(b.size());
   };
   std::mt19937_64 rng(9);
   std::vector<sample> int_gauge;  // e.g. bytes in use: integers moving by up to 1000
@@ -144,7 +146,7 @@ TEST(RollupRecord, FourSampleBucketsStaySmall) {
   EXPECT_LT(bytes_per_bucket(gauge_series(rng, 4 * 1440)), 49);  // two-decimal random walk: XOR's worst case
 }
 
-// ---- corruption ----
+// ---- corruption of version 1 records ----
 
 std::string rechecksum(std::string c) {
   auto sum = static_cast<uint32_t>(XXH3_64bits(c.data(), c.size() - 4));
@@ -165,65 +167,65 @@ std::string rechecksum(std::string c) {
 
 std::string sample_record() {
   std::mt19937_64 rng(2);
-  return encode_buckets(60'000, folded(counter_series(rng, 40), 60'000));
+  return encode_buckets_v1(60'000, folded(counter_series(rng, 40), 60'000));
 }
 
-TEST(RollupRecordCorruption, EmptyInputIsCorruption) { EXPECT_TRUE(is_corruption("", "shorter than")); }
+TEST(RollupRecordV1Corruption, EmptyInputIsCorruption) { EXPECT_TRUE(is_corruption("", "shorter than")); }
 
-TEST(RollupRecordCorruption, EveryTruncationIsCorruption) {
+TEST(RollupRecordV1Corruption, EveryTruncationIsCorruption) {
   std::string r = sample_record();
   for (size_t n = 0; n < r.size(); ++n) EXPECT_TRUE(is_corruption(r.substr(0, n))) << n << " bytes";
 }
 
-TEST(RollupRecordCorruption, BadChecksumIsCorruption) {
+TEST(RollupRecordV1Corruption, BadChecksumIsCorruption) {
   std::string r = sample_record();
   r[r.size() / 2] ^= 0x10;
   EXPECT_TRUE(is_corruption(r, "checksum mismatch"));
 }
 
-TEST(RollupRecordCorruption, UnknownVersionIsCorruption) {
+TEST(RollupRecordV1Corruption, UnknownVersionIsCorruption) {
   std::string r = sample_record();
   r[0] = 7;
   EXPECT_TRUE(is_corruption(rechecksum(r), "unknown version 7"));
 }
 
-TEST(RollupRecordCorruption, ZeroWindowIsCorruption) {
-  std::string r = encode_buckets(1, {});
+TEST(RollupRecordV1Corruption, ZeroWindowIsCorruption) {
+  std::string r = encode_buckets_v1(1, {});
   r[1] = 0;
   EXPECT_TRUE(is_corruption(rechecksum(r), "bad window length"));
 }
 
-TEST(RollupRecordCorruption, MoreBucketsThanBytesIsCorruption) {
-  std::string r = encode_buckets(1, {});  // version, window 1, count 0, checksum
+TEST(RollupRecordV1Corruption, MoreBucketsThanBytesIsCorruption) {
+  std::string r = encode_buckets_v1(1, {});  // version, window 1, count 0, checksum
   r[2] = 0x7F;
   EXPECT_TRUE(is_corruption(rechecksum(r), "cannot fit"));
 }
 
-TEST(RollupRecordCorruption, UnknownFlagsAreCorruption) {
+TEST(RollupRecordV1Corruption, UnknownFlagsAreCorruption) {
   rollup_bucket x;
   x.add(1, 1);
-  std::string r = encode_buckets(100, {{0, x}});  // version, window, count, flags
+  std::string r = encode_buckets_v1(100, {{0, x}});  // version, window, count, flags
   r[3] = static_cast<char>(r[3] | 0x80);
   EXPECT_TRUE(is_corruption(rechecksum(r), "bad flags"));
 }
 
-TEST(RollupRecordCorruption, BytesAfterTheLastSketchAreCorruption) {
+TEST(RollupRecordV1Corruption, BytesAfterTheLastSketchAreCorruption) {
   std::string r = sample_record();
   r.insert(r.size() - 4, 1, '\0');
   EXPECT_TRUE(is_corruption(rechecksum(r), "bytes after the last sketch"));
 }
 
-TEST(RollupRecordCorruption, WindowStartOverflowIsCorruption) {
+TEST(RollupRecordV1Corruption, WindowStartOverflowIsCorruption) {
   rollup_bucket x;
   x.add(INT64_MAX, 1);
-  std::string r = encode_buckets(100, {{INT64_MAX / 100 * 100, x}});
+  std::string r = encode_buckets_v1(100, {{INT64_MAX / 100 * 100, x}});
   // claim two consecutive buckets: the second would start past INT64_MAX
   ASSERT_EQ(r[2], 1);
   r[2] = 2;
   EXPECT_TRUE(is_corruption(rechecksum(r), "overflows"));
 }
 
-TEST(RollupRecordCorruption, AnyFlippedBitIsCorruption) {
+TEST(RollupRecordV1Corruption, AnyFlippedBitIsCorruption) {
   std::string r = sample_record();
   for (size_t i = 0; i < r.size(); ++i)
     for (int bit = 0; bit < 8; ++bit) {
@@ -235,7 +237,7 @@ TEST(RollupRecordCorruption, AnyFlippedBitIsCorruption) {
 
 // Random damage behind a valid checksum: decode refuses it or returns
 // buckets, never reading outside the input (checked under ASan).
-TEST(RollupRecordCorruption, RandomBodiesWithValidChecksumsNeverCrash) {
+TEST(RollupRecordV1Corruption, RandomBodiesWithValidChecksumsNeverCrash) {
   std::string good = sample_record();
   for (uint64_t seed = 1; seed <= 5000; ++seed) {
     SCOPED_TRACE(seed_trace(seed));

@@ -6,6 +6,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
+#include <filesystem>
 #include <fstream>
 
 #include "kv_test_util.hpp"
@@ -214,6 +216,147 @@ void commit_past_the_file_size_limit(const std::string& dir) {
 TEST(LmdbStore, CommitThatCannotWriteIsStorageErrorAndTheStoreStaysUsable) {
   temp_dir dir;
   EXPECT_EXIT(commit_past_the_file_size_limit(dir.path()), ::testing::ExitedWithCode(0), "commit failed as expected");
+}
+
+uint64_t file_size(const std::string& path) {
+  std::error_code ec;
+  auto n = std::filesystem::file_size(path, ec);
+  return ec ? 0 : n;
+}
+
+// A store whose data file has grown by values since erased: most of its pages are free.
+void fill_then_erase_most(store& s, model_table& kept) {
+  for (int round = 0; round < 4; ++round) {
+    std::vector<op> ops;
+    std::deque<std::string> keep;
+    for (int i = 0; i < 200; ++i) {
+      const auto& k = keep.emplace_back(be_key(round * 1000 + i));
+      ops.push_back(op::put(table::wal, k, keep.emplace_back(std::string(3000 + i, static_cast<char>('a' + round)))));
+    }
+    ASSERT_OK(s.commit(ops));
+  }
+  ASSERT_OK(s.commit({op::erase_range(table::wal, be_key(0), be_key(3150))}));
+  std::vector<op> ops;
+  std::deque<std::string> keep;
+  for (int i = 0; i < 300; ++i) {
+    const auto& k = keep.emplace_back("s" + std::to_string(i));
+    ops.push_back(op::put(table::series, k, keep.emplace_back(std::string(i % 40, 'v'))));
+  }
+  ASSERT_OK(s.commit(ops));
+  for (table t : all_tables)
+    for (auto& [k, v] : all_of(s, t)) kept[std::string(to_string(t)) + "/" + k] = v;
+}
+
+model_table everything(const store& s) {
+  model_table m;
+  for (table t : all_tables)
+    for (auto& [k, v] : all_of(s, t)) m[std::string(to_string(t)) + "/" + k] = v;
+  return m;
+}
+
+TEST(LmdbStore, CompactCopyKeepsEveryEntryAndShrinksTheFile) {
+  temp_dir dir;
+  const std::string data = dir.path() + "/data.mdb";
+  model_table kept;
+  {
+    auto s = open_or_fail(small(dir.path()));
+    ASSERT_NE(s, nullptr);
+    fill_then_erase_most(*s, kept);
+    ASSERT_EQ(kept.size(), 50u + 300u);
+    const uint64_t before = file_size(data);
+    ASSERT_OK(s->compact_copy());
+    const uint64_t after = file_size(data);
+    EXPECT_LT(after * 4, before) << "before " << before << " after " << after;
+    EXPECT_EQ(everything(*s), kept);
+    EXPECT_FALSE(std::filesystem::exists(dir.path() + "/" + lmdb_compact_file));
+    EXPECT_FALSE(std::filesystem::exists(dir.path() + "/" + lmdb_compact_file + "-lock"));
+    // Still a working store: commits, and a second copy of the copy.
+    ASSERT_OK(s->commit({op::put(table::meta, "after", "1")}));
+    kept["meta/after"] = "1";
+    ASSERT_OK(s->compact_copy());
+    EXPECT_EQ(everything(*s), kept);
+  }
+  auto s = open_or_fail(small(dir.path()));
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(everything(*s), kept);
+}
+
+TEST(LmdbStore, CompactCopyOfAnEmptyStoreWorks) {
+  temp_dir dir;
+  auto s = open_or_fail(small(dir.path()));
+  ASSERT_NE(s, nullptr);
+  ASSERT_OK(s->compact_copy());
+  EXPECT_EQ(everything(*s), model_table{});
+  ASSERT_OK(s->commit({op::put(table::chunks, "k", "v")}));
+  EXPECT_EQ(get_or(*s, table::chunks, "k"), "v");
+}
+
+// A crash after the copy was written but before its rename leaves the copy
+// beside the intact data file: open ignores and removes it.
+TEST(LmdbStore, LeftoverCompactCopyIsRemovedAtOpenAndTheDataFileWins) {
+  temp_dir dir;
+  model_table kept;
+  {
+    auto s = open_or_fail(small(dir.path()));
+    ASSERT_NE(s, nullptr);
+    fill_then_erase_most(*s, kept);
+  }
+  const std::string leftover = dir.path() + "/" + lmdb_compact_file;
+  {
+    std::ofstream f(leftover, std::ios::binary);
+    f << std::string(10000, 'x');  // a torn copy
+    std::ofstream l(leftover + "-lock", std::ios::binary);
+    l << std::string(100, 'l');
+  }
+  auto s = open_or_fail(small(dir.path()));
+  ASSERT_NE(s, nullptr);
+  EXPECT_FALSE(std::filesystem::exists(leftover));
+  EXPECT_FALSE(std::filesystem::exists(leftover + "-lock"));
+  EXPECT_EQ(everything(*s), kept);
+}
+
+// In a child process whose file size limit is below what the copy needs: the
+// copy fails, the store says so naming the directory, the old data file is
+// untouched and the store stays usable.
+void compact_copy_past_the_file_size_limit(const std::string& dir) {
+  auto fail = [](const std::string& why) {
+    std::fprintf(stderr, "%s\n", why.c_str());
+    std::exit(1);
+  };
+  auto r = open_lmdb(small(dir));
+  if (!r) fail("open: " + r.error().message());
+  store& s = **r;
+  std::deque<std::string> keep;
+  std::vector<op> ops;
+  for (int i = 0; i < 100; ++i)
+    ops.push_back(op::put(table::chunks, keep.emplace_back(be_key(i)), keep.emplace_back(std::string(5000, 'c'))));
+  if (auto st = s.commit(ops); !st) fail("commit: " + st.message());
+  signal(SIGXFSZ, SIG_IGN);
+  rlimit old;
+  getrlimit(RLIMIT_FSIZE, &old);
+  rlimit lim = old;
+  lim.rlim_cur = 64 << 10;  // the live data is ~600 KB
+  if (setrlimit(RLIMIT_FSIZE, &lim) != 0) fail("setrlimit");
+  auto st = s.compact_copy();
+  setrlimit(RLIMIT_FSIZE, &old);
+  if (st.code() != strata_errc::storage) fail("compact_copy past the limit: " + st.message());
+  if (st.message().find(dir) == std::string::npos) fail("message does not name the directory: " + st.message());
+  if (std::filesystem::exists(dir + "/" + lmdb_compact_file) ||
+      std::filesystem::exists(dir + "/" + lmdb_compact_file + "-lock"))
+    fail("the failed copy was left behind");
+  std::string v;
+  if (!s.get(table::chunks, be_key(99), v) || v != std::string(5000, 'c')) fail("lost data");
+  if (auto st2 = s.commit({op::put(table::chunks, "after", "2")}); !st2) fail("commit after: " + st2.message());
+  if (auto st3 = s.compact_copy(); !st3) fail("compact_copy with room: " + st3.message());
+  if (!s.get(table::chunks, "after", v) || v != "2") fail("lost the later commit");
+  std::fprintf(stderr, "compact_copy failed as expected: %s\n", st.message().c_str());
+  std::exit(0);
+}
+
+TEST(LmdbStore, CompactCopyThatCannotWriteIsStorageErrorAndTheDataFileStays) {
+  temp_dir dir;
+  EXPECT_EXIT(compact_copy_past_the_file_size_limit(dir.path()), ::testing::ExitedWithCode(0),
+              "compact_copy failed as expected");
 }
 
 }  // namespace

@@ -340,6 +340,34 @@ TEST_P(StoreTest, InjectedReadFailuresAndClear) {
   EXPECT_EQ(v, "v2");
 }
 
+TEST_P(StoreTest, CompactCopyKeepsEveryEntryAndIsRefusedInsideAScan) {
+  ASSERT_OK(s().commit({op::put(table::series, "a", "1"), op::put(table::chunks, "b", std::string(9000, 'x')),
+                        op::put(table::wal, "c", "3")}));
+  ASSERT_OK(s().commit({op::erase(table::wal, "c")}));
+  ASSERT_OK(s().compact_copy());
+  EXPECT_EQ(all_of(s(), table::series), (model_table{{"a", "1"}}));
+  EXPECT_EQ(all_of(s(), table::chunks), (model_table{{"b", std::string(9000, 'x')}}));
+  EXPECT_EQ(all_of(s(), table::wal), model_table{});
+  status inside;
+  ASSERT_OK(s().scan(table::series, "", "", [&](std::string_view, std::string_view) {
+    inside = s().compact_copy();
+    return true;
+  }));
+  EXPECT_EQ(inside.code(), strata_errc::internal);
+  ASSERT_OK(s().commit({op::put(table::meta, "m", "4")}));
+  EXPECT_EQ(get_or(s(), table::meta, "m"), "4");
+}
+
+TEST_P(StoreTest, FaultyStoreDelegatesCompactCopyAndFailsItWhileTheDiskIsFull) {
+  faulty_store f(std::move(s_));
+  ASSERT_OK(f.commit({op::put(table::series, "k", "v")}));
+  f.set_disk_full(true);
+  EXPECT_EQ(f.compact_copy().code(), strata_errc::storage);
+  f.set_disk_full(false);
+  ASSERT_OK(f.compact_copy());
+  EXPECT_EQ(get_or(f, table::series, "k"), "v");
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values(backend::lmdb, backend::memory),
                          [](const auto& info) { return std::string(backend_name(info.param)); });
 
