@@ -5,6 +5,7 @@
 #include <caf/stateful_actor.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <unordered_set>
 
 #include "actors/messages.hpp"
@@ -151,12 +152,16 @@ caf::behavior shard_behavior(caf::stateful_actor<shard_state>* self,
                            : std::vector<limit_refusal>(views.size());
       auto t0 = std::chrono::steady_clock::now();
       auto results = store->append_encoded_group(views);
-      if (gauges && gauges->fsync_seconds && store->options().sync) gauges->fsync_seconds->observe({}, seconds_since(t0));
+      double commit_seconds = seconds_since(t0);
+      bool committed = std::any_of(results.begin(), results.end(), [](const auto& r) { return r && *r > 0; });
+      if (gauges && gauges->fsync_seconds && store->options().sync && committed)
+        gauges->fsync_seconds->observe({}, commit_seconds);
       update_gauges();
       for (size_t i = 0; i < group.size(); ++i) {
-        if (refused[i].series > 0) {
-          if (gauges && gauges->rejected_samples)
-            gauges->rejected_samples->add({"series_limit"}, static_cast<double>(refused[i].samples));
+        bool store_failed = !results[i] && results[i].error().code() != strata_errc::bad_request;
+        if (refused[i].series > 0 && gauges && gauges->rejected_samples)
+          gauges->rejected_samples->add({"series_limit"}, static_cast<double>(refused[i].samples));
+        if (refused[i].series > 0 && !store_failed) {
           group[i].promise.deliver(
               limit_error(refused[i], limit->max, results[i] ? status::ok() : status(results[i].error())));
         } else if (results[i]) {
