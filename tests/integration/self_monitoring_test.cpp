@@ -196,5 +196,20 @@ TEST_F(SelfMonitoring, PromtoolCheckMetricsHasNoComplaint) {
   EXPECT_TRUE(out.empty()) << out;
 }
 
+TEST(SelfMonitoringIntervalSync, PeriodicFsyncsAreTimed) {
+  auto root = make_temp_dir();
+  auto n = make_node(root + "/n");
+  n.extra_args = {"--wal-sync", "interval", "--wal-sync-interval-ms", "50"};
+  n.start();
+  auto fsyncs = [&] {
+    auto body = http_request(n.http_port, "GET", "/metrics").body;
+    auto at = body.find("strata_wal_fsync_duration_seconds_count ");
+    return at == std::string::npos ? -1.0 : std::stod(body.substr(at + 40));
+  };
+  EXPECT_TRUE(wait_until(10000, [&] { return fsyncs() > 0; })) << fsyncs();
+  n.stop(SIGKILL, 5000);
+  remove_dir(root);
+}
+
 }  // namespace
 }  // namespace strata::testing
