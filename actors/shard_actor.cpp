@@ -5,9 +5,13 @@
 #include <caf/stateful_actor.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <unordered_set>
+
 #include "actors/bucket_reply.hpp"
 #include "actors/messages.hpp"
 #include "wire/batch.hpp"
+#include "wire/series_hash.hpp"
 
 namespace strata::actors {
 namespace {
@@ -30,15 +34,93 @@ struct shard_state {
   static inline const char* name = "strata.shard";
 };
 
+// Series of one append refused by the active-series limit.
+struct limit_refusal {
+  size_t series = 0;
+  size_t samples = 0;
+  std::string first;  // labels of the first refused series
+};
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Applies the active-series limit to a group before it is committed: batches
+// that would create series past it are re-encoded into `reencoded[i]`
+// without them (and `views[i]` pointed there). Cheap while the node is far
+// from the limit: a series takes at least 8 bytes of an encoded batch, so a
+// group of B bytes creates at most B / 8 series.
+std::vector<limit_refusal> apply_series_limit(const persistence::shard_store& store, const series_limit& limit,
+                                              std::vector<std::string_view>& views,
+                                              std::vector<std::string>& reencoded) {
+  std::vector<limit_refusal> out(views.size());
+  if (limit.max == 0) return out;
+  int64_t active = limit.active.load(std::memory_order_relaxed);
+  size_t bytes = 0;
+  for (auto v : views) bytes += v.size();
+  if (active + static_cast<int64_t>(bytes / 8) <= static_cast<int64_t>(limit.max)) return out;
+  int64_t budget = static_cast<int64_t>(limit.max) - active;
+  std::unordered_set<uint64_t> admitted;  // new series let in by this group, by hash
+  reencoded.resize(views.size());
+  for (size_t i = 0; i < views.size(); ++i) {
+    auto batch = wire::decode_batch(views[i]);
+    if (!batch) continue;  // the store reports it
+    write_batch kept;
+    kept.reserve(batch->size());
+    for (auto& s : *batch) {
+      uint64_t h = wire::series_hash(s.lbls);
+      if (s.samples.empty() || admitted.count(h) || store.has_series(s.lbls)) {
+        kept.push_back(std::move(s));
+      } else if (budget > 0) {
+        --budget;
+        admitted.insert(h);
+        kept.push_back(std::move(s));
+      } else {
+        auto& r = out[i];
+        if (r.series++ == 0) r.first = to_string(s.lbls);
+        r.samples += s.samples.size();
+      }
+    }
+    if (out[i].series == 0) continue;
+    reencoded[i] = wire::encode_batch(kept);
+    views[i] = reencoded[i];
+  }
+  return out;
+}
+
+caf::error limit_error(const limit_refusal& r, size_t max, const status& rest) {
+  std::string msg = "series " + r.first + (r.series > 1 ? " and " + std::to_string(r.series - 1) + " more" : "") +
+                    " not created (" + std::to_string(r.samples) +
+                    " samples refused): this node holds its limit of " + std::to_string(max) +
+                    " active series (--max-active-series); samples of existing series were written";
+  if (!rest) msg += "; " + rest.message();
+  return to_caf_error(error(strata_errc::limit_exceeded, std::move(msg)));
+}
+
 caf::behavior shard_behavior(caf::stateful_actor<shard_state>* self,
                              std::shared_ptr<std::unique_ptr<persistence::shard_store>> opened,
                              std::chrono::milliseconds sync_interval, std::chrono::milliseconds maintain_interval,
-                             std::shared_ptr<shard_gauges> gauges) {
+                             std::shared_ptr<shard_gauges> gauges, std::shared_ptr<series_limit> limit) {
   self->state.store = std::move(*opened);
   auto* store = self->state.store.get();
-  auto update_gauges = [store, gauges] {
-    if (!gauges) return;
+  auto counted_series = std::make_shared<int64_t>(0);  // this shard's part of limit->active
+  auto update_gauges = [store, gauges, limit, counted_series] {
     auto st = store->stats();
+    if (limit) {
+      limit->active.fetch_add(static_cast<int64_t>(st.series) - *counted_series, std::memory_order_relaxed);
+      *counted_series = static_cast<int64_t>(st.series);
+    }
+    if (!gauges) return;
+    uint64_t old_too_old = gauges->rejected_too_old.load(std::memory_order_relaxed);
+    uint64_t old_conflicting = gauges->rejected_conflicting.load(std::memory_order_relaxed);
+    if (gauges->rejected_samples) {
+      if (st.rejected_too_old > old_too_old)
+        gauges->rejected_samples->add({"out_of_order"}, static_cast<double>(st.rejected_too_old - old_too_old));
+      if (st.rejected_conflicting > old_conflicting)
+        gauges->rejected_samples->add({"duplicate_timestamp"},
+                                      static_cast<double>(st.rejected_conflicting - old_conflicting));
+    }
+    gauges->series_created.store(st.series_created, std::memory_order_relaxed);
     gauges->series.store(st.series, std::memory_order_relaxed);
     gauges->samples.store(st.head_samples, std::memory_order_relaxed);
     gauges->wal_bytes.store(st.wal_bytes, std::memory_order_relaxed);
@@ -66,10 +148,24 @@ caf::behavior shard_behavior(caf::stateful_actor<shard_state>* self,
       std::vector<std::string_view> views;
       views.reserve(group.size());
       for (const auto& q : group) views.emplace_back(q.bytes);
+      std::vector<std::string> reencoded;
+      auto refused = limit ? apply_series_limit(*store, *limit, views, reencoded)
+                           : std::vector<limit_refusal>(views.size());
+      auto t0 = std::chrono::steady_clock::now();
       auto results = store->append_encoded_group(views);
+      double commit_seconds = seconds_since(t0);
+      bool committed = std::any_of(results.begin(), results.end(), [](const auto& r) { return r && *r > 0; });
+      if (gauges && gauges->fsync_seconds && store->options().sync && committed)
+        gauges->fsync_seconds->observe({}, commit_seconds);
       update_gauges();
       for (size_t i = 0; i < group.size(); ++i) {
-        if (results[i]) {
+        bool store_failed = !results[i] && results[i].error().code() != strata_errc::bad_request;
+        if (refused[i].series > 0 && gauges && gauges->rejected_samples)
+          gauges->rejected_samples->add({"series_limit"}, static_cast<double>(refused[i].samples));
+        if (refused[i].series > 0 && !store_failed) {
+          group[i].promise.deliver(
+              limit_error(refused[i], limit->max, results[i] ? status::ok() : status(results[i].error())));
+        } else if (results[i]) {
           group[i].promise.deliver(static_cast<uint64_t>(*results[i]));
         } else {
           spdlog::error("shard append failed: {}", results[i].error().message());
@@ -78,7 +174,9 @@ caf::behavior shard_behavior(caf::stateful_actor<shard_state>* self,
       }
     },
     [=](sync_atom) {
+      auto t0 = std::chrono::steady_clock::now();
       if (auto st = store->sync(); !st) spdlog::error("shard sync failed: {}", st.message());
+      else if (gauges && gauges->fsync_seconds) gauges->fsync_seconds->observe({}, seconds_since(t0));
       self->delayed_send(self, sync_interval, sync_atom::value);
     },
     [=](select_atom, const std::vector<std::string>& flat, int64_t mint, int64_t maxt) -> caf::result<std::string> {
@@ -158,12 +256,12 @@ caf::behavior shard_behavior(caf::stateful_actor<shard_state>* self,
 
 result<caf::actor> spawn_shard(caf::actor_system& sys, const persistence::store_options& opts,
                                std::chrono::milliseconds sync_interval, std::shared_ptr<shard_gauges> gauges,
-                               std::chrono::milliseconds maintain_interval) {
+                               std::chrono::milliseconds maintain_interval, std::shared_ptr<series_limit> limit) {
   auto store = persistence::shard_store::open(opts);
   if (!store) return store.error();
   auto holder = std::make_shared<std::unique_ptr<persistence::shard_store>>(std::move(*store));
   auto shard = sys.spawn<caf::detached>(shard_behavior, std::move(holder), sync_interval, maintain_interval,
-                                        std::move(gauges));
+                                        std::move(gauges), std::move(limit));
   if (sync_interval.count() > 0) caf::anon_send(shard, sync_atom::value);
   if (maintain_interval.count() > 0) caf::anon_send(shard, maintain_atom::value);
   return shard;

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <memory>
 
+#include "common/metrics.hpp"
 #include "common/status.hpp"
 #include "persistence/shard_store.hpp"
 
@@ -35,10 +36,29 @@ struct shard_gauges {
   std::atomic<uint64_t> rejected_too_old{0};
   std::atomic<uint64_t> rejected_conflicting{0};
   std::atomic<uint64_t> blocks_deleted{0};
+  std::atomic<uint64_t> series_created{0};
+  // When set: every fsync of the WAL (the group commit with --wal-sync=always,
+  // the periodic sync otherwise) is observed in seconds, and refused samples
+  // are added by reason ("out_of_order", "duplicate_timestamp", "series_limit").
+  histogram_family* fsync_seconds = nullptr;
+  counter_family* rejected_samples = nullptr;
+};
+
+// The active-series limit of a node (--max-active-series), shared by its
+// shards. `active` is the sum of the shards' series counts; each shard adds
+// its own changes after every commit. A write that would create series past
+// `max` has those series refused (strata_errc::limit_exceeded naming the
+// first, the limit and its value); its samples for existing series are
+// written. Shards check concurrently, so the node may pass `max` by the new
+// series of one group commit per shard. 0 = no limit.
+struct series_limit {
+  size_t max = 0;
+  std::atomic<int64_t> active{0};
 };
 result<caf::actor> spawn_shard(caf::actor_system& sys, const persistence::store_options& opts,
                                std::chrono::milliseconds sync_interval = std::chrono::milliseconds(0),
                                std::shared_ptr<shard_gauges> gauges = nullptr,
-                               std::chrono::milliseconds maintain_interval = std::chrono::seconds(1));
+                               std::chrono::milliseconds maintain_interval = std::chrono::seconds(1),
+                               std::shared_ptr<series_limit> limit = nullptr);
 
 }  // namespace strata::actors

@@ -53,6 +53,22 @@ void add_serve_flags(CLI::App& cmd, serve_config& c) {
       ->capture_default_str();
   cmd.add_option("--max-label-value-length", c.max_label_value_length, "Bytes of a label value (0: no limit)")
       ->capture_default_str();
+  cmd.add_option("--name-validation", c.name_validation,
+                 "Metric and label names written: utf8 accepts any non-empty UTF-8 (Prometheus 3); legacy requires "
+                 "[a-zA-Z_:][a-zA-Z0-9_:]* for metric names and [a-zA-Z_][a-zA-Z0-9_]* for label names; a write "
+                 "with another name is refused whole with 400")
+      ->capture_default_str()->check(CLI::IsMember({"utf8", "legacy"}));
+  cmd.add_option("--max-sample-future", c.max_sample_future,
+                 "Samples more than this ahead of the node's clock are dropped and the write answered 400 after "
+                 "the rest is stored (0s: no limit)")
+      ->capture_default_str();
+  cmd.add_option("--max-sample-age", c.max_sample_age,
+                 "Samples more than this behind the node's clock are dropped and the write answered 400 after the "
+                 "rest is stored (default: --retention-raw, as retention would delete them; 0s: no limit)");
+  cmd.add_option("--max-active-series", c.max_active_series,
+                 "Series this node's shards may hold; a write that would create more gets 429 with Retry-After for "
+                 "those series, and its samples of existing series are stored (0: no limit)")
+      ->capture_default_str();
   cmd.add_option("--query-max-samples", c.query_max_samples,
                  "Samples one query may load into memory; more fails the query with 400")
       ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{1} << 40));
@@ -173,6 +189,22 @@ result<persistence::store_options> storage_options(const serve_config& c) {
   return o;
 }
 
+// Sum of the LMDB files (data.mdb, lock.mdb) under every shard-* directory.
+double storage_bytes(const std::string& data_dir) {
+  std::error_code ec;
+  double total = 0;
+  for (auto it = fs::directory_iterator(data_dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    if (it->path().filename().string().rfind("shard-", 0) != 0) continue;
+    std::error_code fec;
+    for (auto f = fs::directory_iterator(it->path(), fec); !fec && f != fs::directory_iterator(); f.increment(fec)) {
+      std::error_code sec;
+      auto size = f->is_regular_file(sec) ? f->file_size(sec) : 0;
+      if (!sec) total += static_cast<double>(size);
+    }
+  }
+  return total;
+}
+
 }  // namespace
 
 int serve(const serve_config& c) {
@@ -212,13 +244,37 @@ int serve(const serve_config& c) {
     extra.insert(extra.end(), shards.begin(), shards.end());
     stop_actors(sys, extra);
   };
+  auto max_future = duration_flag("--max-sample-future", c.max_sample_future, 0);
+  if (!max_future) return fail(max_future.error().message());
+  auto max_age = c.max_sample_age.empty() ? result<int64_t>(store_opts->retention.raw_ms)
+                                          : duration_flag("--max-sample-age", c.max_sample_age, 0);
+  if (!max_age) return fail(max_age.error().message());
+
+  // Registered before anything that reports into it starts.
+  metrics_registry metrics;
+  auto& rejected_samples = metrics.counter(
+      "strata_rejected_samples_total",
+      "Samples refused, by reason: too_far_in_future, too_old (--max-sample-future, --max-sample-age), "
+      "out_of_order, duplicate_timestamp, series_limit (--max-active-series).",
+      {"reason"});
+  for (const char* reason : {"too_far_in_future", "too_old", "out_of_order", "duplicate_timestamp", "series_limit"})
+    rejected_samples.add({reason}, 0);
+  auto& fsync_seconds = metrics.histogram(
+      "strata_wal_fsync_duration_seconds",
+      "Time of one WAL fsync: the group commit with --wal-sync=always, the periodic sync with interval.", {},
+      {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5});
+  auto limit = std::make_shared<actors::series_limit>();
+  limit->max = c.max_active_series;
+
   for (unsigned i = 0; i < c.shards; ++i) {
     persistence::store_options o = *store_opts;
     o.dir = (fs::path(c.data_dir) / ("shard-" + std::to_string(i))).string();
     bool always = o.sync;
     gauges.push_back(std::make_shared<actors::shard_gauges>());
-    auto shard =
-        actors::spawn_shard(sys, o, std::chrono::milliseconds(always ? 0 : c.wal_sync_interval_ms), gauges.back());
+    gauges.back()->fsync_seconds = &fsync_seconds;
+    gauges.back()->rejected_samples = &rejected_samples;
+    auto shard = actors::spawn_shard(sys, o, std::chrono::milliseconds(always ? 0 : c.wal_sync_interval_ms),
+                                     gauges.back(), std::chrono::seconds(1), limit);
     if (!shard) {
       stop_all({});
       return fail("shard " + std::to_string(i) + " in " + o.dir + ": " + shard.error().message());
@@ -243,11 +299,13 @@ int serve(const serve_config& c) {
   col_opts.window = c.remote_window;
   col_opts.max_queued = c.remote_queue;
   col_opts.shard_timeout = std::chrono::milliseconds(c.request_timeout_ms);
+  col_opts.max_future_ms = *max_future;
+  col_opts.max_age_ms = *max_age;
+  col_opts.rejected_samples = &rejected_samples;
   std::vector<caf::actor> collectors;
   for (unsigned i = 0; i < c.collectors; ++i) collectors.push_back(actors::spawn_collector(sys, table, col_opts));
   actors::gateway gw(sys, table, collectors, std::chrono::milliseconds(c.request_timeout_ms));
 
-  metrics_registry metrics;
   std::atomic<bool> ready{false};
   http::server_options http_opts;
   http_opts.host = http_addr->first;
@@ -260,6 +318,8 @@ int serve(const serve_config& c) {
   api_opts.write_limits.max_labels = c.max_labels_per_series;
   api_opts.write_limits.max_name_length = c.max_label_name_length;
   api_opts.write_limits.max_value_length = c.max_label_value_length;
+  api_opts.write_limits.names =
+      c.name_validation == "legacy" ? wire::name_validation::legacy : wire::name_validation::utf8;
   api_opts.max_query_samples = c.query_max_samples;
   api_opts.push_state_dir = (fs::path(c.data_dir) / "push").string();
   const auto& ret = store_opts->retention;
@@ -289,6 +349,16 @@ int serve(const serve_config& c) {
   metrics.counter_fn("strata_samples_duplicate_rejected_total",
                      "Samples refused for a timestamp the series holds with another value.",
                      sum(&actors::shard_gauges::rejected_conflicting));
+  metrics.counter_fn("strata_series_created_total", "Series created by writes on this node's shards.",
+                     sum(&actors::shard_gauges::series_created));
+  metrics.gauge("strata_active_series_limit", "--max-active-series (0: no limit).",
+                [max = c.max_active_series] { return static_cast<double>(max); });
+  metrics.gauge("strata_storage_bytes", "Bytes of this node's LMDB files (every shard).",
+                [dir = c.data_dir] { return storage_bytes(dir); });
+  metrics.gauge("process_max_fds", "Maximum number of open file descriptors.", process_max_fds);
+  metrics.info("strata_build_info", "Version and revision this binary was built from.",
+               {{"version", STRATA_VERSION}, {"revision", STRATA_REVISION}, {"build_type", STRATA_BUILD_TYPE}});
+  // Scrape statistics (strata_scrape_*) are registered here once scraping exists.
   if (auto st = srv.start(); !st) {
     collectors.push_back(node->actor);
     stop_all(collectors);

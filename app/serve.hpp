@@ -22,6 +22,10 @@ struct serve_config {
   size_t max_labels_per_series = 64;
   size_t max_label_name_length = 1024;
   size_t max_label_value_length = 4096;
+  std::string name_validation = "utf8";  // or "legacy"
+  std::string max_sample_future = "10m";
+  std::string max_sample_age;  // empty: --retention-raw
+  size_t max_active_series = 5'000'000;
   size_t query_max_samples = 50'000'000;
   size_t remote_window = 64;
   size_t remote_queue = 1024;

@@ -1,5 +1,6 @@
 #include "common/metrics.hpp"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -10,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <sstream>
 
 namespace strata {
@@ -98,7 +100,9 @@ void counter_family::render(std::string& out) const {
 histogram_family::histogram_family(std::string name, std::string help, std::vector<std::string> label_names,
                                    std::vector<double> upper_bounds)
     : name_(std::move(name)), help_(std::move(help)), label_names_(std::move(label_names)),
-      bounds_(std::move(upper_bounds)) {}
+      bounds_(std::move(upper_bounds)) {
+  if (label_names_.empty()) cells_[{}].buckets.resize(bounds_.size());  // shown with zeros before any observation
+}
 
 void histogram_family::observe(const std::vector<std::string>& lv, double v) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -159,6 +163,12 @@ void metrics_registry::counter_fn(std::string name, std::string help, std::funct
   gauges_.push_back({std::move(name), std::move(help), std::move(read), "counter"});
 }
 
+void metrics_registry::info(std::string name, std::string help,
+                            std::vector<std::pair<std::string, std::string>> labels) {
+  std::lock_guard<std::mutex> lock(mu_);
+  gauges_.push_back({std::move(name), std::move(help), [] { return 1.0; }, "gauge", std::move(labels)});
+}
+
 std::string metrics_registry::render() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::string out;
@@ -166,7 +176,16 @@ std::string metrics_registry::render() const {
   for (const auto& h : histograms_) h->render(out);
   for (const auto& g : gauges_) {
     header(out, g.name, g.help, g.type);
-    out += g.name + ' ' + format_value(g.read()) + '\n';
+    out += g.name;
+    if (!g.labels.empty()) {
+      std::vector<std::string> names, values;
+      for (const auto& [n, v] : g.labels) {
+        names.push_back(n);
+        values.push_back(v);
+      }
+      labels_into(out, names, values);
+    }
+    out += ' ' + format_value(g.read()) + '\n';
   }
   return out;
 }
@@ -221,6 +240,12 @@ double process_start_time_seconds() {
     }
   }
   return boot + std::stod(f[19]) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double process_max_fds() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+  return rl.rlim_cur == RLIM_INFINITY ? std::numeric_limits<double>::infinity() : static_cast<double>(rl.rlim_cur);
 }
 
 double process_virtual_bytes() {

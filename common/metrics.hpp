@@ -52,6 +52,7 @@ struct gauge_fn {
   std::string name, help;
   std::function<double()> read;
   const char* type = "gauge";
+  std::vector<std::pair<std::string, std::string>> labels;  // constant labels (info metrics)
 };
 
 class metrics_registry {
@@ -61,6 +62,8 @@ class metrics_registry {
                               std::vector<double> upper_bounds);
   void gauge(std::string name, std::string help, std::function<double()> read);
   void counter_fn(std::string name, std::string help, std::function<double()> read);
+  // A gauge fixed at 1 whose labels carry the facts (strata_build_info).
+  void info(std::string name, std::string help, std::vector<std::pair<std::string, std::string>> labels);
   std::string render() const;
 
  private:
@@ -79,6 +82,8 @@ double process_cpu_seconds();
 double process_open_fds();
 double process_start_time_seconds();
 double process_virtual_bytes();
+// The soft limit on open file descriptors (RLIMIT_NOFILE).
+double process_max_fds();
 // Formats a float the way Prometheus does in text and JSON (+Inf, -Inf, NaN, shortest round-trip).
 std::string format_value(double v);
 

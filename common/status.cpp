@@ -13,6 +13,7 @@ const char* to_string(strata_errc c) {
     case strata_errc::corruption: return "corruption";
     case strata_errc::timeout: return "timeout";
     case strata_errc::internal: return "internal";
+    case strata_errc::limit_exceeded: return "limit_exceeded";
   }
   return "unknown";
 }

@@ -19,6 +19,7 @@ enum class strata_errc : uint8_t {
   corruption,   // stored bytes do not decode; the message says where
   timeout,
   internal,
+  limit_exceeded,  // a configured limit (e.g. active series) refused it; retry after the operator acts or load drops
 };
 
 const char* to_string(strata_errc c);

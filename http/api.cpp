@@ -29,6 +29,7 @@ int http_status(strata_errc code) {
     case strata_errc::storage:
     case strata_errc::corruption:
     case strata_errc::internal: return 500;
+    case strata_errc::limit_exceeded: return 429;
   }
   return 500;
 }
@@ -39,7 +40,8 @@ const char* prometheus_error_type(strata_errc code) {
     case strata_errc::not_found: return "not_found";
     case strata_errc::timeout: return "timeout";
     case strata_errc::unavailable:
-    case strata_errc::overloaded: return "unavailable";
+    case strata_errc::overloaded:
+    case strata_errc::limit_exceeded: return "unavailable";
     default: return "internal";
   }
 }
@@ -50,7 +52,7 @@ constexpr int64_t min_time = std::numeric_limits<int64_t>::min() / 2;
 constexpr int64_t max_time = std::numeric_limits<int64_t>::max() / 2;
 
 response with_retry_after(response r) {
-  if (r.status == 503) r.headers.emplace_back("Retry-After", "1");
+  if (r.status == 503 || r.status == 429) r.headers.emplace_back("Retry-After", "1");
   return r;
 }
 
@@ -456,7 +458,7 @@ void handle_write(const api_context& ctx, std::shared_ptr<api_metrics> m, reques
       m->rejected.add({to_string(r.error().code())});
       return respond(with_retry_after(text(http_status(r.error().code()), r.error().message() + "\n")));
     }
-    m->samples.add({}, static_cast<double>(*r));
+    m->samples.add({"remote_write"}, static_cast<double>(*r));
     if (metadata.empty()) return respond(text(204, ""));
     gw->put_metadata(std::move(metadata), [m, respond](result<size_t> md) {
       if (!md) {
@@ -615,9 +617,11 @@ std::string cluster_json(const actors::shard_view& v, const std::string& self) {
 
 void register_api(server& srv, const api_context& ctx) {
   auto m = std::make_shared<api_metrics>(api_metrics{
-      ctx.metrics.counter("strata_samples_ingested_total", "Samples acknowledged to writers."),
+      ctx.metrics.counter("strata_samples_ingested_total", "Samples acknowledged to writers, by protocol.",
+                          {"protocol"}),
       ctx.metrics.counter("strata_write_requests_rejected_total", "Write requests refused, by reason.", {"reason"}),
   });
+  m->samples.add({"remote_write"}, 0);
   ctx.metrics.gauge("process_resident_memory_bytes", "Resident memory size in bytes.", process_resident_bytes);
   ctx.metrics.gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.", process_virtual_bytes);
   ctx.metrics.counter_fn("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",

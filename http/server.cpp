@@ -117,13 +117,18 @@ struct core {
         durations(m.histogram("strata_http_request_duration_seconds",
                               "Time from a request read to its response written, by route.", {"route"},
                               {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10})),
-        delivery(std::make_shared<delivery_state>()) {}
+        delivery(std::make_shared<delivery_state>()),
+        in_flight(std::make_shared<std::atomic<int64_t>>(0)) {
+    m.gauge("strata_http_requests_in_flight", "HTTP requests read and not yet answered.",
+            [n = in_flight] { return static_cast<double>(n->load(std::memory_order_relaxed)); });
+  }
 
   net::io_context ioc;
   server_options opts;
   counter_family& requests;
   histogram_family& durations;
   std::shared_ptr<delivery_state> delivery;
+  std::shared_ptr<std::atomic<int64_t>> in_flight;  // shared with the gauge, which may outlive the server
 
   std::map<std::string, route_entry, std::less<>> exact;
   std::vector<std::pair<std::string, route_entry>> prefixes;  // longest first once started
@@ -170,6 +175,7 @@ class connection : public std::enable_shared_from_this<connection> {
   }
 
   void close_now() {
+    end_request();
     closed_ = true;
     beast::error_code ec;
     stream_.socket().close(ec);
@@ -199,7 +205,7 @@ class connection : public std::enable_shared_from_this<connection> {
 
   void on_header(beast::error_code ec) {
     if (ec) return on_read_error(ec);
-    started_ = std::chrono::steady_clock::now();
+    begin_request();
     const auto& msg = parser_->get();
     if (parser_->is_done()) return dispatch();
     if (beast::iequals(msg[bhttp::field::expect], "100-continue")) {
@@ -223,7 +229,7 @@ class connection : public std::enable_shared_from_this<connection> {
 
   void on_read_error(beast::error_code ec) {
     if (ec == bhttp::error::body_limit) {
-      started_ = std::chrono::steady_clock::now();
+      begin_request();
       version_ = parser_->get().version();
       std::string_view target(parser_->get().target().data(), parser_->get().target().size());
       if (const route_entry* r = core_.find(target.substr(0, target.find('?')))) label_ = r->label;
@@ -231,11 +237,11 @@ class connection : public std::enable_shared_from_this<connection> {
                           "request body exceeds the limit of " + std::to_string(core_.opts.max_body_bytes) + " bytes");
     }
     if (ec == bhttp::error::header_limit) {
-      started_ = std::chrono::steady_clock::now();
+      begin_request();
       return fail_request(431, "request header exceeds the limit of " + std::to_string(header_limit_bytes) + " bytes");
     }
     if (is_http_error(ec) && ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
-      started_ = std::chrono::steady_clock::now();
+      begin_request();
       return fail_request(400, "malformed HTTP request: " + ec.message());
     }
     finish();  // closed by the peer, timed out, or stopped
@@ -369,7 +375,20 @@ class connection : public std::enable_shared_from_this<connection> {
                        });
   }
 
+  // A request counts as in flight from its header read to its answer written
+  // (or the connection closed).
+  void begin_request() {
+    started_ = std::chrono::steady_clock::now();
+    if (!in_flight_) core_.in_flight->fetch_add(1, std::memory_order_relaxed);
+    in_flight_ = true;
+  }
+  void end_request() {
+    if (in_flight_) core_.in_flight->fetch_sub(1, std::memory_order_relaxed);
+    in_flight_ = false;
+  }
+
   void on_write(beast::error_code ec, int code, bool close, bool linger) {
+    end_request();
     core_.record(label_, code, started_);
     if (ec) return finish();
     if (!close) return read_request();
@@ -397,6 +416,7 @@ class connection : public std::enable_shared_from_this<connection> {
   }
 
   void finish() {
+    end_request();
     if (closed_) return;
     closed_ = true;
     beast::error_code ignored;
@@ -416,6 +436,7 @@ class connection : public std::enable_shared_from_this<connection> {
   bool head_ = false;
   bool awaiting_ = false;
   bool closed_ = false;
+  bool in_flight_ = false;
   char scratch_[4096];
 };
 

@@ -65,9 +65,10 @@ struct server_options {
 
 class server {
  public:
-  // Registers strata_http_requests_total{route,code} and
-  // strata_http_request_duration_seconds{route} in `metrics` (one server per
-  // registry). REQUIRES: metrics outlives the server.
+  // Registers strata_http_requests_total{route,code},
+  // strata_http_request_duration_seconds{route} and
+  // strata_http_requests_in_flight in `metrics` (one server per registry).
+  // Requests that match no route are labelled route="unmatched". REQUIRES: metrics outlives the server.
   server(server_options o, metrics_registry& metrics);
   ~server();  // stops
   server(const server&) = delete;

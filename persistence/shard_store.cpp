@@ -294,7 +294,9 @@ std::vector<result<size_t>> shard_store::append_group(std::vector<batch_plan>& p
         p.refs.push_back(UINT32_MAX);
         continue;
       }
+      size_t series_before = index_.size();
       uint32_t ref = ref_for(s.lbls);
+      if (index_.size() > series_before) ++stats_.series_created;
       p.refs.push_back(ref);
       const auto& h = heads_[ref];
       size_t kept = 0;

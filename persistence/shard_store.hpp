@@ -49,6 +49,7 @@ struct store_stats {
   uint64_t chunks_written = 0;   // since open
   uint64_t rollups_written = 0;  // rollup records written since open
   uint64_t samples_appended = 0; // since open (not counting replay)
+  uint64_t series_created = 0;   // by appends since open (not counting replay)
   uint64_t rejected_too_old = 0, rejected_conflicting = 0, duplicates_dropped = 0;
   uint64_t blocks_deleted = 0;   // by retention, all tiers
 };
@@ -129,6 +130,8 @@ class shard_store {
   // corruption names the key when a stored value does not decode.
   result<std::vector<metric_metadata>> list_metadata(const std::string& family) const;
   store_stats stats() const;
+  // Whether a live series has exactly these labels. REQUIRES: canonical labels.
+  bool has_series(const labels& canonical) const;
   const store_options& options() const { return opts_; }
 
   // Seals every series' head and writes everything pending; the WAL is then

@@ -114,4 +114,6 @@ std::vector<std::string> shard_store::label_values(const std::string& name, cons
 
 index::series_index::cardinality shard_store::cardinality(size_t top_n) const { return index_.stats(top_n); }
 
+bool shard_store::has_series(const labels& canonical) const { return index_.find(canonical).has_value(); }
+
 }  // namespace strata::persistence

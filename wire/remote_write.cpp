@@ -77,6 +77,14 @@ status take_series(int i, prometheus::TimeSeries& ts, const write_limits& limits
       return bad(where(i, ts) + ": label name " + quote_for_message(l.name()) + " is not valid UTF-8");
     if (!valid_utf8(l.value()))
       return bad(where(i, ts) + ": value of label " + quote_for_message(l.name()) + " is not valid UTF-8");
+    if (limits.names == name_validation::legacy) {
+      if (!legacy_label_name(l.name()))
+        return bad(where(i, ts) + ": label name " + quote_for_message(l.name()) +
+                   " does not match [a-zA-Z_][a-zA-Z0-9_]* (--name-validation=legacy)");
+      if (l.name() == "__name__" && !l.value().empty() && !legacy_metric_name(l.value()))
+        return bad(where(i, ts) + ": metric name " + quote_for_message(l.value()) +
+                   " does not match [a-zA-Z_:][a-zA-Z0-9_:]* (--name-validation=legacy)");
+    }
   }
 
   labels ls;
@@ -115,7 +123,22 @@ status take_metadata(prometheus::WriteRequest& req, std::vector<metric_metadata>
   return status::ok();
 }
 
+bool name_char(char c, bool first, bool colon) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (colon && c == ':') ||
+         (!first && c >= '0' && c <= '9');
+}
+
+bool legacy_name(std::string_view name, bool colon) {
+  if (name.empty()) return false;
+  for (size_t i = 0; i < name.size(); ++i)
+    if (!name_char(name[i], i == 0, colon)) return false;
+  return true;
+}
+
 }  // namespace
+
+bool legacy_metric_name(std::string_view name) { return legacy_name(name, true); }
+bool legacy_label_name(std::string_view name) { return legacy_name(name, false); }
 
 result<write_batch> decode_remote_write(std::string_view body, const write_limits& limits) {
   return decode_remote_write(body, limits, nullptr);

@@ -162,7 +162,7 @@ TEST_F(SingleNode, MetricsHealthAndReady) {
   EXPECT_NE(m.body.find("strata_http_requests_total{route=\"/api/v1/write\",code=\"204\"}"), std::string::npos)
       << m.body;
   EXPECT_NE(m.body.find("strata_http_request_duration_seconds_bucket"), std::string::npos);
-  EXPECT_NE(m.body.find("strata_samples_ingested_total 13"), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("strata_samples_ingested_total{protocol=\"remote_write\"} 13"), std::string::npos) << m.body;
   EXPECT_NE(m.body.find("process_resident_memory_bytes"), std::string::npos);
   EXPECT_NE(m.body.find("strata_head_series 7\n"), std::string::npos) << m.body;
   EXPECT_NE(m.body.find("strata_head_samples 13\n"), std::string::npos) << m.body;

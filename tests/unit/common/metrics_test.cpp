@@ -60,5 +60,34 @@ TEST(ProcessMetrics, ReadThisProcess) {
   EXPECT_GT(process_virtual_bytes(), process_resident_bytes());
 }
 
+TEST(MetricsRegistry, InfoMetricIsOneWithEscapedLabels) {
+  metrics_registry m;
+  m.info("strata_build_info", "Build facts.", {{"version", "1.2.3"}, {"revision", "a\"b"}});
+  auto out = m.render();
+  EXPECT_NE(out.find("# TYPE strata_build_info gauge\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("strata_build_info{version=\"1.2.3\",revision=\"a\\\"b\"} 1\n"), std::string::npos) << out;
+}
+
+TEST(MetricsRegistry, LabelledCounterStartsAtZeroWhenAdded) {
+  metrics_registry m;
+  auto& c = m.counter("x_rejected_total", "Refused.", {"reason"});
+  c.add({"too_old"}, 0);
+  EXPECT_NE(m.render().find("x_rejected_total{reason=\"too_old\"} 0\n"), std::string::npos) << m.render();
+}
+
+TEST(MetricsRegistry, UnlabelledHistogramShowsZerosBeforeAnyObservation) {
+  metrics_registry m;
+  m.histogram("x_fsync_duration_seconds", "Fsyncs.", {}, {0.1, 1});
+  auto out = m.render();
+  EXPECT_NE(out.find("x_fsync_duration_seconds_bucket{le=\"0.1\"} 0\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("x_fsync_duration_seconds_bucket{le=\"+Inf\"} 0\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("x_fsync_duration_seconds_count 0\n"), std::string::npos) << out;
+}
+
+TEST(ProcessMetrics, MaxFdsIsAtLeastOpenFds) {
+  EXPECT_GE(process_max_fds(), process_open_fds());
+  EXPECT_GT(process_max_fds(), 0);
+}
+
 }  // namespace
 }  // namespace strata

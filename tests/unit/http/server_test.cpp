@@ -538,6 +538,48 @@ TEST_F(ServerTest, MetricsUseRouteLabels) {
   EXPECT_FALSE(has("/no/such/path"));
 }
 
+TEST_F(ServerTest, InFlightCountsRequestsUntilAnswered) {
+  std::mutex hold_mu;
+  std::vector<respond_fn> held;
+  extra_.emplace_back("/hold", [&](request&&, respond_fn respond) {
+    std::lock_guard<std::mutex> lock(hold_mu);
+    held.push_back(std::move(respond));
+  });
+  start();
+  auto has = [&](const std::string& s) { return metrics_.render().find(s) != std::string::npos; };
+  EXPECT_TRUE(has("strata_http_requests_in_flight 0\n"));
+  auto a = connect();
+  auto b = connect();
+  ASSERT_TRUE(a->send(get("/hold")));
+  ASSERT_TRUE(b->send(get("/hold")));
+  ASSERT_TRUE(eventually([&] { return has("strata_http_requests_in_flight 2\n"); })) << metrics_.render();
+  {
+    std::lock_guard<std::mutex> lock(hold_mu);
+    held[0](text("done"));
+  }
+  ASSERT_TRUE(a->read());
+  EXPECT_TRUE(eventually([&] { return has("strata_http_requests_in_flight 1\n"); })) << metrics_.render();
+  b.reset();  // the client goes away while its request is held
+  {
+    std::lock_guard<std::mutex> lock(hold_mu);
+    held[1](text("late"));
+  }
+  EXPECT_TRUE(eventually([&] { return has("strata_http_requests_in_flight 0\n"); })) << metrics_.render();
+}
+
+TEST_F(ServerTest, RandomPathsShareOneUnmatchedRouteLabel) {
+  start();
+  auto c = connect();
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(c->send(get("/random/" + std::to_string(i * 7919) + "/x")));
+    ASSERT_TRUE(c->read());
+  }
+  auto has = [&](const std::string& s) { return metrics_.render().find(s) != std::string::npos; };
+  EXPECT_TRUE(eventually([&] { return has("strata_http_requests_total{route=\"unmatched\",code=\"404\"} 50\n"); }))
+      << metrics_.render();
+  EXPECT_FALSE(has("/random/"));
+}
+
 TEST(Server, StartFailsWhenThePortIsTaken) {
   metrics_registry m1, m2;
   server_options o;
