@@ -116,9 +116,9 @@ void handle_group(const std::shared_ptr<push_state>& state, request&& req, respo
     o.limits = ctx.options.write_limits;
     auto parsed = wire::parse_text(req.body, wire::text_format_for(type), o);
     if (!parsed) return respond(failure(parsed.error()));
+    metadata = parsed->metadata;  // a copy: apply_grouping_key reads it too
     auto grouped = apply_grouping_key(*key, std::move(*parsed), now, ctx.options.write_limits);
     if (!grouped) return respond(failure(grouped.error()));
-    metadata = std::move(parsed->metadata);  // after apply_grouping_key, which reads it
     pushed = std::move(*grouped);
   }
 
