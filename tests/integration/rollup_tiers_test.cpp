@@ -39,7 +39,7 @@ double only_value(const nlohmann::json& j) {
 TEST(RollupTiers, QueriesPastRawRetentionReadRollups) {
   auto root = make_temp_dir();
   auto n = make_node(root + "/n");
-  n.extra_args = {"--retention-raw", "1h"};
+  n.extra_args = {"--retention-raw", "1h", "--max-sample-age", "3d"};
   n.start();
   // Two hours of 15 s scrapes two days ago, off whole seconds: a counter
   // rising by 1 and a gauge 100, 101, ... New series take any timestamp.
