@@ -111,54 +111,27 @@ std::vector<series> merge_series(std::vector<series> parts) {
   return out;
 }
 
-void gateway::select(const matchers& ms, int64_t mint, int64_t maxt, size_t max_samples,
-                     read_done<std::vector<series>> done) {
-  auto view = table_.snapshot();
-  struct gathered {
-    std::vector<series> parts;
-    size_t samples = 0;
-    bool over = false;
-  };
-  auto acc = std::make_shared<gathered>();
-  fan_out<std::string>(
-      sys_, view, timeout_,
-      [acc, max_samples](std::string& bytes) {
-        if (acc->over) return status::ok();  // already failed; the first error is reported
-        auto b = wire::decode_batch(bytes);
-        if (!b) return b.error();
-        acc->samples += sample_count(*b);
-        if (acc->samples > max_samples) {
-          acc->over = true;
-          acc->parts = {};
-          return error(strata_errc::bad_request,
-                       "query processing would load too many samples into memory in query execution (limit " +
-                           std::to_string(max_samples) + ")");
-        }
-        for (auto& s : *b) acc->parts.push_back(std::move(s));
-        return status::ok();
-      },
-      [acc, done, view](status st) {
-        if (!st) return done(st, {});
-        done(merge_series(std::move(acc->parts)), down_warnings(*view));
-      },
-      select_atom::value, encode_matchers(ms), mint, maxt);
-}
+namespace {
 
-void gateway::select_buckets(const matchers& ms, int64_t mint, int64_t maxt, int64_t window_ms, size_t max_samples,
-                             read_done<std::vector<query::bucket_series>> done) {
-  auto view = table_.snapshot();
+// Fans a read out to every shard and gathers the decoded parts, failing once
+// their samples pass `max_samples` (the rest of the answers are then ignored).
+// `decode(bytes, &samples)` turns one shard's answer into parts of type T;
+// `finish` turns the gathered parts into the answer.
+template <class T, class Decode, class Finish, class... Args>
+void gather_limited(caf::actor_system& sys, std::shared_ptr<const shard_view> view, std::chrono::milliseconds timeout,
+                    size_t max_samples, Decode decode, Finish finish, read_done<std::vector<T>> done, Args... args) {
   struct gathered {
-    std::vector<query::bucket_series> parts;
+    std::vector<T> parts;
     size_t samples = 0;
     bool over = false;
   };
   auto acc = std::make_shared<gathered>();
   fan_out<std::string>(
-      sys_, view, timeout_,
-      [acc, max_samples](std::string& bytes) {
-        if (acc->over) return status::ok();
+      sys, view, timeout,
+      [acc, max_samples, decode](std::string& bytes) {
+        if (acc->over) return status::ok();  // already failed; the first error is reported
         size_t n = 0;
-        auto b = decode_bucket_reply(bytes, &n);
+        auto b = decode(bytes, &n);
         if (!b) return b.error();
         acc->samples += n;
         if (acc->samples > max_samples) {
@@ -171,11 +144,32 @@ void gateway::select_buckets(const matchers& ms, int64_t mint, int64_t maxt, int
         for (auto& s : *b) acc->parts.push_back(std::move(s));
         return status::ok();
       },
-      [acc, done, view](status st) {
+      [acc, done, view, finish](status st) {
         if (!st) return done(st, {});
-        done(std::move(acc->parts), down_warnings(*view));
+        done(finish(std::move(acc->parts)), down_warnings(*view));
       },
-      buckets_atom::value, encode_matchers(ms), mint, maxt, window_ms);
+      args...);
+}
+
+}  // namespace
+
+void gateway::select(const matchers& ms, int64_t mint, int64_t maxt, size_t max_samples,
+                     read_done<std::vector<series>> done) {
+  auto decode = [](std::string_view bytes, size_t* n) {
+    auto b = wire::decode_batch(bytes);
+    if (b) *n = sample_count(*b);
+    return b;
+  };
+  gather_limited<series>(sys_, table_.snapshot(), timeout_, max_samples, decode, merge_series, std::move(done),
+                         select_atom::value, encode_matchers(ms), mint, maxt);
+}
+
+void gateway::select_buckets(const matchers& ms, int64_t mint, int64_t maxt, int64_t window_ms, size_t max_samples,
+                             read_done<std::vector<query::bucket_series>> done) {
+  auto decode = [](std::string_view bytes, size_t* n) { return decode_bucket_reply(bytes, n); };
+  auto keep = [](std::vector<query::bucket_series> parts) { return parts; };
+  gather_limited<query::bucket_series>(sys_, table_.snapshot(), timeout_, max_samples, decode, keep, std::move(done),
+                                       buckets_atom::value, encode_matchers(ms), mint, maxt, window_ms);
 }
 
 void gateway::select_labels(const matchers& ms, int64_t mint, int64_t maxt, read_done<std::vector<labels>> done) {
