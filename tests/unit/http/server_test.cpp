@@ -539,31 +539,30 @@ TEST_F(ServerTest, MetricsUseRouteLabels) {
 }
 
 TEST_F(ServerTest, InFlightCountsRequestsUntilAnswered) {
+  // Held by client name: the two requests may reach the handler in either order.
   std::mutex hold_mu;
-  std::vector<respond_fn> held;
-  extra_.emplace_back("/hold", [&](request&&, respond_fn respond) {
+  std::map<std::string, respond_fn> held;
+  extra_.emplace_back("/hold", [&](request&& req, respond_fn respond) {
     std::lock_guard<std::mutex> lock(hold_mu);
-    held.push_back(std::move(respond));
+    held[std::string(req.param("who"))] = std::move(respond);
   });
   start();
   auto has = [&](const std::string& s) { return metrics_.render().find(s) != std::string::npos; };
+  auto answer = [&](const std::string& who, const char* body) {
+    std::lock_guard<std::mutex> lock(hold_mu);
+    held.at(who)(text(body));
+  };
   EXPECT_TRUE(has("strata_http_requests_in_flight 0\n"));
   auto a = connect();
   auto b = connect();
-  ASSERT_TRUE(a->send(get("/hold")));
-  ASSERT_TRUE(b->send(get("/hold")));
+  ASSERT_TRUE(a->send(get("/hold?who=a")));
+  ASSERT_TRUE(b->send(get("/hold?who=b")));
   ASSERT_TRUE(eventually([&] { return has("strata_http_requests_in_flight 2\n"); })) << metrics_.render();
-  {
-    std::lock_guard<std::mutex> lock(hold_mu);
-    held[0](text("done"));
-  }
+  answer("a", "done");
   ASSERT_TRUE(a->read());
   EXPECT_TRUE(eventually([&] { return has("strata_http_requests_in_flight 1\n"); })) << metrics_.render();
   b.reset();  // the client goes away while its request is held
-  {
-    std::lock_guard<std::mutex> lock(hold_mu);
-    held[1](text("late"));
-  }
+  answer("b", "late");
   EXPECT_TRUE(eventually([&] { return has("strata_http_requests_in_flight 0\n"); })) << metrics_.render();
 }
 
