@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <limits>
 
 namespace strata::scrape {
 namespace asio = boost::asio;
@@ -76,7 +77,7 @@ fetch_result fetch(const std::string& address, const std::string& path, const fe
   char timeout[32];
   std::snprintf(timeout, sizeof timeout, "%g", static_cast<double>(o.timeout_ms) / 1000.0);
   s.req.set("X-Prometheus-Scrape-Timeout-Seconds", timeout);
-  s.parser.body_limit(boost::none);  // counted in read_body
+  s.parser.body_limit(std::numeric_limits<std::uint64_t>::max());  // counted in read_body
   s.parser.header_limit(64 * 1024);
 
   // Beast's body_limit is not applied to responses in every Boost version:

@@ -324,10 +324,14 @@ TEST_F(Scrape, PrometheusRemoteWritesNodeExporterIntoStrata) {
     auto p = instant(prom_port, "count(node_cpu_seconds_total)");
     return !s.empty() && s == p;
   }));
-  // A sample Prometheus stored is in strata with the same time and value.
-  const int64_t t = now_ms() - 5000;
-  auto p = read_matrix(query(prom_port, "node_memory_MemTotal_bytes[3s]", t));
-  auto s = read_matrix(query(a_.http_port, "node_memory_MemTotal_bytes[3s]", t));
+  // The samples Prometheus stored in a window are in strata, same times and values.
+  const int64_t t = now_ms();
+  std::map<labels, std::vector<sample>> p, s;
+  EXPECT_TRUE(wait_until(10000, [&] {
+    p = read_matrix(query(prom_port, "node_memory_MemTotal_bytes[5s]", t));
+    s = read_matrix(query(a_.http_port, "node_memory_MemTotal_bytes[5s]", t));
+    return !p.empty() && s == p;
+  }));
   ASSERT_FALSE(p.empty());
   EXPECT_EQ(s, p);
   prom.kill(SIGTERM);
