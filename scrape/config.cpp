@@ -185,7 +185,6 @@ result<std::vector<job_config>> parse_scrape_configs(const YAML::Node& node, con
     for (const auto& kv : jn) {
       auto key = kv.first.Scalar();
       const YAML::Node& v = kv.second;
-      status st = status::ok();
       if (key == "job_name") {
         auto s = scalar(w, v, key);
         if (!s) return s.error();
@@ -255,7 +254,6 @@ result<std::vector<job_config>> parse_scrape_configs(const YAML::Node& node, con
                                   "scheme, params, honor_labels, honor_timestamps, sample_limit, label_limit, "
                                   "body_size_limit, static_configs)");
       }
-      if (!st) return st;
     }
     if (j.job_name.empty()) return w.at(jn, "job_name is missing");
     if (!names.insert(j.job_name).second) return w.at(jn, "job_name \"" + j.job_name + "\" is used twice");

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "scrape/ownership.hpp"
 #include "wire/text_format.hpp"
 
 namespace strata::scrape {
@@ -72,7 +73,7 @@ std::vector<target> expand_targets(const std::vector<job_config>& jobs) {
         target t;
         t.job = j.job_name;
         t.address = addr;
-        t.key = j.job_name + "\n" + addr;
+        t.key = target_key(j.job_name, addr);
         t.path = path;
         t.target_labels = sc.target_labels;
         set_label(t.target_labels, "job", j.job_name);
