@@ -80,7 +80,7 @@ class text_target {
                           std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
       size_t off = 0;
       while (off < reply.size()) {
-        auto n = ::write(c, reply.data() + off, reply.size() - off);
+        auto n = ::send(c, reply.data() + off, reply.size() - off, MSG_NOSIGNAL);
         if (n <= 0) break;
         off += static_cast<size_t>(n);
       }

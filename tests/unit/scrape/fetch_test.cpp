@@ -41,7 +41,7 @@ class one_shot_server {
       if (!reply_.empty()) {
         size_t off = 0;
         while (off < reply_.size()) {
-          auto n = ::write(c, reply_.data() + off, reply_.size() - off);
+          auto n = ::send(c, reply_.data() + off, reply_.size() - off, MSG_NOSIGNAL);
           if (n <= 0) break;
           off += static_cast<size_t>(n);
         }
@@ -99,6 +99,38 @@ TEST(ScrapeFetch, BodyOverTheLimitFails) {
   EXPECT_FALSE(f.ok);
   EXPECT_EQ(f.error, "body over the limit of 1000 bytes (body_size_limit)");
   EXPECT_TRUE(f.body.empty());
+}
+
+std::string chunked_reply(const std::string& chunk, int chunks) {
+  char size[16];
+  std::snprintf(size, sizeof size, "%zx", chunk.size());
+  std::string r = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < chunks; ++i) r += std::string(size) + "\r\n" + chunk + "\r\n";
+  return r + "0\r\n\r\n";
+}
+
+TEST(ScrapeFetch, ChunkedBodyIsJoined) {
+  one_shot_server srv(chunked_reply("a 1\n", 3));
+  auto f = fetch(srv.address(), "/metrics", {});
+  ASSERT_TRUE(f.ok) << f.error;
+  EXPECT_EQ(f.body, "a 1\na 1\na 1\n");
+}
+
+TEST(ScrapeFetch, ChunkedBodyOverTheLimitFails) {
+  // No Content-Length: the limit is checked as the body arrives.
+  one_shot_server srv(chunked_reply(std::string(100, 'a'), 30));
+  fetch_options o;
+  o.max_body_bytes = 1000;
+  auto f = fetch(srv.address(), "/metrics", o);
+  EXPECT_FALSE(f.ok);
+  EXPECT_EQ(f.error, "body over the limit of 1000 bytes (body_size_limit)");
+}
+
+TEST(ScrapeFetch, CompressedBodyIsRefused) {
+  one_shot_server srv("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 3\r\n\r\nabc");
+  auto f = fetch(srv.address(), "/metrics", {});
+  EXPECT_FALSE(f.ok);
+  EXPECT_EQ(f.error, "unsupported Content-Encoding gzip");
 }
 
 TEST(ScrapeFetch, SilentTargetTimesOut) {
