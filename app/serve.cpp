@@ -16,16 +16,19 @@
 #include "actors/collector.hpp"
 #include "actors/gateway.hpp"
 #include "actors/shard_actor.hpp"
+#include "app/config.hpp"
 #include "cluster/membership.hpp"
 #include "common/log.hpp"
 #include "http/api.hpp"
 #include "http/params.hpp"
 #include "http/server.hpp"
+#include "scrape/manager.hpp"
 
 namespace strata::app {
 namespace fs = std::filesystem;
 
 void add_serve_flags(CLI::App& cmd, serve_config& c) {
+  cmd.add_option("--config", c.config_file, "YAML config file (scrape_configs; docs/operations.md)");
   cmd.add_option("--data-dir", c.data_dir, "Directory of this node's data (one LMDB environment per shard)")
       ->capture_default_str();
   cmd.add_option("--http-listen", c.http_listen, "host:port of the HTTP API")->capture_default_str();
@@ -229,6 +232,12 @@ int serve(const serve_config& c) {
   auto store_opts = storage_options(c);
   if (!store_opts) return fail(store_opts.error().message());
   if (auto st = check_layout(c); !st) return fail(st.message());
+  node_config file_cfg;
+  if (!c.config_file.empty()) {
+    auto loaded = load_config(c.config_file);
+    if (!loaded) return fail(loaded.error().message());
+    file_cfg = std::move(*loaded);
+  }
 
   caf::actor_system_config cfg;
   cfg.load<caf::io::middleman>();
@@ -370,6 +379,13 @@ int serve(const serve_config& c) {
   while (!node->first_round_done->load() && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   ready = true;
+  system_clock scrape_clock;
+  scrape::manager_options scrape_opts;
+  scrape_opts.jobs = file_cfg.scrape_configs;
+  scrape_opts.self = node->address;
+  scrape_opts.max_body_bytes = c.max_body_bytes;
+  scrape::manager scraper(std::move(scrape_opts), gw, table, scrape_clock, metrics);
+  scraper.start();
   spdlog::info("strata node {} serving HTTP on {}:{} (seeds: {})", node->address, http_opts.host, srv.port(),
                c.seeds.empty() ? std::string("none") : fmt::format("{}", fmt::join(c.seeds, ",")));
 
@@ -377,6 +393,7 @@ int serve(const serve_config& c) {
   sigwait(&stop_signals, &sig);
   spdlog::info("received signal {}, stopping", sig);
   ready = false;
+  scraper.stop();
   srv.stop();
   collectors.push_back(node->actor);
   stop_all(collectors);

@@ -9,6 +9,7 @@
 namespace strata::app {
 
 struct serve_config {
+  std::string config_file;  // --config: YAML (app/config.hpp); empty: none
   std::string data_dir = "./strata-data";
   std::string http_listen = "127.0.0.1:9201";
   std::string cluster_listen = "127.0.0.1:9202";
