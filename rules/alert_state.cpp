@@ -134,7 +134,7 @@ std::vector<alert> alert_rule_state::to_send(int64_t t_ms, int64_t resend_delay_
   int64_t delta = std::max(resend_delay_ms, interval_ms);
   for (auto& [ls, a] : active_) {
     if (a.state == alert_state::pending) continue;
-    bool needs = a.resolved_at > a.last_sent_at || a.last_sent_at + resend_delay_ms < t_ms;
+    bool needs = a.last_sent_at == 0 || a.resolved_at > a.last_sent_at || a.last_sent_at + resend_delay_ms < t_ms;
     if (!needs) continue;
     a.last_sent_at = t_ms;
     a.valid_until = t_ms + 4 * delta;

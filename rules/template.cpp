@@ -297,8 +297,13 @@ result<node_ptr> parse_template(std::string_view src) {
     } else if (word == "range" || word == "define" || word == "template" || word == "block") {
       return syntax("\"" + std::string(word) + "\" is not supported in strata templates");
     } else {
-      if (inner.find(":=") != std::string_view::npos || inner.find('=') != std::string_view::npos)
-        return syntax("variable declarations are not supported");
+      if (!inner.empty() && inner[0] == '$') {
+        size_t k = 1;
+        while (k < inner.size() && (std::isalnum(static_cast<unsigned char>(inner[k])) || inner[k] == '_')) ++k;
+        while (k < inner.size() && std::isspace(static_cast<unsigned char>(inner[k]))) ++k;
+        if (k < inner.size() && (inner[k] == '=' || inner.substr(k, 2) == ":="))
+          return syntax("variable declarations are not supported");
+      }
       auto p = parse_pipeline(inner);
       if (!p) return p.error();
       auto n = std::make_shared<text_template::node>();
