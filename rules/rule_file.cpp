@@ -42,10 +42,12 @@ struct ctx {
   }
 };
 
-status check_keys(const ctx& c, const YAML::Node& map, const std::set<std::string>& allowed, const std::string& what) {
+status check_keys(const ctx& c, const YAML::Node& map, const std::set<std::string>& allowed, const std::string& what,
+                  const std::string& where = "") {
   for (const auto& kv : map) {
     std::string k = kv.first.Scalar();
-    if (!allowed.count(k)) return c.fail(kv.first, "field " + k + " not found in type " + what);
+    if (!allowed.count(k))
+      return c.fail(kv.first, (where.empty() ? "" : where + ": ") + "field " + k + " not found in type " + what);
   }
   return {};
 }
@@ -88,7 +90,7 @@ result<std::vector<std::pair<std::string, text_template>>> string_map(const ctx&
 result<rule> parse_rule(const ctx& c, const YAML::Node& n, const std::string& where) {
   if (!n.IsMap()) return c.fail(n, where + ": a rule must be a map");
   if (auto st = check_keys(c, n, {"record", "alert", "expr", "for", "keep_firing_for", "labels", "annotations"},
-                           "rulefmt.Rule");
+                           "rulefmt.Rule", where);
       !st)
     return st;
   rule r;
