@@ -306,9 +306,15 @@ int serve(const serve_config& c) {
   rule_opts.generator_url_base = "http://" + http_opts.host + ":" + std::to_string(http_opts.port);
   const actors::shard_table* table_ptr = &table;
   std::string self = node->address;
-  rules::manager rule_mgr(rule_opts, wall, http::rule_evaluator(ctx), http::rule_writer(ctx), [table_ptr, self] {
-    return std::make_pair(table_ptr->snapshot()->members, self);
-  });
+  auto alert_state = rules::alert_store::open((fs::path(c.data_dir) / "rules").string());
+  if (!alert_state) {
+    collectors.push_back(node->actor);
+    stop_all(collectors);
+    return fail("alert state in " + c.data_dir + "/rules: " + alert_state.error().message());
+  }
+  rules::manager rule_mgr(
+      rule_opts, wall, http::rule_evaluator(ctx), http::rule_writer(ctx),
+      [table_ptr, self] { return std::make_pair(table_ptr->snapshot()->members, self); }, std::move(*alert_state));
   auto reload_rules = [&rule_mgr] {
     auto st = rule_mgr.reload();
     if (!st) spdlog::error("rules: reload failed, keeping the rules loaded before: {}", st.message());

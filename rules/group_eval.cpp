@@ -1,5 +1,6 @@
 #include "rules/group_eval.hpp"
 
+#include <spdlog/spdlog.h>
 #include <xxhash.h>
 
 #include <algorithm>
@@ -38,6 +39,58 @@ group_eval::group_eval(group g, labels external_labels)
     states_.push_back(r.is_alert() ? std::make_unique<alert_rule_state>(r, external_) : nullptr);
   written_.resize(group_.rules.size());
   health_.resize(group_.rules.size());
+  persisted_.resize(group_.rules.size());
+}
+
+namespace {
+
+bool state_changed(const alert& a, const alert& b) {
+  return a.state != b.state || a.active_at != b.active_at || a.fired_at != b.fired_at ||
+         a.resolved_at != b.resolved_at || a.keep_firing_since != b.keep_firing_since;
+}
+
+// Whether alert labels `ls` could come from rule r: its literal labels match.
+bool could_come_from(const rule& r, const labels& ls) {
+  for (const auto& [name, t] : r.labels)
+    if (t.source().find("{{") == std::string::npos && label_value(ls, name) != t.source()) return false;
+  return true;
+}
+
+}  // namespace
+
+void group_eval::persist(size_t i) {
+  if (!store_ || !states_[i]) return;
+  std::map<labels, alert> now;
+  for (auto& a : states_[i]->alerts()) now.emplace(a.lbls, a);
+  auto& prev = persisted_[i];
+  const std::string& rule_name = group_.rules[i].alert;
+  for (const auto& [ls, a] : now) {
+    auto it = prev.find(ls);
+    if (it != prev.end() && !state_changed(it->second, a)) continue;
+    if (auto st = store_->put(group_.name, rule_name, a); !st)
+      spdlog::warn("rules: group {}: alert state not saved: {}", group_.name, st.message());
+  }
+  for (const auto& [ls, a] : prev)
+    if (!now.count(ls))
+      if (auto st = store_->erase(group_.name, rule_name, ls); !st)
+        spdlog::warn("rules: group {}: alert state not removed: {}", group_.name, st.message());
+  prev = std::move(now);
+}
+
+status group_eval::restore() {
+  if (!store_) return {};
+  auto stored = store_->load(group_.name);
+  if (!stored) return stored.error();
+  for (auto& s : *stored) {
+    for (size_t i = 0; i < group_.rules.size(); ++i) {
+      const rule& r = group_.rules[i];
+      if (!r.is_alert() || r.alert != s.rule || !could_come_from(r, s.a.lbls)) continue;
+      persisted_[i].emplace(s.a.lbls, s.a);
+      states_[i]->restore(std::move(s.a));
+      break;
+    }
+  }
+  return {};
 }
 
 void group_eval::reset() {
@@ -45,6 +98,7 @@ void group_eval::reset() {
     if (states_[i]) states_[i] = std::make_unique<alert_rule_state>(group_.rules[i], external_);
     written_[i].clear();
     health_[i] = {};
+    persisted_[i].clear();
   }
 }
 
@@ -135,6 +189,7 @@ std::vector<pending_notification> group_eval::evaluate(int64_t t_ms, const evalu
     h.last_error = failure.message();
     h.eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (r.is_alert()) {
+      persist(i);
       auto send = states_[i]->to_send(te, resend_delay_ms, group_.interval_ms);
       if (!send.empty()) out.push_back({r.expr_text, std::move(send)});
     }

@@ -8,6 +8,7 @@
 // read from others through the driver's lock.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -17,6 +18,7 @@
 #include "common/status.hpp"
 #include "query/value.hpp"
 #include "rules/alert_state.hpp"
+#include "rules/alert_store.hpp"
 #include "rules/rule_file.hpp"
 
 namespace strata::rules {
@@ -47,6 +49,13 @@ class group_eval {
   std::vector<pending_notification> evaluate(int64_t t_ms, const evaluate_fn& eval, const write_fn& write,
                                              int64_t resend_delay_ms);
 
+  // Records alert state changes in `st` from now on (nullptr: none).
+  // REQUIRES: st outlives *this.
+  void attach_store(alert_store* st) { store_ = st; }
+  // Puts back the alerts the store holds for this group (a restart, or
+  // taking the group over); a record whose rule no longer exists is skipped.
+  status restore();
+
   // Forgets every alert and the series written (the group moved to another
   // node; the next owner takes over from stored data).
   void reset();
@@ -66,6 +75,10 @@ class group_eval {
   std::vector<rule_health> health_;
   int64_t last_eval_ms_ = 0;
   double last_eval_seconds_ = 0;
+  alert_store* store_ = nullptr;
+  std::vector<std::map<labels, alert>> persisted_;  // per rule: what the store holds
+
+  void persist(size_t rule_index);
 };
 
 // Turns what an evaluation returned into an instant vector: a scalar is one

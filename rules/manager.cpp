@@ -8,8 +8,13 @@
 namespace strata::rules {
 
 manager::manager(manager_options o, const clock& clk, evaluate_fn eval, write_fn write, members_fn members,
-                 notifier::post_fn post)
-    : opts_(std::move(o)), clock_(clk), eval_(std::move(eval)), write_(std::move(write)), members_(std::move(members)) {
+                 std::unique_ptr<alert_store> store, notifier::post_fn post)
+    : opts_(std::move(o)),
+      clock_(clk),
+      eval_(std::move(eval)),
+      write_(std::move(write)),
+      members_(std::move(members)),
+      store_(std::move(store)) {
   notifier_ = std::make_unique<notifier>(opts_.alertmanager_urls, 10000, std::move(post));
 }
 
@@ -71,6 +76,7 @@ status manager::reload() {
     if (!e.g) {
       e.next_ms = first_eval(g, now);
       e.g = std::make_unique<group_eval>(std::move(g), opts_.external_labels);
+      e.g->attach_store(store_.get());
     }
     next.push_back(std::move(e));
   }
@@ -109,7 +115,11 @@ void manager::eval_group(entry& e, int64_t t_ms, const std::vector<std::string>&
     e.owned = false;
     return;
   }
-  if (!e.owned) spdlog::info("rules: this node now evaluates group {}", e.g->definition().name);
+  if (!e.owned) {
+    spdlog::info("rules: this node now evaluates group {}", e.g->definition().name);
+    if (auto st = e.g->restore(); !st)
+      spdlog::error("rules: group {}: alert state not restored: {}", e.g->definition().name, st.message());
+  }
   e.owned = true;
   auto notes = e.g->evaluate(t_ms, eval_, write_, opts_.resend_delay_ms);
   for (auto& n : notes) {

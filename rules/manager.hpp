@@ -36,8 +36,9 @@ class manager {
   using members_fn = std::function<std::pair<std::vector<std::string>, std::string>()>;  // (live members, self)
 
   // post: the notifier's HTTP seam (empty: real HTTP).
+  // store: where alert state is kept (nullptr: in memory only).
   manager(manager_options o, const clock& clk, evaluate_fn eval, write_fn write, members_fn members,
-          notifier::post_fn post = {});
+          std::unique_ptr<alert_store> store = nullptr, notifier::post_fn post = {});
   ~manager();
   manager(const manager&) = delete;
   manager& operator=(const manager&) = delete;
@@ -77,6 +78,7 @@ class manager {
   evaluate_fn eval_;
   write_fn write_;
   members_fn members_;
+  std::unique_ptr<alert_store> store_;
   std::unique_ptr<notifier> notifier_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
