@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <thread>
 
 #include "tests/integration/node_fixture.hpp"
 
@@ -243,6 +244,55 @@ TEST_F(Alertmanager, TwoAlertmanagersBothReceive) {
   EXPECT_TRUE(second_got);
   second.kill(SIGKILL);
   second.wait(5000);
+}
+
+}  // namespace
+}  // namespace strata::testing
+
+namespace strata::testing {
+namespace {
+
+const char* slow_rules_yaml = R"Y(groups:
+  - name: slow
+    interval: 1s
+    rules:
+      - alert: SlowBurn
+        expr: rt_value > 5
+        for: 1h
+      - alert: FastBurn
+        expr: rt_value > 5
+)Y";
+
+// Restarting a node keeps a pending alert's `for` timer and a firing alert's
+// start: the alert state is read back from the node's data dir.
+TEST_F(Rules, RestartKeepsPendingSinceAndFiringSince) {
+  std::string file = root_ + "/rules.yml";
+  write_text(file, slow_rules_yaml);
+  start_node({"--rule-file", file});
+  write_value("a", 9);
+  nlohmann::json slow, fast;
+  ASSERT_TRUE(wait_until(15000, [&] {
+    auto alerts = get_json(n_.http_port, "/api/v1/alerts")["data"]["alerts"];
+    slow = find_alert(alerts, "SlowBurn");
+    fast = find_alert(alerts, "FastBurn");
+    return !slow.is_null() && !fast.is_null() && fast["state"] == "firing";
+  })) << read_file(n_.log);
+  EXPECT_EQ(slow["state"], "pending");
+  ASSERT_EQ(n_.stop(SIGTERM, 20000), 0);
+  // Long enough that a reset timer would show a later activeAt.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  n_.start();
+  nlohmann::json slow2, fast2;
+  ASSERT_TRUE(wait_until(15000, [&] {
+    auto alerts = get_json(n_.http_port, "/api/v1/alerts")["data"]["alerts"];
+    slow2 = find_alert(alerts, "SlowBurn");
+    fast2 = find_alert(alerts, "FastBurn");
+    return !slow2.is_null() && !fast2.is_null();
+  })) << read_file(n_.log);
+  EXPECT_EQ(slow2["state"], "pending");
+  EXPECT_EQ(slow2["activeAt"], slow["activeAt"]);
+  EXPECT_EQ(fast2["state"], "firing");
+  EXPECT_EQ(fast2["activeAt"], fast["activeAt"]);
 }
 
 }  // namespace
