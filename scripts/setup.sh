@@ -15,6 +15,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-snappy curl
   # PromQL conformance runner (tests/conformance) and promtool (integration tests)
   python3-requests prometheus
+  # rules integration tests (a real Alertmanager receiving alerts)
+  prometheus-alertmanager
   # push integration tests (push_to_gateway, pushadd_to_gateway, delete_from_gateway)
   python3-prometheus-client
 )

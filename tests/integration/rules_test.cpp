@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "tests/integration/node_fixture.hpp"
@@ -293,6 +294,64 @@ TEST_F(Rules, RestartKeepsPendingSinceAndFiringSince) {
   EXPECT_EQ(slow2["activeAt"], slow["activeAt"]);
   EXPECT_EQ(fast2["state"], "firing");
   EXPECT_EQ(fast2["activeAt"], fast["activeAt"]);
+}
+
+}  // namespace
+}  // namespace strata::testing
+
+namespace strata::testing {
+namespace {
+
+// The groups a node evaluates: those /api/v1/rules shows as evaluated.
+std::set<std::string> evaluated_groups(uint16_t port) {
+  std::set<std::string> out;
+  auto j = get_json(port, "/api/v1/rules");
+  for (const auto& g : j["data"]["groups"])
+    if (g["lastEvaluation"] != "0001-01-01T00:00:00Z" && g["rules"].size() == 1 &&
+        g["rules"][0]["health"] == "ok")
+      out.insert(g["name"].get<std::string>());
+  return out;
+}
+
+// Two nodes load the same rule file: each group runs on exactly one of them,
+// and the groups of a node that dies move to the other.
+TEST(RulesCluster, EachGroupRunsOnOneNodeAndMovesWhenItsNodeDies) {
+  std::string root = make_temp_dir();
+  std::string file = root + "/rules.yml";
+  std::string yaml = "groups:\n";
+  for (int i = 0; i < 8; ++i)
+    yaml += "  - name: g" + std::to_string(i) + "\n    interval: 1s\n    rules:\n      - record: r" + std::to_string(i) +
+            "\n        expr: vector(1)\n";
+  write_text(file, yaml);
+  node a = make_node(root + "/a");
+  node b = make_node(root + "/b", {a.cluster_address()});
+  a.extra_args = b.extra_args = {"--rule-file", file};
+  a.start();
+  b.start();
+  ASSERT_TRUE(wait_until(20000, [&] { return a.live_members() == 2 && b.live_members() == 2; }));
+  std::set<std::string> on_a, on_b;
+  // Once both see both members, the groups split between them.
+  ASSERT_TRUE(wait_until(20000, [&] {
+    on_a = evaluated_groups(a.http_port);
+    on_b = evaluated_groups(b.http_port);
+    std::set<std::string> all(on_a);
+    all.insert(on_b.begin(), on_b.end());
+    return all.size() == 8 && !on_b.empty();
+  }));
+  EXPECT_FALSE(on_a.empty());
+  // A group that moved to b was reset on a (not evaluated there any more).
+  ASSERT_TRUE(wait_until(10000, [&] {
+    on_a = evaluated_groups(a.http_port);
+    on_b = evaluated_groups(b.http_port);
+    for (const auto& g : on_b)
+      if (on_a.count(g)) return false;
+    return on_a.size() + on_b.size() == 8;
+  })) << "a: " << on_a.size() << " b: " << on_b.size();
+  b.stop(SIGKILL, 5000);
+  EXPECT_TRUE(wait_until(20000, [&] { return evaluated_groups(a.http_port).size() == 8; }))
+      << read_file(a.log);
+  a.stop(SIGKILL, 5000);
+  remove_dir(root);
 }
 
 }  // namespace
