@@ -326,6 +326,13 @@ int serve(const serve_config& c) {
     return fail(st.message());
   }
   http::register_rules_api(srv, rule_mgr, reload_rules);
+  const rules::notifier* alerts_out = &rule_mgr.alert_notifier();
+  metrics.counter_fn("strata_notifications_sent_total", "Alerts delivered to Alertmanagers (one per alert and URL).",
+                     [alerts_out] { return static_cast<double>(alerts_out->sent()); });
+  metrics.counter_fn("strata_notifications_errors_total", "Batches of alerts an Alertmanager did not accept.",
+                     [alerts_out] { return static_cast<double>(alerts_out->errors()); });
+  metrics.counter_fn("strata_notifications_dropped_total", "Alerts dropped because the notification queue was full.",
+                     [alerts_out] { return static_cast<double>(alerts_out->dropped()); });
   auto sum = [gauges](std::atomic<uint64_t> actors::shard_gauges::*field) {
     return [gauges, field] {
       double total = 0;
