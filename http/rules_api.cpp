@@ -1,5 +1,6 @@
 #include "http/rules_api.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -75,20 +76,28 @@ response json_response(std::string body, int code = 200) {
 
 }  // namespace
 
-std::string rules_json(const rules::manager& mgr, const std::string& type_filter) {
+namespace {
+bool admits(const std::vector<std::string>& allowed, const std::string& v) {
+  return allowed.empty() || std::find(allowed.begin(), allowed.end(), v) != allowed.end();
+}
+}  // namespace
+
+std::string rules_json(const rules::manager& mgr, const rules_filter& f) {
   nlohmann::json groups = nlohmann::json::array();
   mgr.visit([&](const std::vector<rules::manager::group_view>& gs) {
     for (const auto& gv : gs) {
       const auto& g = *gv.g;
       const auto& d = g.definition();
+      if (!admits(f.groups, d.name) || !admits(f.files, d.file)) continue;
       nlohmann::json jg;
       jg["name"] = d.name;
       jg["file"] = d.file;
       auto jrules = nlohmann::json::array();
       for (size_t i = 0; i < d.rules.size(); ++i) {
         const auto& r = d.rules[i];
-        if (type_filter == "alert" && !r.is_alert()) continue;
-        if (type_filter == "record" && r.is_alert()) continue;
+        if (f.type == "alert" && !r.is_alert()) continue;
+        if (f.type == "record" && r.is_alert()) continue;
+        if (!admits(f.rule_names, r.name())) continue;
         const auto& h = g.health()[i];
         nlohmann::json jr;
         jr["name"] = r.name();
@@ -109,7 +118,7 @@ std::string rules_json(const rules::manager& mgr, const std::string& type_filter
           auto ja = nlohmann::json::array();
           for (const auto& a : st->alerts())
             if (a.state != rules::alert_state::inactive) ja.push_back(alert_object(a));
-          jr["alerts"] = std::move(ja);
+          if (!f.exclude_alerts) jr["alerts"] = std::move(ja);
         }
         jr["health"] = h.health;
         jr["lastError"] = h.last_error;
@@ -118,6 +127,8 @@ std::string rules_json(const rules::manager& mgr, const std::string& type_filter
         jr["type"] = r.is_alert() ? "alerting" : "recording";
         jrules.push_back(std::move(jr));
       }
+      // Prometheus leaves out groups a name filter emptied.
+      if (jrules.empty() && (!f.rule_names.empty() || !f.type.empty()) && !d.rules.empty()) continue;
       jg["rules"] = std::move(jrules);
       jg["interval"] = static_cast<double>(d.interval_ms) / 1000;
       jg["limit"] = d.limit;
@@ -149,13 +160,23 @@ std::string alerts_json(const rules::manager& mgr) {
 
 void register_rules_api(server& srv, const rules::manager& mgr, std::function<status()> reload) {
   const rules::manager* m = &mgr;
-  srv.route({"GET"}, "/api/v1/rules", [m](request&& req, respond_fn r) {
-    std::string type(req.param("type"));
-    if (!type.empty() && type != "alert" && type != "record")
-      return r(json_response(R"({"status":"error","errorType":"bad_data","error":"invalid parameter \"type\": not supported value \")" +
-                                 type + R"(\", use alert or record"})",
-                             400));
-    r(json_response(rules_json(*m, type)));
+  srv.route({"GET", "POST"}, "/api/v1/rules", [m](request&& req, respond_fn r) {
+    rules_filter f;
+    f.type = std::string(req.param("type"));
+    auto bad = [&](const std::string& msg) {
+      nlohmann::ordered_json j{{"status", "error"}, {"errorType", "bad_data"}, {"error", msg}};
+      r(json_response(j.dump(), 400));
+    };
+    if (!f.type.empty() && f.type != "alert" && f.type != "record")
+      return bad("invalid parameter \"type\": not supported value \"" + f.type + "\" (use alert or record)");
+    f.rule_names = req.params_named("rule_name[]");
+    f.groups = req.params_named("rule_group[]");
+    f.files = req.params_named("file[]");
+    std::string ex(req.param("exclude_alerts"));
+    if (!ex.empty() && ex != "true" && ex != "false" && ex != "1" && ex != "0")
+      return bad("invalid parameter \"exclude_alerts\": \"" + ex + "\" is not a boolean");
+    f.exclude_alerts = ex == "true" || ex == "1";
+    r(json_response(rules_json(*m, f)));
   });
   srv.route({"GET"}, "/api/v1/alerts", [m](request&&, respond_fn r) { r(json_response(alerts_json(*m))); });
   srv.route({"POST", "PUT"}, "/-/reload", [reload](request&&, respond_fn r) {

@@ -3,6 +3,8 @@
 // Prometheus's format, POST/PUT /-/reload, and the evaluate and write
 // functions through which the rule driver reaches the cluster.
 #include <functional>
+#include <string>
+#include <vector>
 
 #include "http/api.hpp"
 #include "http/server.hpp"
@@ -21,8 +23,16 @@ rules::write_fn rule_writer(const api_context& ctx);
 // REQUIRES: mgr and ctx outlive the server.
 void register_rules_api(server& srv, const rules::manager& mgr, std::function<status()> reload);
 
+// What /api/v1/rules lists (Prometheus's parameters): type (alert or
+// record), rule_name[], rule_group[], file[] (empty: any), exclude_alerts.
+struct rules_filter {
+  std::string type;
+  std::vector<std::string> rule_names, groups, files;
+  bool exclude_alerts = false;
+};
+
 // The JSON bodies, for tests.
-std::string rules_json(const rules::manager& mgr, const std::string& type_filter);
+std::string rules_json(const rules::manager& mgr, const rules_filter& f);
 std::string alerts_json(const rules::manager& mgr);
 
 }  // namespace strata::http

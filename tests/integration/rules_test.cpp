@@ -111,6 +111,14 @@ TEST_F(Rules, RecordingRuleResultIsWrittenAndAlertFires) {
   EXPECT_EQ(alerts_series["data"]["result"].size(), 1u) << alerts_series.dump();
   auto only_alerts = get_json(n_.http_port, "/api/v1/rules?type=alert");
   EXPECT_EQ(only_alerts["data"]["groups"][0]["rules"].size(), 1u);
+  auto by_name = get_json(n_.http_port, "/api/v1/rules?rule_name%5B%5D=RtHigh&exclude_alerts=true");
+  ASSERT_EQ(by_name["data"]["groups"].size(), 1u);
+  ASSERT_EQ(by_name["data"]["groups"][0]["rules"].size(), 1u);
+  EXPECT_FALSE(by_name["data"]["groups"][0]["rules"][0].contains("alerts"));
+  EXPECT_EQ(get_json(n_.http_port, "/api/v1/rules?rule_group%5B%5D=nope")["data"]["groups"].size(), 0u);
+  auto bad_type = http_request(n_.http_port, "GET", "/api/v1/rules?type=bogus");
+  EXPECT_EQ(bad_type.status, 400);
+  EXPECT_NE(bad_type.body.find("not supported value"), std::string::npos) << bad_type.body;
 
   // The condition ends: the alert resolves and leaves /api/v1/alerts.
   write_value("a", 1);
