@@ -139,9 +139,14 @@ void manager::evaluate_all(int64_t t_ms) {
 void manager::run() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
+    // The member list is read without the lock (it may wait on the shard
+    // table); groups_ is only touched with it held.
+    lock.unlock();
+    auto [members, self] = members_();
+    lock.lock();
+    if (stop_) return;
     int64_t now = clock_.now_ms();
     int64_t next = now + 1000;
-    bool ran = false;
     for (auto& e : groups_) {
       if (e.next_ms > now) {
         next = std::min(next, e.next_ms);
@@ -150,21 +155,14 @@ void manager::run() {
       const group& d = e.g->definition();
       int64_t t = e.next_ms;
       // Missed rounds are skipped, not replayed (Prometheus does the same).
-      int64_t missed = (now - t) / d.interval_ms;
-      t += missed * d.interval_ms;
+      t += (now - t) / d.interval_ms * d.interval_ms;
       e.next_ms = t + d.interval_ms;
-      lock.unlock();
-      auto [members, self] = members_();
-      lock.lock();
-      if (stop_) return;
+      next = std::min(next, e.next_ms);
       eval_group(e, t, members, self);
-      ran = true;
-      break;  // groups_ may have changed while unlocked; rescan
     }
-    if (ran) continue;
     changed_ = false;
-    cv_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(1, next - clock_.now_ms())),
-                 [this] { return stop_ || changed_; });
+    int64_t wait_ms = std::max<int64_t>(1, next - clock_.now_ms());
+    cv_.wait_for(lock, std::chrono::milliseconds(wait_ms), [this] { return stop_ || changed_; });
   }
 }
 
