@@ -21,8 +21,10 @@
 #include "common/log.hpp"
 #include "http/api.hpp"
 #include "http/params.hpp"
+#include "http/rules_api.hpp"
 #include "http/server.hpp"
 #include "scrape/manager.hpp"
+#include "rules/manager.hpp"
 
 namespace strata::app {
 namespace fs = std::filesystem;
@@ -103,6 +105,16 @@ void add_serve_flags(CLI::App& cmd, serve_config& c) {
   cmd.add_option("--wal-max-bytes", c.wal_max_bytes,
                  "WAL size per shard past which the series holding its oldest records are sealed")
       ->capture_default_str()->check(CLI::Range(size_t{1} << 16, size_t{1} << 40));
+  cmd.add_option("--rule-file", c.rule_files,
+                 "Prometheus rule file to load (repeatable); reloaded on SIGHUP and POST /-/reload");
+  cmd.add_option("--alertmanager-url", c.alertmanager_urls,
+                 "Base URL of an Alertmanager to send alerts to (repeatable), e.g. http://127.0.0.1:9093");
+  cmd.add_option("--evaluation-interval", c.evaluation_interval, "Interval of rule groups that set none")
+      ->capture_default_str();
+  cmd.add_option("--rules-resend-delay", c.resend_delay, "How often a firing alert is sent again to Alertmanager")
+      ->capture_default_str();
+  cmd.add_option("--external-label", c.external_labels,
+                 "name=value added to alerts sent to Alertmanager and available as $externalLabels (repeatable)");
   cmd.add_option("--log-level", c.log_level, "trace, debug, info, warn, error, critical or off")
       ->capture_default_str();
 }
@@ -220,6 +232,7 @@ int serve(const serve_config& c) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
@@ -238,6 +251,28 @@ int serve(const serve_config& c) {
     if (!loaded) return fail(loaded.error().message());
     file_cfg = std::move(*loaded);
   }
+  rules::manager_options rule_opts;
+  rule_opts.rule_files = c.rule_files;
+  rule_opts.alertmanager_urls = c.alertmanager_urls;
+  {
+    auto iv = duration_flag("--evaluation-interval", c.evaluation_interval, 1);
+    if (!iv) return fail(iv.error().message());
+    rule_opts.default_interval_ms = *iv;
+    auto rd = duration_flag("--rules-resend-delay", c.resend_delay, 0);
+    if (!rd) return fail(rd.error().message());
+    rule_opts.resend_delay_ms = *rd;
+    for (const auto& kv : c.external_labels) {
+      auto eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0)
+        return fail("--external-label " + kv + ": expected name=value");
+      rule_opts.external_labels.push_back({kv.substr(0, eq), kv.substr(eq + 1)});
+    }
+    sort_labels(rule_opts.external_labels);
+  }
+  for (const auto& u : c.alertmanager_urls)
+    if (u.rfind("http://", 0) != 0) return fail("--alertmanager-url " + u + ": only http:// URLs are supported");
+  // Rule files are checked before anything starts: a bad file stops the node.
+  if (auto loaded = rules::load_rule_files(c.rule_files); !loaded) return fail(loaded.error().message());
 
   caf::actor_system_config cfg;
   cfg.load<caf::io::middleman>();
@@ -336,6 +371,37 @@ int serve(const serve_config& c) {
   for (auto t : persistence::rollup_tiers) api_opts.rollup_tiers.push_back({persistence::window_span(t), ret.of(t)});
   http::api_context ctx{gw, table, metrics, ready, node->address, api_opts};
   http::register_api(srv, ctx);
+  system_clock wall;
+  rule_opts.generator_url_base = "http://" + http_opts.host + ":" + std::to_string(http_opts.port);
+  const actors::shard_table* table_ptr = &table;
+  std::string self = node->address;
+  auto alert_state = rules::alert_store::open((fs::path(c.data_dir) / "rules").string());
+  if (!alert_state) {
+    collectors.push_back(node->actor);
+    stop_all(collectors);
+    return fail("alert state in " + c.data_dir + "/rules: " + alert_state.error().message());
+  }
+  rules::manager rule_mgr(
+      rule_opts, wall, http::rule_evaluator(ctx), http::rule_writer(ctx),
+      [table_ptr, self] { return std::make_pair(table_ptr->snapshot()->members, self); }, std::move(*alert_state));
+  auto reload_rules = [&rule_mgr] {
+    auto st = rule_mgr.reload();
+    if (!st) spdlog::error("rules: reload failed, keeping the rules loaded before: {}", st.message());
+    return st;
+  };
+  if (auto st = reload_rules(); !st) {
+    collectors.push_back(node->actor);
+    stop_all(collectors);
+    return fail(st.message());
+  }
+  http::register_rules_api(srv, rule_mgr, reload_rules);
+  const rules::notifier* alerts_out = &rule_mgr.alert_notifier();
+  metrics.counter_fn("strata_notifications_sent_total", "Alerts delivered to Alertmanagers (one per alert and URL).",
+                     [alerts_out] { return static_cast<double>(alerts_out->sent()); });
+  metrics.counter_fn("strata_notifications_errors_total", "Batches of alerts an Alertmanager did not accept.",
+                     [alerts_out] { return static_cast<double>(alerts_out->errors()); });
+  metrics.counter_fn("strata_notifications_dropped_total", "Alerts dropped because the notification queue was full.",
+                     [alerts_out] { return static_cast<double>(alerts_out->dropped()); });
   auto sum = [gauges](std::atomic<uint64_t> actors::shard_gauges::*field) {
     return [gauges, field] {
       double total = 0;
@@ -389,11 +455,18 @@ int serve(const serve_config& c) {
   spdlog::info("strata node {} serving HTTP on {}:{} (seeds: {})", node->address, http_opts.host, srv.port(),
                c.seeds.empty() ? std::string("none") : fmt::format("{}", fmt::join(c.seeds, ",")));
 
+  rule_mgr.start();
   int sig = 0;
-  sigwait(&stop_signals, &sig);
+  for (;;) {
+    sigwait(&stop_signals, &sig);
+    if (sig != SIGHUP) break;
+    spdlog::info("received SIGHUP, reloading rule files");
+    reload_rules();
+  }
   spdlog::info("received signal {}, stopping", sig);
   ready = false;
   scraper.stop();
+  rule_mgr.stop();
   srv.stop();
   collectors.push_back(node->actor);
   stop_all(collectors);

@@ -43,10 +43,17 @@ struct serve_config {
   std::string out_of_order_window = "1h";
   size_t wal_max_bytes = 64 << 20;
   std::string log_level = "info";
+  // Rules and alerts (docs/design/rules.md). The config file's rule_files
+  // and alerting.alertmanagers keys add to these lists.
+  std::vector<std::string> rule_files;
+  std::vector<std::string> alertmanager_urls;
+  std::string evaluation_interval = "1m";
+  std::string resend_delay = "1m";
+  std::vector<std::string> external_labels;  // name=value
 };
 
 void add_serve_flags(CLI::App& cmd, serve_config& cfg);
-// Runs until SIGINT or SIGTERM. Returns the process exit code.
+// Runs until SIGINT or SIGTERM; SIGHUP reloads the rule files. Returns the process exit code.
 int serve(const serve_config& cfg);
 
 }  // namespace strata::app

@@ -615,6 +615,22 @@ std::string cluster_json(const actors::shard_view& v, const std::string& self) {
 
 }  // namespace
 
+void eval_instant_async(const api_context& ctx, std::shared_ptr<const query::expr> e, int64_t t_ms,
+                        std::function<void(result<query::query_result>)> done) {
+  query::eval_options opts;
+  opts.lookback_ms = ctx.options.lookback_ms;
+  opts.max_samples = ctx.options.max_query_samples;
+  opts.deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
+  opts.tiers = ctx.options.rollup_tiers;
+  opts.raw_retention_ms = ctx.options.raw_retention_ms;
+  opts.now_ms = now_ms();
+  gather(ctx, query::selections(*e, t_ms, t_ms, 0, opts), opts.max_samples,
+         [e, t_ms, opts, done](result<std::shared_ptr<prefetched_source>> src, std::vector<std::string>) {
+           if (!src) return done(src.error());
+           done(query::eval_instant(*e, **src, t_ms, opts));
+         });
+}
+
 void register_api(server& srv, const api_context& ctx) {
   auto m = std::make_shared<api_metrics>(api_metrics{
       ctx.metrics.counter("strata_samples_ingested_total", "Samples acknowledged to writers, by protocol.",

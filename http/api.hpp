@@ -3,6 +3,8 @@
 // /health, /ready, cluster status. Handlers validate and decode on the HTTP
 // thread, then hand the work to the actors through the gateway.
 #include <atomic>
+#include <functional>
+#include <memory>
 #include <string>
 
 #include "actors/gateway.hpp"
@@ -37,6 +39,13 @@ struct api_context {
 
 // REQUIRES: everything referenced by ctx outlives the server.
 void register_api(server& srv, const api_context& ctx);
+
+// Evaluates `e` at t_ms over the cluster (the path of /api/v1/query: the
+// selections fetched from the shards, then the engine) with the node's
+// lookback, sample limit and rollup tiers; `done` runs on an actor or HTTP
+// thread. For callers inside the node, such as the rule driver.
+void eval_instant_async(const api_context& ctx, std::shared_ptr<const query::expr> e, int64_t t_ms,
+                        std::function<void(result<query::query_result>)> done);
 
 // The one table from strata_errc to HTTP status and Prometheus errorType.
 int http_status(strata_errc code);

@@ -17,6 +17,8 @@ packages=(
   python3-requests prometheus
   # scrape integration tests (strata and Prometheus scraping node_exporter)
   prometheus-node-exporter
+  # rules integration tests (a real Alertmanager receiving alerts)
+  prometheus-alertmanager
   # push integration tests (push_to_gateway, pushadd_to_gateway, delete_from_gateway)
   python3-prometheus-client
 )

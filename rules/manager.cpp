@@ -1,0 +1,176 @@
+#include "rules/manager.hpp"
+
+#include <spdlog/spdlog.h>
+#include <xxhash.h>
+
+#include <algorithm>
+
+namespace strata::rules {
+
+manager::manager(manager_options o, const clock& clk, evaluate_fn eval, write_fn write, members_fn members,
+                 std::unique_ptr<alert_store> store, notifier::post_fn post)
+    : opts_(std::move(o)),
+      clock_(clk),
+      eval_(std::move(eval)),
+      write_(std::move(write)),
+      members_(std::move(members)),
+      store_(std::move(store)) {
+  notifier_ = std::make_unique<notifier>(opts_.alertmanager_urls, 10000, std::move(post));
+}
+
+manager::~manager() { stop(); }
+
+namespace {
+
+// The first evaluation of a group falls at a fixed offset inside its
+// interval (a hash of its name), like Prometheus, so groups spread out.
+int64_t first_eval(const group& g, int64_t now) {
+  auto h = static_cast<int64_t>(XXH64(g.name.data(), g.name.size(), 0) % static_cast<uint64_t>(g.interval_ms));
+  int64_t base = now - now % g.interval_ms + h;
+  return base < now ? base + g.interval_ms : base;
+}
+
+bool same_rules(const group& a, const group& b) {
+  if (a.rules.size() != b.rules.size() || a.interval_ms != b.interval_ms || a.limit != b.limit ||
+      a.query_offset_ms != b.query_offset_ms)
+    return false;
+  for (size_t i = 0; i < a.rules.size(); ++i) {
+    const auto &x = a.rules[i], &y = b.rules[i];
+    if (x.record != y.record || x.alert != y.alert || x.expr_text != y.expr_text || x.for_ms != y.for_ms ||
+        x.keep_firing_for_ms != y.keep_firing_for_ms || x.labels.size() != y.labels.size() ||
+        x.annotations.size() != y.annotations.size())
+      return false;
+    for (size_t k = 0; k < x.labels.size(); ++k)
+      if (x.labels[k].first != y.labels[k].first || x.labels[k].second.source() != y.labels[k].second.source())
+        return false;
+    for (size_t k = 0; k < x.annotations.size(); ++k)
+      if (x.annotations[k].first != y.annotations[k].first ||
+          x.annotations[k].second.source() != y.annotations[k].second.source())
+        return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+status manager::reload() {
+  load_options lo;
+  lo.default_interval_ms = opts_.default_interval_ms;
+  auto loaded = load_rule_files(opts_.rule_files, lo);
+  if (!loaded) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++reloads_failed_;
+    return loaded.error();
+  }
+  int64_t now = clock_.now_ms();
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<entry> next;
+  for (auto& g : *loaded) {
+    entry e;
+    for (auto& old : groups_)
+      if (old.g && old.g->definition().file == g.file && old.g->definition().name == g.name &&
+          same_rules(old.g->definition(), g)) {
+        e = std::move(old);
+        break;
+      }
+    if (!e.g) {
+      e.next_ms = first_eval(g, now);
+      e.g = std::make_unique<group_eval>(std::move(g), opts_.external_labels);
+      e.g->attach_store(store_.get());
+    }
+    next.push_back(std::move(e));
+  }
+  groups_ = std::move(next);
+  changed_ = true;
+  cv_.notify_all();
+  size_t rules = 0;
+  for (const auto& e : groups_) rules += e.g->definition().rules.size();
+  spdlog::info("rules: loaded {} groups, {} rules from {} files", groups_.size(), rules, opts_.rule_files.size());
+  return {};
+}
+
+void manager::start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (thread_.joinable()) return;
+  stop_ = false;
+  thread_ = std::thread([this] { run(); });
+}
+
+void manager::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void manager::eval_group(entry& e, int64_t t_ms, const std::vector<std::string>& members, const std::string& self) {
+  bool owned = owner_of(e.g->definition().name, members) == self;
+  if (!owned) {
+    if (e.owned) {
+      spdlog::info("rules: group {} moved to {}", e.g->definition().name, owner_of(e.g->definition().name, members));
+      e.g->reset();
+    }
+    e.owned = false;
+    return;
+  }
+  if (!e.owned) {
+    spdlog::info("rules: this node now evaluates group {}", e.g->definition().name);
+    if (auto st = e.g->restore(); !st)
+      spdlog::error("rules: group {}: alert state not restored: {}", e.g->definition().name, st.message());
+  }
+  e.owned = true;
+  auto notes = e.g->evaluate(t_ms, eval_, write_, opts_.resend_delay_ms);
+  for (auto& n : notes) {
+    std::vector<am_alert> out;
+    std::string url = opts_.generator_url_base + "/graph?g0.expr=" + n.rule_expr + "&g0.tab=1";
+    for (const auto& a : n.alerts) out.push_back(to_am_alert(a, opts_.external_labels, url));
+    notifier_->send(std::move(out));
+  }
+}
+
+void manager::evaluate_all(int64_t t_ms) {
+  auto [members, self] = members_();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& e : groups_) eval_group(e, t_ms, members, self);
+}
+
+void manager::run() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_) {
+    // The member list is read without the lock (it may wait on the shard
+    // table); groups_ is only touched with it held.
+    lock.unlock();
+    auto [members, self] = members_();
+    lock.lock();
+    if (stop_) return;
+    int64_t now = clock_.now_ms();
+    int64_t next = now + 1000;
+    for (auto& e : groups_) {
+      if (e.next_ms > now) {
+        next = std::min(next, e.next_ms);
+        continue;
+      }
+      const group& d = e.g->definition();
+      int64_t t = e.next_ms;
+      // Missed rounds are skipped, not replayed (Prometheus does the same).
+      t += (now - t) / d.interval_ms * d.interval_ms;
+      e.next_ms = t + d.interval_ms;
+      next = std::min(next, e.next_ms);
+      eval_group(e, t, members, self);
+    }
+    changed_ = false;
+    int64_t wait_ms = std::max<int64_t>(1, next - clock_.now_ms());
+    cv_.wait_for(lock, std::chrono::milliseconds(wait_ms), [this] { return stop_ || changed_; });
+  }
+}
+
+void manager::visit(const std::function<void(const std::vector<group_view>&)>& fn) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<group_view> v;
+  for (const auto& e : groups_) v.push_back({e.g.get(), e.owned});
+  fn(v);
+}
+
+}  // namespace strata::rules

@@ -1,0 +1,92 @@
+#pragma once
+// The rule driver of a node: holds the loaded groups, evaluates the groups
+// this node owns (owner_of over the live members) on their intervals on one
+// thread, writes results through write_fn and hands alerts to the notifier.
+// A group whose owner changes is reset here and starts over on its new owner.
+//
+// Threading: one driver thread owned by the manager evaluates; reload(),
+// snapshot() and stop() may be called from any thread (one mutex guards the
+// groups; evaluation holds it, so an API read waits for at most one group).
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.hpp"
+#include "rules/group_eval.hpp"
+#include "rules/notifier.hpp"
+
+namespace strata::rules {
+
+struct manager_options {
+  std::vector<std::string> rule_files;
+  std::vector<std::string> alertmanager_urls;
+  labels external_labels;
+  int64_t default_interval_ms = 60000;  // a group without `interval`
+  int64_t resend_delay_ms = 60000;      // Prometheus --rules.alert.resend-delay
+  std::string generator_url_base;       // http://host:port of this node's API
+};
+
+class manager {
+ public:
+  using members_fn = std::function<std::pair<std::vector<std::string>, std::string>()>;  // (live members, self)
+
+  // post: the notifier's HTTP seam (empty: real HTTP).
+  // store: where alert state is kept (nullptr: in memory only).
+  manager(manager_options o, const clock& clk, evaluate_fn eval, write_fn write, members_fn members,
+          std::unique_ptr<alert_store> store = nullptr, notifier::post_fn post = {});
+  ~manager();
+  manager(const manager&) = delete;
+  manager& operator=(const manager&) = delete;
+
+  // Loads the rule files; on failure keeps the rules loaded before and
+  // returns the error (file, line, reason). Groups that keep their file and
+  // name keep their alert state when their rules are unchanged.
+  status reload();
+  void start();
+  void stop();
+
+  // Runs one round by hand at t_ms: every owned group due or not (tests).
+  void evaluate_all(int64_t t_ms);
+
+  struct group_view {
+    const group_eval* g;
+    bool owned;
+  };
+  // Calls fn with every group under the lock (for the API).
+  void visit(const std::function<void(const std::vector<group_view>&)>& fn) const;
+
+  const manager_options& options() const { return opts_; }
+  const notifier& alert_notifier() const { return *notifier_; }
+  uint64_t reloads_failed() const { return reloads_failed_; }
+
+ private:
+  struct entry {
+    std::unique_ptr<group_eval> g;
+    int64_t next_ms = 0;
+    bool owned = false;
+  };
+  void run();
+  void eval_group(entry& e, int64_t t_ms, const std::vector<std::string>& members, const std::string& self);
+
+  manager_options opts_;
+  const clock& clock_;
+  evaluate_fn eval_;
+  write_fn write_;
+  members_fn members_;
+  std::unique_ptr<alert_store> store_;
+  std::unique_ptr<notifier> notifier_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<entry> groups_;
+  bool stop_ = false;
+  bool changed_ = false;
+  uint64_t reloads_failed_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace strata::rules
