@@ -1,8 +1,10 @@
 #include "query/engine.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <limits>
 #include <numeric>
+#include <optional>
 
 #include "query/detail/evaluator.hpp"
 #include "query/detail/rollup.hpp"
@@ -100,6 +102,52 @@ int64_t dur(int64_t fixed, const duration_ptr& e, int64_t qstep, int64_t qs, int
   return e ? eval_duration_ms(*e, qstep, qe - qs) : fixed;
 }
 
+}  // namespace
+
+time_modifiers info_time_modifiers(const expr& v, int64_t qstep, int64_t qs, int64_t qe) {
+  // Each level maps a time t to (@ ? @ : t) - offset.
+  auto compose = [&](time_modifiers acc, const time_modifiers& m) {
+    int64_t off = dur(m.offset_ms, m.offset_expr, qstep, qs, qe);
+    if (m.at == at_kind::none) {
+      acc.offset_ms = sat_add(acc.offset_ms, off);
+    } else {
+      acc.at = at_kind::timestamp;
+      acc.at_ms = base_time(m, 0, qs, qe);
+      acc.offset_ms = off;
+    }
+    return acc;
+  };
+  std::function<std::optional<time_modifiers>(const expr&, const time_modifiers&)> walk =
+      [&](const expr& e, const time_modifiers& acc) -> std::optional<time_modifiers> {
+    return std::visit(
+        [&](const auto& n) -> std::optional<time_modifiers> {
+          using T = std::decay_t<decltype(n)>;
+          if constexpr (std::is_same_v<T, vector_selector>) return compose(acc, n.mods);
+          else if constexpr (std::is_same_v<T, matrix_selector>) return compose(acc, n.vs.mods);
+          else if constexpr (std::is_same_v<T, subquery_expr>) return walk(*n.inner, compose(acc, n.mods));
+          else if constexpr (std::is_same_v<T, paren_expr>) return walk(*n.inner, acc);
+          else if constexpr (std::is_same_v<T, unary_expr>) return walk(*n.operand, acc);
+          else if constexpr (std::is_same_v<T, binary_expr>) {
+            if (auto r = walk(*n.lhs, acc)) return r;
+            return walk(*n.rhs, acc);
+          } else if constexpr (std::is_same_v<T, call_expr>) {
+            for (const auto& a : n.args)
+              if (auto r = walk(*a, acc)) return r;
+            return std::nullopt;
+          } else if constexpr (std::is_same_v<T, aggregate_expr>) {
+            if (auto r = walk(*n.operand, acc)) return r;
+            return n.param ? walk(*n.param, acc) : std::nullopt;
+          } else {
+            return std::nullopt;
+          }
+        },
+        e.node);
+  };
+  return walk(v, time_modifiers{}).value_or(time_modifiers{});
+}
+
+namespace {
+
 // `gstep`: the step of the grid lo..hi (0 for one time).
 void collect(const expr& e, int64_t lo, int64_t hi, int64_t gstep, int64_t qs, int64_t qe, int64_t qstep,
              const eval_options& o, std::vector<selection>& out) {
@@ -136,11 +184,9 @@ void collect(const expr& e, int64_t lo, int64_t hi, int64_t gstep, int64_t qs, i
         } else if constexpr (std::is_same_v<T, call_expr>) {
           if (n.func == "info") {
             collect(*n.args[0], lo, hi, gstep, qs, qe, qstep, o, out);
-            time_modifiers mods;
-            if (const auto* bvs = std::get_if<vector_selector>(&unwrap_parens(*n.args[0]).node)) mods = bvs->mods;
-            int64_t off = dur(mods.offset_ms, mods.offset_expr, qstep, qs, qe);
-            int64_t a = sat_sub(base_time(mods, lo, qs, qe), off);
-            int64_t b = sat_sub(base_time(mods, hi, qs, qe), off);
+            time_modifiers mods = info_time_modifiers(*n.args[0], qstep, qs, qe);
+            int64_t a = sat_sub(base_time(mods, lo, qs, qe), mods.offset_ms);
+            int64_t b = sat_sub(base_time(mods, hi, qs, qe), mods.offset_ms);
             out.push_back({info_series_matchers(n), sat_add(sat_sub(a, o.lookback_ms), 1), b});
             return;
           }

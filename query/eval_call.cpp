@@ -625,8 +625,8 @@ result<value> evaluator::eval_info(const call_expr& c) {
   bool empty_ok = std::all_of(data_ms.begin(), data_ms.end(), [](const matcher* m) { return m->matches_empty(); });
   vector_selector sel;
   sel.label_matchers = info_ms;
-  // Info series are read at the times the base selector reads.
-  if (const auto* bvs = std::get_if<vector_selector>(&unwrap_parens(*c.args[0]).node)) sel.mods = bvs->mods;
+  // Info series are read at the times the base series are read.
+  sel.mods = info_time_modifiers(*c.args[0], query_step_, query_start_, query_end_);
   auto info = eval_vector_selector(sel, true);
   if (!info) return info;
   auto& infos = std::get<vec_value>(*info).series;

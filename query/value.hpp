@@ -11,22 +11,6 @@
 
 namespace strata::query {
 
-// Prometheus writes this NaN (and only this bit pattern) to end a series;
-// every other NaN is an ordinary value.
-inline constexpr uint64_t stale_nan_bits = 0x7ff0000000000002ULL;
-
-inline bool is_stale_nan(double v) {
-  uint64_t bits;
-  std::memcpy(&bits, &v, sizeof bits);
-  return bits == stale_nan_bits;
-}
-
-inline double stale_nan() {
-  double v;
-  std::memcpy(&v, &stale_nan_bits, sizeof v);
-  return v;
-}
-
 // One element of an instant vector: a series' labels and one sample.
 struct instant_sample {
   labels metric;

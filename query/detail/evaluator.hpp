@@ -72,6 +72,12 @@ constexpr const char* timeout_message = "query timed out in expression evaluatio
 // absent-label rules of absent()/absent_over_time().
 labels absent_labels(const expr& e);
 
+// The times at which info(v) reads its info series, as one set of modifiers:
+// the @ and offsets met on the way from v down to its first vector selector
+// (subqueries included), composed so that an inner @ overrides the outer
+// times. Resolved for a query (step, start, end); never an expression.
+time_modifiers info_time_modifiers(const expr& v, int64_t qstep, int64_t qs, int64_t qe);
+
 class evaluator {
  public:
   // `query_start`/`query_end` resolve `@ start()` and `@ end()`.

@@ -278,6 +278,22 @@ TEST_F(Eval, InfoAddsDataLabelsOfMatchingInfoSeries) {
   EXPECT_EQ(sel[1].label_matchers.back().value(), "target_info");
 }
 
+// The info series are read at the time the base series are read: @ and
+// offset on a subquery, and inside it, move that time too.
+TEST_F(Eval, InfoReadsInfoSeriesAtTheTimeOfSubqueryModifiers) {
+  const double _ = std::nan("");
+  memory_source i;
+  i.load("m{instance=\"a\",job=\"j\"}", {0, 1, 2, 3, 4, 5, 6, 7, 8});
+  i.load("target_info{instance=\"a\",job=\"j\",version=\"old\"}", {1, 1, 1});
+  i.load("target_info{instance=\"a\",job=\"j\",version=\"new\"}", {_, _, _, 1, 1, 1, 1, 1, 1});
+  EXPECT_EQ(instant(i, "info(last_over_time(m[10m:1m] @ 420))", 8 * minute),
+            "m{instance=\"a\", job=\"j\", version=\"new\"} 7\n");
+  EXPECT_EQ(instant(i, "info(last_over_time((m offset 1m)[10m:1m] @ 180))", 8 * minute),
+            "m{instance=\"a\", job=\"j\", version=\"old\"} 2\n");
+  EXPECT_EQ(range(i, "info(last_over_time(m[5m:1m] offset 6m))", 8 * minute, 9 * minute, minute),
+            "m{instance=\"a\", job=\"j\", version=\"new\"} 3@540\nm{instance=\"a\", job=\"j\", version=\"old\"} 2@480\n");
+}
+
 TEST_F(Eval, HistogramQuantilesLabelsEachQuantile) {
   memory_source h;
   h.load("h_bucket{le=\"1\"}", {10});
