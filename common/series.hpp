@@ -2,6 +2,7 @@
 // The data model: a series is a sorted label set (metric name is __name__)
 // plus samples (int64 ms, float64 kept bit for bit).
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -9,6 +10,22 @@
 namespace strata {
 
 inline constexpr std::string_view metric_name_label = "__name__";
+
+// Prometheus writes this NaN (and only this bit pattern) to end a series;
+// every other NaN is an ordinary value.
+inline constexpr uint64_t stale_nan_bits = 0x7ff0000000000002ULL;
+
+inline bool is_stale_nan(double v) {
+  uint64_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  return bits == stale_nan_bits;
+}
+
+inline double stale_nan() {
+  double v;
+  std::memcpy(&v, &stale_nan_bits, sizeof v);
+  return v;
+}
 
 struct label {
   std::string name;

@@ -14,13 +14,6 @@ namespace kv = persistence::kv;
 
 constexpr uint8_t group_version = 1;
 constexpr std::string_view key_prefix = "push/";
-constexpr uint64_t stale_nan_bits = 0x7ff0000000000002ULL;  // Prometheus's staleness marker
-
-double stale_nan() {
-  double v;
-  std::memcpy(&v, &stale_nan_bits, sizeof v);
-  return v;
-}
 
 void put_u32(std::string& out, uint32_t v) {
   for (int i = 0; i < 4; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);

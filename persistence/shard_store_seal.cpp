@@ -10,7 +10,6 @@
 namespace strata::persistence {
 namespace {
 
-constexpr uint64_t stale_nan_bits = 0x7ff0000000000002ULL;  // Prometheus's staleness marker
 constexpr size_t max_chunk_samples = 65535;                  // the chunk's count field
 constexpr size_t compact_groups_per_commit = 4096;
 

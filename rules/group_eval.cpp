@@ -175,7 +175,7 @@ std::vector<pending_notification> group_eval::evaluate(int64_t t_ms, const evalu
     // Series written last time and not now end with a stale marker, so
     // queries stop seeing them at once (Prometheus's rule staleness).
     for (const auto& ls : written_[i])
-      if (!now_written.count(ls)) batch.push_back({ls, {{te, query::stale_nan()}}});
+      if (!now_written.count(ls)) batch.push_back({ls, {{te, stale_nan()}}});
     if (!batch.empty()) {
       if (auto st = write(std::move(batch)); !st) {
         fail(st);

@@ -7,19 +7,6 @@
 
 namespace strata::scrape {
 
-double stale_nan() {
-  double v;
-  uint64_t bits = stale_nan_bits;
-  std::memcpy(&v, &bits, sizeof v);
-  return v;
-}
-
-bool is_stale_nan(double v) {
-  uint64_t bits;
-  std::memcpy(&bits, &v, sizeof bits);
-  return bits == stale_nan_bits;
-}
-
 namespace {
 
 std::string url_encode(const std::string& s) {

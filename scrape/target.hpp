@@ -15,11 +15,6 @@
 
 namespace strata::scrape {
 
-// Prometheus's staleness marker: a NaN with this exact bit pattern ends a series.
-inline constexpr uint64_t stale_nan_bits = 0x7ff0000000000002ULL;
-double stale_nan();
-bool is_stale_nan(double v);
-
 struct target {
   std::string job;
   std::string address;  // host:port

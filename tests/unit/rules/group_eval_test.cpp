@@ -78,7 +78,7 @@ TEST(GroupEval, SeriesThatDisappearGetAStaleMarker) {
   h.written.clear();
   g.evaluate(400000, h.eval, h.write, 60000);  // past the lookback: x is gone
   ASSERT_EQ(h.written.size(), 1u);
-  EXPECT_TRUE(query::is_stale_nan(h.written[0].samples[0].v));
+  EXPECT_TRUE(is_stale_nan(h.written[0].samples[0].v));
   h.written.clear();
   g.evaluate(500000, h.eval, h.write, 60000);
   EXPECT_TRUE(h.written.empty());
