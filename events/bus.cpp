@@ -57,8 +57,19 @@ event bus::publish(std::string type, std::string correlation_id, std::string dat
   e.data = data_json.empty() ? "{}" : std::move(data_json);
   published_.add({e.type});
   deliver(e);
-  if (forward_) forward_(e);
+  std::shared_ptr<const std::function<void(const event&)>> f;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    f = forward_;
+  }
+  if (f && *f) (*f)(e);
   return e;
+}
+
+void bus::set_forwarder(std::function<void(const event&)> f) {
+  auto p = std::make_shared<const std::function<void(const event&)>>(std::move(f));
+  std::lock_guard<std::mutex> lock(mu_);
+  forward_ = std::move(p);
 }
 
 void bus::deliver_remote(const event& e) { deliver(e); }

@@ -54,9 +54,9 @@ class bus {
   event publish(std::string type, std::string correlation_id, std::string data_json);
   // An event published on another node: delivered locally only.
   void deliver_remote(const event& e);
-  // Where publish() sends every event for the other nodes. REQUIRES: set
-  // before the first publish.
-  void set_forwarder(std::function<void(const event&)> f) { forward_ = std::move(f); }
+  // Where publish() sends every event for the other nodes (may be set late:
+  // events published before reach local consumers only).
+  void set_forwarder(std::function<void(const event&)> f);
 
   // Counts events lost by a consumer that keeps its subscription.
   void count_dropped(const std::string& reason, double n = 1);
@@ -77,7 +77,7 @@ class bus {
   counter_family& published_;
   counter_family& dropped_;
   counter_family& consumers_dropped_;
-  std::function<void(const event&)> forward_;
+  std::shared_ptr<const std::function<void(const event&)>> forward_;  // under mu_
   mutable std::mutex mu_;
   std::shared_ptr<const list> list_ = std::make_shared<list>();  // copy on write
   subscription next_id_ = 1;

@@ -201,6 +201,7 @@ class connection : public std::enable_shared_from_this<connection> {
     std::deque<std::string> queue;
     bool open = true;
     bool writing = false;  // a pump is scheduled or a write is in flight
+    std::atomic<bool> overflow{false};
 
     bool write(std::string bytes) override {
       {
@@ -208,6 +209,7 @@ class connection : public std::enable_shared_from_this<connection> {
         if (!open) return false;
         if (queue.size() >= max_queued) {
           open = false;
+          overflow = true;
           queue.clear();
           post([](connection& c) { c.end_stream(); });
           return false;
@@ -219,6 +221,7 @@ class connection : public std::enable_shared_from_this<connection> {
       post([](connection& c) { c.pump_stream(); });
       return true;
     }
+    bool overflowed() const override { return overflow.load(); }
     void close() override {
       {
         std::lock_guard<std::mutex> lock(mu);

@@ -50,6 +50,8 @@ class stream {
   virtual bool write(std::string bytes) = 0;
   // Ends the stream and closes the connection (from any thread).
   virtual void close() = 0;
+  // True once a write was refused because max_queued writes were waiting.
+  virtual bool overflowed() const = 0;
 };
 
 struct stream_body {
