@@ -40,6 +40,10 @@ using write_atom = caf::atom_constant<caf::atom("write")>;      // (write_batch)
 // node (cluster)
 using join_atom = caf::atom_constant<caf::atom("join")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
+// Events (docs/api/events.md), the event JSON as a string: evpublish from
+// this node's bus to its node actor, which sends evremote to every peer's.
+using evpublish_atom = caf::atom_constant<caf::atom("evpublish")>;
+using evremote_atom = caf::atom_constant<caf::atom("evremote")>;
 
 // Errors between actors are caf::errors of category "strata" whose code is a
 // strata_errc and whose context holds the message.

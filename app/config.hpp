@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/status.hpp"
+#include "events/webhook.hpp"
 #include "scrape/config.hpp"
 
 namespace strata::app {
@@ -14,6 +15,10 @@ namespace strata::app {
 struct node_config {
   scrape::global_config global;
   std::vector<scrape::job_config> scrape_configs;
+  // `webhooks:` list: url (http://), types (list; default every type),
+  // headers (map), timeout (duration, default 5s), max_attempts (default 3),
+  // backoff (duration, default 500ms), queue_capacity (default 1000).
+  std::vector<events::webhook_config> webhooks;
 };
 
 // Parses config text; `name` is the file name used in errors

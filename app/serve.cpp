@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <nlohmann/json.hpp>
+
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -17,8 +19,12 @@
 #include "actors/gateway.hpp"
 #include "actors/shard_actor.hpp"
 #include "app/config.hpp"
+#include "actors/messages.hpp"
 #include "cluster/membership.hpp"
 #include "common/log.hpp"
+#include "events/bus.hpp"
+#include "events/webhook.hpp"
+#include "http/events_api.hpp"
 #include "http/api.hpp"
 #include "http/params.hpp"
 #include "http/rules_api.hpp"
@@ -115,6 +121,15 @@ void add_serve_flags(CLI::App& cmd, serve_config& c) {
       ->capture_default_str();
   cmd.add_option("--external-label", c.external_labels,
                  "name=value added to alerts sent to Alertmanager and available as $externalLabels (repeatable)");
+  cmd.add_option("--events-max-streams", c.events_max_streams,
+                 "Event streams (GET /api/v1/events) open at once on this node; more get 503")
+      ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{100000}));
+  cmd.add_option("--events-stream-queue", c.events_stream_queue,
+                 "Events waiting for one event stream client; a client that falls further behind is disconnected")
+      ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{1} << 20));
+  cmd.add_option("--webhook-url", c.webhook_urls,
+                 "http:// URL that gets alert.triggered and alert.resolved events as JSON POSTs (repeatable; the "
+                 "config file's webhooks: list chooses types and headers)");
   cmd.add_option("--log-level", c.log_level, "trace, debug, info, warn, error, critical or off")
       ->capture_default_str();
 }
@@ -271,6 +286,13 @@ int serve(const serve_config& c) {
   }
   for (const auto& u : c.alertmanager_urls)
     if (u.rfind("http://", 0) != 0) return fail("--alertmanager-url " + u + ": only http:// URLs are supported");
+  for (const auto& u : c.webhook_urls) {
+    if (u.rfind("http://", 0) != 0 || u.size() == 7) return fail("--webhook-url " + u + ": only http:// URLs are supported");
+    events::webhook_config w;
+    w.url = u;
+    w.types = *events::type_filter::parse("alert.triggered,alert.resolved");
+    file_cfg.webhooks.push_back(std::move(w));
+  }
   // Rule files are checked before anything starts: a bad file stops the node.
   if (auto loaded = rules::load_rule_files(c.rule_files); !loaded) return fail(loaded.error().message());
 
@@ -307,6 +329,31 @@ int serve(const serve_config& c) {
       "strata_wal_fsync_duration_seconds",
       "Time of one WAL fsync: the group commit with --wal-sync=always, the periodic sync with interval.", {},
       {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5});
+  // Events: published by writes, rules and shards, forwarded to every peer.
+  system_clock event_clock;
+  events::bus bus(cluster_addr->first + ":" + std::to_string(cluster_addr->second), event_clock, metrics);
+  std::vector<std::shared_ptr<events::webhook>> webhooks;
+  for (const auto& w : file_cfg.webhooks) {
+    auto hook = std::make_shared<events::webhook>(
+        w,
+        [](const std::string& url, const std::string& body, const events::header_list& headers, int timeout_ms) {
+          return rules::http_post_json(url, body, timeout_ms, headers);
+        },
+        bus);
+    bus.subscribe(w.types, hook);
+    webhooks.push_back(std::move(hook));
+  }
+  metrics.counter_fn("strata_webhook_deliveries_total", "Events delivered to webhooks (a 2xx answer).", [webhooks] {
+    double n = 0;
+    for (const auto& w : webhooks) n += static_cast<double>(w->delivered());
+    return n;
+  });
+  metrics.counter_fn("strata_webhook_failed_attempts_total", "Webhook POSTs that failed (each retry counts).",
+                     [webhooks] {
+                       double n = 0;
+                       for (const auto& w : webhooks) n += static_cast<double>(w->failed_attempts());
+                       return n;
+                     });
   auto limit = std::make_shared<actors::series_limit>();
   limit->max = c.max_active_series;
 
@@ -314,6 +361,17 @@ int serve(const serve_config& c) {
     persistence::store_options o = *store_opts;
     o.dir = (fs::path(c.data_dir) / ("shard-" + std::to_string(i))).string();
     bool always = o.sync;
+    o.on_rollups = [&bus, i](const std::vector<persistence::rollup_written>& written) {
+      nlohmann::json tiers = nlohmann::json::array();
+      for (const auto& w : written)
+        tiers.push_back({{"tier", persistence::tier_name(w.t)},
+                         {"series", w.series},
+                         {"windows", w.windows},
+                         {"first_window_ms", w.first_window_ms},
+                         {"last_window_ms", w.last_window_ms}});
+      nlohmann::json data = {{"shard", i}, {"tiers", std::move(tiers)}};
+      bus.publish(std::string(events::metrics_aggregated), "", data.dump());
+    };
     gauges.push_back(std::make_shared<actors::shard_gauges>());
     gauges.back()->fsync_seconds = &fsync_seconds;
     gauges.back()->rejected_samples = &rejected_samples;
@@ -333,12 +391,20 @@ int serve(const serve_config& c) {
   node_opts.port = cluster_addr->second;
   node_opts.seeds = c.seeds;
   node_opts.peers_file = (fs::path(c.data_dir) / "peers").string();
+  node_opts.on_event = [&bus](const std::string& text) {
+    auto e = events::decode_json(text);
+    if (e) bus.deliver_remote(*e);
+    else spdlog::warn("events: dropped an event from a peer: {}", e.error().message());
+  };
   auto node = cluster::start_node(sys, table, shards, node_opts);
   if (!node) {
     stop_all({});
     return fail(node.error().message());
   }
 
+  bus.set_forwarder([node_actor = node->actor](const events::event& e) {
+    caf::anon_send(node_actor, actors::evpublish_atom::value, events::encode_json(e));
+  });
   actors::collector_options col_opts;
   col_opts.window = c.remote_window;
   col_opts.max_queued = c.remote_queue;
@@ -369,8 +435,12 @@ int serve(const serve_config& c) {
   const auto& ret = store_opts->retention;
   api_opts.raw_retention_ms = ret.raw_ms;
   for (auto t : persistence::rollup_tiers) api_opts.rollup_tiers.push_back({persistence::window_span(t), ret.of(t)});
-  http::api_context ctx{gw, table, metrics, ready, node->address, api_opts};
+  http::api_context ctx{gw, table, metrics, ready, node->address, api_opts, &bus};
   http::register_api(srv, ctx);
+  http::events_api_options ev_opts;
+  ev_opts.max_streams = c.events_max_streams;
+  ev_opts.stream_queue = c.events_stream_queue;
+  http::register_events_api(srv, bus, ev_opts, metrics);
   system_clock wall;
   rule_opts.generator_url_base = "http://" + http_opts.host + ":" + std::to_string(http_opts.port);
   const actors::shard_table* table_ptr = &table;
@@ -381,6 +451,24 @@ int serve(const serve_config& c) {
     stop_all(collectors);
     return fail("alert state in " + c.data_dir + "/rules: " + alert_state.error().message());
   }
+  rule_opts.on_alert = [&bus](const rules::alert_transition& t) {
+    auto object = [](const labels& ls) {
+      nlohmann::json o = nlohmann::json::object();
+      for (const auto& l : ls) o[l.name] = l.value;
+      return o;
+    };
+    nlohmann::json data = {{"group", t.group},
+                           {"alertname", t.rule},
+                           {"state", t.fired ? "firing" : "resolved"},
+                           {"labels", object(t.a.lbls)},
+                           {"annotations", object(t.a.annotations)},
+                           {"value", t.a.value},
+                           {"active_at_ms", t.a.active_at},
+                           {"fired_at_ms", t.a.fired_at}};
+    if (!t.fired) data["resolved_at_ms"] = t.a.resolved_at;
+    bus.publish(std::string(t.fired ? events::alert_triggered : events::alert_resolved), t.correlation_id,
+                data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  };
   rules::manager rule_mgr(
       rule_opts, wall, http::rule_evaluator(ctx), http::rule_writer(ctx),
       [table_ptr, self] { return std::make_pair(table_ptr->snapshot()->members, self); }, std::move(*alert_state));
@@ -468,6 +556,7 @@ int serve(const serve_config& c) {
   scraper.stop();
   rule_mgr.stop();
   srv.stop();
+  for (auto& w : webhooks) w->stop();
   collectors.push_back(node->actor);
   stop_all(collectors);
   spdlog::info("stopped");

@@ -50,6 +50,10 @@ struct serve_config {
   std::string evaluation_interval = "1m";
   std::string resend_delay = "1m";
   std::vector<std::string> external_labels;  // name=value
+  // The event stream (docs/api/events.md).
+  size_t events_max_streams = 256;
+  size_t events_stream_queue = 1024;
+  std::vector<std::string> webhook_urls;  // alert.triggered and alert.resolved to each
 };
 
 void add_serve_flags(CLI::App& cmd, serve_config& cfg);

@@ -173,6 +173,12 @@ caf::behavior node_behavior(self_ptr self, actors::shard_table* table, std::vect
       add_member(self, *table, addr, peer, std::move(shards));
       return {self->state.self_address, self->state.local_shards, std::move(addrs)};
     },
+    [=](actors::evpublish_atom, const std::string& json) {
+      for (const auto& [addr, m] : self->state.members) self->send(m.node, actors::evremote_atom::value, json);
+    },
+    [=](actors::evremote_atom, const std::string& json) {
+      if (opts.on_event) opts.on_event(json);
+    },
     [=](tick_atom) {
       for (const auto& addr : self->state.known)
         if (!self->state.members.count(addr) && !self->state.connecting.count(addr))

@@ -5,11 +5,15 @@
 // member), so every node ends up connected to every other (full mesh). Peers
 // are monitored; a lost peer is retried every `retry_interval` until it is back.
 // Every change rewrites the shard_table that collectors and queries read.
+// Events: the node actor takes (evpublish, json) from its own node and sends
+// (evremote, json) once to every live peer; a peer hands it to on_event and
+// never forwards it again.
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,6 +32,9 @@ struct node_options {
   // Where the addresses of every peer ever met are kept, so that a restarted
   // node rejoins them at once, seeds or not. Empty: not kept.
   std::string peers_file;
+  // Gets every event another node's actor forwards (evremote: the event's
+  // JSON); runs on the node actor, must not block. Empty: dropped.
+  std::function<void(const std::string&)> on_event;
 };
 
 struct started_node {

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "http/params.hpp"
+#include "http/events_api.hpp"
 #include "http/push.hpp"
 #include "http/prom_json.hpp"
 #include <nlohmann/json.hpp>
@@ -443,6 +444,8 @@ void handle_write(const api_context& ctx, std::shared_ptr<api_metrics> m, reques
     return respond(text(415, "unsupported Content-Type \"" + std::string(type) +
                                  "\": remote_write sends application/x-protobuf (1.0) or "
                                  "application/x-protobuf;proto=io.prometheus.write.v2.Request (2.0)\n"));
+  auto cid = request_correlation_id(req);
+  if (!cid) return respond(text(400, cid.error().message() + "\n"));
   if (proto == wire::remote_write_proto::v2) return handle_remote_write_v2(ctx, std::move(req), std::move(respond));
   std::vector<metric_metadata> metadata;
   auto batch = wire::decode_remote_write(req.body, ctx.options.write_limits, &metadata);
@@ -451,21 +454,29 @@ void handle_write(const api_context& ctx, std::shared_ptr<api_metrics> m, reques
     return respond(text(400, batch.error().message() + "\n"));
   }
   auto* gw = &ctx.gateway;
+  auto* bus = ctx.events;
   // Samples first, then metadata: a 204 means both are stored, and a retry
   // after a failure of either changes nothing twice.
-  ctx.gateway.write(std::move(*batch), [m, respond, gw, metadata = std::move(metadata)](result<uint64_t> r) mutable {
+  ctx.gateway.write(std::move(*batch), [m, respond, gw, bus, cid = *cid,
+                                        metadata = std::move(metadata)](result<uint64_t> r) mutable {
     if (!r) {
       m->rejected.add({to_string(r.error().code())});
       return respond(with_retry_after(text(http_status(r.error().code()), r.error().message() + "\n")));
     }
     m->samples.add({"remote_write"}, static_cast<double>(*r));
-    if (metadata.empty()) return respond(text(204, ""));
-    gw->put_metadata(std::move(metadata), [m, respond](result<size_t> md) {
+    auto done = [bus, cid, n = *r, respond] {
+      publish_collected(bus, cid, "remote_write", n, 0);
+      response ok = text(204, "");
+      ok.headers.emplace_back("X-Correlation-Id", cid);
+      respond(std::move(ok));
+    };
+    if (metadata.empty()) return done();
+    gw->put_metadata(std::move(metadata), [m, respond, done](result<size_t> md) {
       if (!md) {
         m->rejected.add({to_string(md.error().code())});
         return respond(with_retry_after(text(http_status(md.error().code()), md.error().message() + "\n")));
       }
-      respond(text(204, ""));
+      done();
     });
   });
 }

@@ -10,6 +10,7 @@
 #include "actors/gateway.hpp"
 #include "actors/shard_table.hpp"
 #include "common/metrics.hpp"
+#include "events/bus.hpp"
 #include "http/server.hpp"
 #include "query/engine.hpp"
 #include "wire/remote_write.hpp"
@@ -35,6 +36,7 @@ struct api_context {
   const std::atomic<bool>& ready;
   std::string self_address;
   api_options options;
+  events::bus* events = nullptr;  // where accepted writes publish metrics.collected; null: nowhere
 };
 
 // REQUIRES: everything referenced by ctx outlives the server.

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "common/clock.hpp"
+#include "http/events_api.hpp"
 #include "http/grouping_key.hpp"
 #include "http/push_groups.hpp"
 #include "wire/capnp_push.hpp"
@@ -29,6 +30,11 @@ response text_reply(int code, std::string body) {
 }
 
 response failure(const status& st) { return text_reply(http_status(st.code()), st.message() + "\n"); }
+
+response with_correlation_id(response r, const std::string& cid) {
+  r.headers.emplace_back("X-Correlation-Id", cid);
+  return r;
+}
 
 struct push_state {
   const api_context* ctx;
@@ -99,6 +105,8 @@ void handle_group(const std::shared_ptr<push_state>& state, request&& req, respo
   if (!state->groups) return respond(text_reply(503, state->open_error + "\n"));
   auto key = parse_grouping_key(req.path);
   if (!key) return respond(failure(key.error()));
+  auto cid = request_correlation_id(req);
+  if (!cid) return respond(failure(cid.error()));
   const api_context& ctx = *state->ctx;
   const int64_t now = state->clock.now_ms();
   push_mode mode = req.method == "PUT" ? push_mode::replace : req.method == "POST" ? push_mode::add : push_mode::remove;
@@ -124,11 +132,16 @@ void handle_group(const std::shared_ptr<push_state>& state, request&& req, respo
 
   push_plan plan = state->groups->prepare(*key, mode, pushed, now);
   const int ok_code = mode == push_mode::remove ? 202 : 200;
-  auto finish = [state, key = *key, members = std::move(plan.members), respond, ok_code,
+  size_t samples = 0;
+  for (const auto& s : plan.batch) samples += s.samples.size();
+  auto finish = [state, key = *key, members = std::move(plan.members), respond, ok_code, cid = *cid, samples, mode,
                  metadata = std::move(metadata)]() mutable {
     if (auto st = state->groups->commit(key, std::move(members)); !st) return respond(failure(st));
-    store_metadata(*state->ctx, metadata,
-                   [respond, ok_code](status st) { respond(st ? text_reply(ok_code, "") : failure(st)); });
+    store_metadata(*state->ctx, metadata, [state, respond, ok_code, cid, samples, mode](status st) {
+      if (!st) return respond(failure(st));
+      if (mode != push_mode::remove) publish_collected(state->ctx->events, cid, "pushgateway", samples, 0);
+      respond(with_correlation_id(text_reply(ok_code, ""), cid));
+    });
   };
   if (plan.batch.empty()) return finish();
   ctx.gateway.write(std::move(plan.batch), [finish = std::move(finish), respond](result<uint64_t> r) mutable {
@@ -139,12 +152,15 @@ void handle_group(const std::shared_ptr<push_state>& state, request&& req, respo
 
 // A native Cap'n Proto batch (docs/api/capnp_push.md): 204 when committed.
 void handle_capnp_push(const api_context& ctx, request&& req, respond_fn respond) {
+  auto cid = request_correlation_id(req);
+  if (!cid) return respond(failure(cid.error()));
   auto b = wire::decode_capnp_push(req.body, ctx.options.write_limits);
   if (!b) return respond(failure(b.error()));
-  if (b->empty()) return respond(text_reply(204, ""));
-  ctx.gateway.write(std::move(*b), [respond](result<uint64_t> r) {
+  if (b->empty()) return respond(with_correlation_id(text_reply(204, ""), *cid));
+  ctx.gateway.write(std::move(*b), [respond, bus = ctx.events, cid = *cid](result<uint64_t> r) {
     if (!r) return respond(failure(r.error()));
-    respond(text_reply(204, ""));
+    publish_collected(bus, cid, "capnp", *r, 0);
+    respond(with_correlation_id(text_reply(204, ""), cid));
   });
 }
 
@@ -157,10 +173,16 @@ void handle_json_push(const api_context& ctx, const clock& clk, request&& req, r
                                        "application/x-capnp batch\n"));
   auto p = wire::decode_json_push(req.body, clk.now_ms(), ctx.options.write_limits);
   if (!p) return respond(failure(p.error()));
+  if (p->correlation_id.empty()) {  // the header, else a fresh one; the reply and the event carry it
+    auto cid = request_correlation_id(req);
+    if (!cid) return respond(failure(cid.error()));
+    p->correlation_id = std::move(*cid);
+  }
   auto reply = std::make_shared<wire::json_push>(std::move(*p));
   auto answer = [&ctx, reply, respond] {
-    store_metadata(ctx, reply->metadata, [reply, respond](status st) {
+    store_metadata(ctx, reply->metadata, [&ctx, reply, respond](status st) {
       if (!st) return respond(failure(st));
+      publish_collected(ctx.events, reply->correlation_id, "json", reply->accepted, reply->rejected.size());
       response r;
       r.body = wire::encode_collected(*reply);
       respond(std::move(r));
@@ -189,18 +211,21 @@ void handle_remote_write_v2(const api_context& ctx, request&& req, respond_fn re
                                            "remote_write 2.0 bodies are snappy-compressed: send "
                                            "Content-Encoding: snappy\n"),
                                 0, 0, 0));
+  auto cid = request_correlation_id(req);
+  if (!cid) return respond(with_written(failure(cid.error()), 0, 0, 0));
   auto d = wire::decode_remote_write_v2(req.body, ctx.options.write_limits);
   if (!d) return respond(with_written(failure(d.error()), 0, 0, 0));
   const size_t samples = d->samples, histograms = d->histograms;
-  auto answer = [&ctx, respond, samples, histograms, metadata = std::move(d->metadata)] {
-    store_metadata(ctx, metadata, [respond, samples, histograms](status st) {
+  auto answer = [&ctx, respond, samples, histograms, cid = *cid, metadata = std::move(d->metadata)] {
+    store_metadata(ctx, metadata, [&ctx, respond, samples, histograms, cid](status st) {
       if (!st) return respond(with_written(failure(st), samples, 0, 0));
+      publish_collected(ctx.events, cid, "remote_write_v2", samples, histograms);
       if (histograms > 0)
         return respond(with_written(
             text_reply(400, std::to_string(histograms) + " native histogram samples were not written: strata stores "
                                                          "float samples only (send classic histograms)\n"),
             samples, 0, 0));
-      respond(with_written(text_reply(204, ""), samples, 0, 0));
+      respond(with_correlation_id(with_written(text_reply(204, ""), samples, 0, 0), cid));
     });
   };
   if (d->series.empty()) return answer();

@@ -24,8 +24,10 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -179,13 +181,137 @@ class connection : public std::enable_shared_from_this<connection> {
     closed_ = true;
     beast::error_code ec;
     stream_.socket().close(ec);
+    end_stream();
   }
 
   // Sends the response to the request being handled.
   void send(response r) {
     if (closed_ || !awaiting_) return;
     awaiting_ = false;
+    if (r.stream && !head_) return start_stream(std::move(r));
     write(std::move(r), !keep_alive_, false);
+  }
+
+  // A streamed body: writes queue here; the strand sends them in order.
+  struct stream_state final : http::stream {
+    std::shared_ptr<delivery_state> delivery;
+    std::weak_ptr<connection> conn;
+    size_t max_queued = 0;
+    std::mutex mu;
+    std::deque<std::string> queue;
+    bool open = true;
+    bool writing = false;  // a pump is scheduled or a write is in flight
+    std::atomic<bool> overflow{false};
+
+    bool write(std::string bytes) override {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (!open) return false;
+        if (queue.size() >= max_queued) {
+          open = false;
+          overflow = true;
+          queue.clear();
+          post([](connection& c) { c.end_stream(); });
+          return false;
+        }
+        queue.push_back(std::move(bytes));
+        if (writing) return true;
+        writing = true;
+      }
+      post([](connection& c) { c.pump_stream(); });
+      return true;
+    }
+    bool overflowed() const override { return overflow.load(); }
+    void close() override {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (!open) return;
+        open = false;
+      }
+      post([](connection& c) { c.end_stream(); });
+    }
+    template <class F>
+    void post(F f) {
+      std::lock_guard<std::mutex> lock(delivery->mu);
+      if (delivery->stopped) return;
+      if (auto c = conn.lock()) net::post(c->executor(), [c, f] { f(*c); });
+    }
+  };
+
+  void start_stream(response r) {
+    end_request();
+    core_.record(label_, r.status, started_);
+    stream_.expires_never();
+    body_ = std::move(r.stream);
+    std::string head = "HTTP/1.1 " + std::to_string(r.status >= 100 && r.status <= 999 ? r.status : 500) + " " +
+                       std::string(bhttp::obsolete_reason(static_cast<bhttp::status>(r.status))) + "\r\n";
+    if (header_safe(r.content_type)) head += "Content-Type: " + r.content_type + "\r\n";
+    for (const auto& [name, value] : r.headers)
+      if (!name.empty() && header_safe(name) && header_safe(value)) head += name + ": " + value + "\r\n";
+    head += "Cache-Control: no-cache\r\nConnection: close\r\n\r\n";
+    streaming_ = std::make_shared<stream_state>();
+    streaming_->delivery = core_.delivery;
+    streaming_->conn = weak_from_this();
+    streaming_->max_queued = std::max<size_t>(1, body_->max_queued);
+    streaming_->queue.push_back(std::move(head));
+    streaming_->writing = true;
+    pump_stream();
+    watch_stream();
+    if (!body_->keepalive.empty()) {
+      keepalive_.emplace(stream_.get_executor());
+      arm_keepalive();
+    }
+    if (body_->opened) body_->opened(streaming_);
+  }
+
+  // The client sends nothing more; a read that ends means it went away.
+  void watch_stream() {
+    stream_.socket().async_read_some(net::buffer(scratch_), [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) return self->end_stream();
+      self->watch_stream();
+    });
+  }
+
+  void arm_keepalive() {
+    keepalive_->expires_after(body_->keepalive_interval);
+    keepalive_->async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || !self->streaming_) return;
+      self->streaming_->write(self->body_->keepalive);
+      self->arm_keepalive();
+    });
+  }
+
+  void pump_stream() {
+    if (!streaming_) return;
+    {
+      std::lock_guard<std::mutex> lock(streaming_->mu);
+      if (streaming_->queue.empty() || !streaming_->open) {
+        streaming_->writing = false;
+        return;
+      }
+      out_.clear();
+      for (auto& piece : streaming_->queue) out_ += piece;
+      streaming_->queue.clear();
+    }
+    stream_.expires_after(core_.opts.idle_timeout);
+    net::async_write(stream_, net::buffer(out_), [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) return self->end_stream();
+      self->pump_stream();
+    });
+  }
+
+  void end_stream() {
+    if (!streaming_) return;
+    {
+      std::lock_guard<std::mutex> lock(streaming_->mu);
+      streaming_->open = false;
+      streaming_->queue.clear();
+    }
+    streaming_.reset();
+    if (keepalive_) keepalive_->cancel();
+    auto body = std::move(body_);
+    finish();
+    if (body && body->closed) body->closed();
   }
 
   net::any_io_executor executor() { return stream_.get_executor(); }
@@ -438,6 +564,11 @@ class connection : public std::enable_shared_from_this<connection> {
   bool closed_ = false;
   bool in_flight_ = false;
   char scratch_[4096];
+  // While a streamed body is open:
+  std::shared_ptr<stream_state> streaming_;
+  std::shared_ptr<stream_body> body_;
+  std::optional<net::steady_timer> keepalive_;
+  std::string out_;  // the bytes in flight
 };
 
 void core::do_accept() {

@@ -38,11 +38,43 @@ struct request {
   bool has_param(std::string_view name) const;
 };
 
+// The body of a streamed response (Server-Sent Events), written piece by
+// piece for as long as the client stays. write() never blocks: it queues,
+// and the connection's io thread sends what is queued.
+class stream {
+ public:
+  virtual ~stream() = default;
+  // Queues bytes for the client, from any thread. False when the stream is
+  // closed, or when max_queued writes are waiting already: the stream is
+  // then closed (a client that reads too slowly is dropped, not waited for).
+  virtual bool write(std::string bytes) = 0;
+  // Ends the stream and closes the connection (from any thread).
+  virtual void close() = 0;
+  // True once a write was refused because max_queued writes were waiting.
+  virtual bool overflowed() const = 0;
+};
+
+struct stream_body {
+  // Runs on an io thread once the head is queued; the callee keeps the
+  // stream to write to it.
+  std::function<void(std::shared_ptr<stream>)> opened;
+  // Runs exactly once when the stream ends, whatever ended it: the client
+  // went away, was too slow, close(), the server stopped.
+  std::function<void()> closed;
+  size_t max_queued = 256;  // writes waiting for the socket
+  std::string keepalive;    // written every keepalive_interval; empty: none
+  std::chrono::milliseconds keepalive_interval{15000};
+};
+
 struct response {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra, e.g. Retry-After
+  // When set, `body` is ignored: the head goes out without a length
+  // (Connection: close), then whatever is written to the stream, until it
+  // closes; the connection serves no further request.
+  std::shared_ptr<stream_body> stream;
 };
 
 // Completes a request exactly once, from any thread; later calls are

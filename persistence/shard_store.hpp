@@ -13,9 +13,11 @@
 #include <cstdint>
 #include <algorithm>
 #include <deque>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,6 +33,15 @@
 
 namespace strata::persistence {
 
+// Rollup buckets of one tier that a commit wrote (folded when raw samples
+// sealed into chunks): how many series and windows, and the window starts.
+struct rollup_written {
+  tier t = tier::m1;
+  size_t series = 0;
+  size_t windows = 0;  // buckets written (series x windows)
+  int64_t first_window_ms = 0, last_window_ms = 0;
+};
+
 struct store_options {
   std::string dir;        // LMDB environment (created if missing); ignored when `kv` is given
   bool sync = true;       // fsync on every commit (false for --wal-sync=interval)
@@ -39,6 +50,9 @@ struct store_options {
   size_t wal_max_bytes = 64 << 20;  // past this, the series holding the oldest WAL records are sealed
   // Tests and tools may hand in their own store (memory, fault-injecting).
   std::shared_ptr<kv::store> kv;
+  // Runs after each commit that wrote rollup buckets, on the thread that
+  // committed (the shard's); must not block. Empty: nothing.
+  std::function<void(const std::vector<rollup_written>&)> on_rollups;
 };
 
 struct store_stats {
@@ -207,6 +221,13 @@ class shard_store {
   uint32_t next_sn_ = 0;
   bool next_sn_dirty_ = false;
   store_stats stats_;
+  // Rollups folded since the last commit, by tier (m1, m5, h1): reported by pending_written().
+  struct rollup_tally {
+    std::set<uint32_t> series;
+    size_t windows = 0;
+    int64_t first = std::numeric_limits<int64_t>::max(), last = std::numeric_limits<int64_t>::min();
+  };
+  rollup_tally tally_[3];
 };
 
 }  // namespace strata::persistence

@@ -128,6 +128,13 @@ void shard_store::fold_rollups(uint32_t sn, const std::vector<sample>& samples) 
     const int64_t w = window_span(tr);
     bucket_run folded;
     codec::fold(clean, w, folded);
+    if (opts_.on_rollups && !folded.empty()) {
+      auto& tally = tally_[static_cast<int>(tr) - 1];
+      tally.series.insert(sn);
+      tally.windows += folded.size();
+      tally.first = std::min(tally.first, folded.front().first);
+      tally.last = std::max(tally.last, folded.back().first);
+    }
     std::string key;
     bucket_run* run = nullptr;
     for (auto& [ws, b] : folded) {
@@ -203,6 +210,15 @@ void shard_store::pending_written() {
     wal_sizes_.erase(wal_sizes_.begin());
   }
   wal_first_ = std::max(wal_first_, trim);
+  if (!opts_.on_rollups) return;
+  std::vector<rollup_written> report;
+  for (auto tr : rollup_tiers) {
+    auto& tally = tally_[static_cast<int>(tr) - 1];
+    if (tally.windows == 0) continue;
+    report.push_back({tr, tally.series.size(), tally.windows, tally.first, tally.last});
+    tally = rollup_tally{};
+  }
+  if (!report.empty()) opts_.on_rollups(report);
 }
 
 status shard_store::commit_pending() {

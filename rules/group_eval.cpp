@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 
 namespace strata::rules {
 
@@ -137,8 +138,22 @@ result<query::vector> record(const rule& r, query::vector v, int64_t t, int64_t 
 
 }  // namespace
 
+std::string alert_correlation_id(const std::string& group, const alert& a) {
+  std::string key = group;
+  key += '\xff';
+  key += to_string(a.lbls);
+  key += '\xff';
+  key += std::to_string(a.fired_at);
+  XXH128_hash_t h = XXH3_128bits(key.data(), key.size());
+  char out[33];
+  std::snprintf(out, sizeof out, "%016llx%016llx", static_cast<unsigned long long>(h.high64),
+                static_cast<unsigned long long>(h.low64));
+  return out;
+}
+
 std::vector<pending_notification> group_eval::evaluate(int64_t t_ms, const evaluate_fn& eval, const write_fn& write,
-                                                       int64_t resend_delay_ms) {
+                                                       int64_t resend_delay_ms,
+                                                       std::vector<alert_transition>* transitions) {
   std::vector<pending_notification> out;
   auto group_start = std::chrono::steady_clock::now();
   int64_t te = t_ms - group_.query_offset_ms;
@@ -189,6 +204,14 @@ std::vector<pending_notification> group_eval::evaluate(int64_t t_ms, const evalu
     h.last_error = failure.message();
     h.eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (r.is_alert()) {
+      if (transitions)
+        for (auto& a : states_[i]->alerts()) {
+          bool fired = a.state == alert_state::firing && a.fired_at == te;
+          bool resolved = a.state == alert_state::inactive && a.resolved_at == te && a.fired_at != 0;
+          if (!fired && !resolved) continue;
+          std::string cid = alert_correlation_id(group_.name, a);
+          transitions->push_back({group_.name, r.name(), fired, std::move(a), std::move(cid)});
+        }
       persist(i);
       auto send = states_[i]->to_send(te, resend_delay_ms, group_.interval_ms);
       if (!send.empty()) out.push_back({r.expr_text, std::move(send)});

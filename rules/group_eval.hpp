@@ -39,15 +39,31 @@ struct pending_notification {
   std::vector<alert> alerts;
 };
 
+// An alert that went firing (fired) or was resolved in an evaluation; the
+// correlation id is the same for both ends of one firing (alert_correlation_id).
+struct alert_transition {
+  std::string group;
+  std::string rule;  // the alert rule's name
+  bool fired = true;
+  alert a;
+  std::string correlation_id;
+};
+
+// 32 hex digits from the group, the alert's labels and when it fired: the
+// triggered and resolved events of one firing share it, on any node.
+std::string alert_correlation_id(const std::string& group, const alert& a);
+
 class group_eval {
  public:
   // REQUIRES: the rules of g are valid (load_rule_files produced them).
   group_eval(group g, labels external_labels);
 
   // Evaluates every rule at t_ms; wall_ms and wall time measurements go to
-  // the health records. Returns the alerts to send now.
+  // the health records. Returns the alerts to send now; alerts that fired
+  // or resolved in this evaluation are appended to *transitions when given.
   std::vector<pending_notification> evaluate(int64_t t_ms, const evaluate_fn& eval, const write_fn& write,
-                                             int64_t resend_delay_ms);
+                                             int64_t resend_delay_ms,
+                                             std::vector<alert_transition>* transitions = nullptr);
 
   // Records alert state changes in `st` from now on (nullptr: none).
   // REQUIRES: st outlives *this.

@@ -121,7 +121,9 @@ void manager::eval_group(entry& e, int64_t t_ms, const std::vector<std::string>&
       spdlog::error("rules: group {}: alert state not restored: {}", e.g->definition().name, st.message());
   }
   e.owned = true;
-  auto notes = e.g->evaluate(t_ms, eval_, write_, opts_.resend_delay_ms);
+  std::vector<alert_transition> changed;
+  auto notes = e.g->evaluate(t_ms, eval_, write_, opts_.resend_delay_ms, opts_.on_alert ? &changed : nullptr);
+  for (const auto& t : changed) opts_.on_alert(t);
   for (auto& n : notes) {
     std::vector<am_alert> out;
     std::string url = opts_.generator_url_base + "/graph?g0.expr=" + n.rule_expr + "&g0.tab=1";

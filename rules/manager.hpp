@@ -29,6 +29,9 @@ struct manager_options {
   int64_t default_interval_ms = 60000;  // a group without `interval`
   int64_t resend_delay_ms = 60000;      // Prometheus --rules.alert.resend-delay
   std::string generator_url_base;       // http://host:port of this node's API
+  // Runs on the driver thread for every alert that fired or resolved (the
+  // event stream's alert.triggered / alert.resolved); must not block.
+  std::function<void(const alert_transition&)> on_alert;
 };
 
 class manager {

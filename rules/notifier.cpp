@@ -75,7 +75,8 @@ status unavailable(const std::string& url, const std::string& why) {
 
 }  // namespace
 
-status http_post_json(const std::string& url, const std::string& body, int timeout_ms) {
+status http_post_json(const std::string& url, const std::string& body, int timeout_ms,
+                      const std::vector<std::pair<std::string, std::string>>& headers) {
   const std::string scheme = "http://";
   if (url.compare(0, scheme.size(), scheme) != 0) return unavailable(url, "only http:// URLs are supported");
   std::string rest = url.substr(scheme.size());
@@ -106,8 +107,10 @@ status http_post_json(const std::string& url, const std::string& body, int timeo
   }
   freeaddrinfo(res);
   if (fd < 0) return unavailable(url, "connect: " + last_err);
-  std::string req = "POST " + path + " HTTP/1.1\r\nHost: " + hostport +
-                    "\r\nUser-Agent: strata\r\nContent-Type: application/json\r\nContent-Length: " +
+  std::string extra;
+  for (const auto& [name, value] : headers) extra += name + ": " + value + "\r\n";
+  std::string req = "POST " + path + " HTTP/1.1\r\nHost: " + hostport + "\r\n" + extra +
+                    "User-Agent: strata\r\nContent-Type: application/json\r\nContent-Length: " +
                     std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
   size_t off = 0;
   while (off < req.size()) {

@@ -42,9 +42,11 @@ std::string alerts_json(const std::vector<am_alert>& alerts);
 // RFC 3339 with milliseconds in UTC: 2026-01-02T03:04:05.678Z.
 std::string rfc3339(int64_t ms);
 
-// A blocking HTTP/1.1 POST of a JSON body to http://host:port/path; ok on a
-// 2xx answer, else unavailable with the status line or the socket error.
-status http_post_json(const std::string& url, const std::string& body, int timeout_ms);
+// A blocking HTTP/1.1 POST of a JSON body to http://host:port/path, with
+// `headers` added; ok on a 2xx answer, else unavailable with the status line
+// or the socket error. REQUIRES: no header name or value holds CR or LF.
+status http_post_json(const std::string& url, const std::string& body, int timeout_ms,
+                      const std::vector<std::pair<std::string, std::string>>& headers = {});
 
 // The API v2 endpoint of an Alertmanager given by its base URL
 // (http://host:9093 or http://host:9093/prefix).

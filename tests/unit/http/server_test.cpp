@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -85,6 +86,18 @@ class client {
     r.body = buf_.substr(0, len);
     buf_.erase(0, len);
     return r;
+  }
+
+  // Reads until `needle` has arrived; everything read so far (from the end
+  // of the last response read) is in `got`. False on EOF or timeout.
+  bool read_until(std::string_view needle, std::string& got) {
+    while (buf_.find(needle) == std::string::npos)
+      if (!fill()) {
+        got = buf_;
+        return false;
+      }
+    got = buf_;
+    return true;
   }
 
   // True when the server closed the connection (EOF or reset) within 10 s.
@@ -577,6 +590,100 @@ TEST_F(ServerTest, RandomPathsShareOneUnmatchedRouteLabel) {
   EXPECT_TRUE(eventually([&] { return has("strata_http_requests_total{route=\"unmatched\",code=\"404\"} 50\n"); }))
       << metrics_.render();
   EXPECT_FALSE(has("/random/"));
+}
+
+// A streamed route: the test writes through the stream it was given.
+struct stream_probe {
+  std::mutex mu;
+  std::shared_ptr<stream> s;
+  std::atomic<int> closed{0};
+  handler route(size_t max_queued, std::string keepalive = "", std::chrono::milliseconds every = 15s) {
+    return [this, max_queued, keepalive, every](request&&, respond_fn respond) {
+      response r;
+      r.content_type = "text/event-stream";
+      r.stream = std::make_shared<stream_body>();
+      r.stream->max_queued = max_queued;
+      r.stream->keepalive = keepalive;
+      r.stream->keepalive_interval = every;
+      r.stream->opened = [this](std::shared_ptr<stream> st) {
+        std::lock_guard<std::mutex> lock(mu);
+        s = std::move(st);
+      };
+      r.stream->closed = [this] { ++closed; };
+      respond(std::move(r));
+    };
+  }
+  std::shared_ptr<stream> get() {
+    std::lock_guard<std::mutex> lock(mu);
+    return s;
+  }
+};
+
+TEST_F(ServerTest, StreamedBodyIsWrittenUntilTheClientLeaves) {
+  stream_probe p;
+  extra_.emplace_back("/stream", p.route(16));
+  start();
+  auto c = connect();
+  ASSERT_TRUE(c->send(get("/stream")));
+  auto head = c->read(false);
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200);
+  EXPECT_EQ(head->headers["content-type"], "text/event-stream");
+  EXPECT_EQ(head->headers.count("content-length"), 0u);
+  EXPECT_EQ(head->headers["connection"], "close");
+  ASSERT_TRUE(eventually([&] { return p.get() != nullptr; }));
+  EXPECT_TRUE(p.get()->write("data: a\n\n"));
+  EXPECT_TRUE(p.get()->write("data: b\n\n"));
+  std::string got;
+  ASSERT_TRUE(c->read_until("data: b\n\n", got));
+  EXPECT_EQ(got, "data: a\n\ndata: b\n\n");
+  EXPECT_EQ(p.closed.load(), 0);
+  c.reset();  // the client goes away
+  EXPECT_TRUE(eventually([&] { return p.closed.load() == 1; }));
+  EXPECT_FALSE(p.get()->write("data: c\n\n"));
+  EXPECT_EQ(p.closed.load(), 1);
+}
+
+TEST_F(ServerTest, SlowStreamReaderIsDroppedNotWaitedFor) {
+  stream_probe p;
+  extra_.emplace_back("/stream", p.route(4));
+  start();
+  auto c = connect();
+  ASSERT_TRUE(c->send(get("/stream")));
+  ASSERT_TRUE(c->read(false));
+  ASSERT_TRUE(eventually([&] { return p.get() != nullptr; }));
+  // The client reads nothing more: once the socket buffers are full, writes
+  // queue up to the limit, and the next one closes the stream at once.
+  std::string mib(1 << 20, 'x');
+  bool refused = false;
+  for (int i = 0; i < 1000 && !refused; ++i) refused = !p.get()->write(mib);
+  EXPECT_TRUE(refused);
+  EXPECT_TRUE(eventually([&] { return p.closed.load() == 1; }));
+  EXPECT_TRUE(c->closed_by_peer());
+}
+
+TEST_F(ServerTest, IdleStreamGetsKeepAlives) {
+  stream_probe p;
+  extra_.emplace_back("/stream", p.route(4, ": keep-alive\n\n", 20ms));
+  start();
+  auto c = connect();
+  ASSERT_TRUE(c->send(get("/stream")));
+  ASSERT_TRUE(c->read(false));
+  std::string got;
+  ASSERT_TRUE(c->read_until(": keep-alive\n\n: keep-alive\n\n", got));
+}
+
+TEST_F(ServerTest, StopEndsOpenStreams) {
+  stream_probe p;
+  extra_.emplace_back("/stream", p.route(4));
+  start();
+  auto c = connect();
+  ASSERT_TRUE(c->send(get("/stream")));
+  ASSERT_TRUE(c->read(false));
+  ASSERT_TRUE(eventually([&] { return p.get() != nullptr; }));
+  srv_->stop();
+  EXPECT_EQ(p.closed.load(), 1);
+  EXPECT_FALSE(p.get()->write("data: late\n\n"));
 }
 
 TEST(Server, StartFailsWhenThePortIsTaken) {

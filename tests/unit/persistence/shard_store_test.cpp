@@ -171,6 +171,34 @@ TEST(ShardStore, RetriedBatchIsStoredOnceAndAConflictingValueIsRejected) {
   EXPECT_EQ(s->stats().wal_records, 1u);
 }
 
+TEST(ShardStore, CommitOfRollupsIsReportedPerTier) {
+  temp_dir dir;
+  store_options o;
+  o.dir = dir.path();
+  o.sync = false;
+  std::vector<std::vector<rollup_written>> reports;
+  o.on_rollups = [&](const std::vector<rollup_written>& r) { reports.push_back(r); };
+  auto s = shard_store::open(o);
+  ASSERT_TRUE(s) << s.error().message();
+  // Two series over three minutes: windows 0, 60000 and 120000 of the 1m tier.
+  ASSERT_TRUE((*s)->append({{{{"__name__", "a"}}, {{0, 1}, {70'000, 2}, {130'000, 3}}},
+                            {{{"__name__", "b"}}, {{10'000, 1}}}}).is_ok());
+  EXPECT_TRUE(reports.empty());  // nothing sealed yet
+  ASSERT_TRUE((*s)->flush().is_ok());
+  ASSERT_EQ(reports.size(), 1u);
+  ASSERT_EQ(reports[0].size(), 3u);
+  EXPECT_EQ(reports[0][0].t, tier::m1);
+  EXPECT_EQ(reports[0][0].series, 2u);
+  EXPECT_EQ(reports[0][0].windows, 4u);  // a: 3 windows, b: 1
+  EXPECT_EQ(reports[0][0].first_window_ms, 0);
+  EXPECT_EQ(reports[0][0].last_window_ms, 120'000);
+  EXPECT_EQ(reports[0][1].t, tier::m5);
+  EXPECT_EQ(reports[0][1].windows, 2u);
+  EXPECT_EQ(reports[0][2].t, tier::h1);
+  ASSERT_TRUE((*s)->flush().is_ok());  // nothing new: no report
+  EXPECT_EQ(reports.size(), 1u);
+}
+
 TEST(ShardStore, OutOfOrderSamplesAreSorted) {
   temp_dir dir;
   auto s = open_store(dir.path());

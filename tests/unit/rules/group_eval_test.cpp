@@ -108,6 +108,34 @@ TEST(GroupEval, AlertingRuleWritesAlertsSeriesAndAsksToNotify) {
   EXPECT_EQ(notes[0].alerts.size(), 1u);
 }
 
+TEST(GroupEval, FiringAndResolvingAreReportedOnceWithOneCorrelationId) {
+  harness h;
+  h.put({{"__name__", "up"}, {"job", "a"}}, 1000, 0);
+  group_eval g(load_group("groups:\n- name: g\n  rules:\n  - alert: Down\n    expr: up == 0\n    for: 1s\n"), {});
+  std::vector<alert_transition> changed;
+  g.evaluate(2000, h.eval, h.write, 60000, &changed);  // pending
+  EXPECT_TRUE(changed.empty());
+  h.put({{"__name__", "up"}, {"job", "a"}}, 3000, 0);
+  g.evaluate(3000, h.eval, h.write, 60000, &changed);  // firing
+  ASSERT_EQ(changed.size(), 1u);
+  EXPECT_TRUE(changed[0].fired);
+  EXPECT_EQ(changed[0].group, "g");
+  EXPECT_EQ(changed[0].rule, "Down");
+  EXPECT_EQ(changed[0].a.fired_at, 3000);
+  EXPECT_EQ(changed[0].correlation_id.size(), 32u);
+  h.put({{"__name__", "up"}, {"job", "a"}}, 4000, 0);
+  g.evaluate(4000, h.eval, h.write, 60000, &changed);  // still firing: nothing new
+  EXPECT_EQ(changed.size(), 1u);
+  h.put({{"__name__", "up"}, {"job", "a"}}, 5000, 1);
+  g.evaluate(5000, h.eval, h.write, 60000, &changed);  // resolved
+  ASSERT_EQ(changed.size(), 2u);
+  EXPECT_FALSE(changed[1].fired);
+  EXPECT_EQ(changed[1].a.resolved_at, 5000);
+  EXPECT_EQ(changed[1].correlation_id, changed[0].correlation_id);
+  g.evaluate(6000, h.eval, h.write, 60000, &changed);
+  EXPECT_EQ(changed.size(), 2u);
+}
+
 TEST(GroupEval, LimitFailsTheRuleAndWritesNothing) {
   harness h;
   h.put({{"__name__", "x"}, {"k", "1"}}, 1000, 1);
