@@ -538,6 +538,7 @@ int serve(const serve_config& c) {
   scrape_opts.jobs = file_cfg.scrape_configs;
   scrape_opts.self = node->address;
   scrape_opts.max_body_bytes = c.max_body_bytes;
+  scrape_opts.write_limits = api_opts.write_limits;
   scrape::manager scraper(std::move(scrape_opts), gw, table, scrape_clock, metrics);
   scraper.start();
   spdlog::info("strata node {} serving HTTP on {}:{} (seeds: {})", node->address, http_opts.host, srv.port(),

@@ -13,6 +13,7 @@
 #include "http/grouping_key.hpp"
 #include "http/push_groups.hpp"
 #include "wire/capnp_push.hpp"
+#include "wire/check_series.hpp"
 #include "wire/json_push.hpp"
 #include "wire/remote_write_v2.hpp"
 #include "wire/text_format.hpp"
@@ -44,12 +45,13 @@ struct push_state {
 };
 
 // Puts the grouping key on every series (its labels win over the body's),
-// joins series that became equal, and adds push_time_seconds.
+// checks the result with wire::check_series, joins series that became equal,
+// and adds push_time_seconds.
 result<pushed_group> apply_grouping_key(const labels& key, wire::parsed_text parsed, int64_t now_ms,
                                         const wire::write_limits& limits) {
   pushed_group out;
   std::map<labels, size_t> index;
-  auto add = [&](labels ls, std::vector<sample> samples, const std::string& family) -> status {
+  auto add = [&](const std::string& where, labels ls, std::vector<sample> samples, const std::string& family) -> status {
     for (const auto& k : key) {
       auto it = std::find_if(ls.begin(), ls.end(), [&](const label& l) { return l.name == k.name; });
       if (it != ls.end())
@@ -57,13 +59,8 @@ result<pushed_group> apply_grouping_key(const labels& key, wire::parsed_text par
       else
         ls.push_back(k);
     }
-    ls.erase(std::remove_if(ls.begin(), ls.end(), [](const label& l) { return l.value.empty(); }), ls.end());
-    sort_labels(ls);
-    if (limits.max_labels && ls.size() > limits.max_labels)
-      return error(strata_errc::bad_request, to_string(ls) + ": " + std::to_string(ls.size()) +
-                                                 " labels with the grouping key, over the limit of " +
-                                                 std::to_string(limits.max_labels) +
-                                                 " labels per series (--max-labels-per-series)");
+    if (auto st = wire::check_series(ls, limits); !st)
+      return error(strata_errc::bad_request, where + st.message());
     auto [it, fresh] = index.emplace(ls, out.series.size());
     if (fresh) {
       out.series.push_back({std::move(ls), std::move(samples)});
@@ -76,11 +73,13 @@ result<pushed_group> apply_grouping_key(const labels& key, wire::parsed_text par
   };
   for (size_t i = 0; i < parsed.series.size(); ++i) {
     auto& s = parsed.series[i];
-    if (auto st = add(std::move(s.lbls), std::move(s.samples), parsed.metadata[parsed.family_of[i]].family); !st)
+    if (auto st = add("line " + std::to_string(parsed.line_of[i]) + ": ", std::move(s.lbls), std::move(s.samples),
+                      parsed.metadata[parsed.family_of[i]].family);
+        !st)
       return st;
   }
   // Pushgateway's per-group gauge: when the group was last pushed.
-  if (auto st = add({{std::string(metric_name_label), "push_time_seconds"}},
+  if (auto st = add("", {{std::string(metric_name_label), "push_time_seconds"}},
                     {{now_ms, static_cast<double>(now_ms) / 1000.0}}, "push_time_seconds");
       !st)
     return st;

@@ -17,6 +17,7 @@ const char* result_of(const target_state::report& r) {
   if (r.error.rfind("parse:", 0) == 0) return "parse_error";
   if (r.error.rfind("sample_limit", 0) == 0) return "sample_limit";
   if (r.error.rfind("label_limit", 0) == 0) return "label_limit";
+  if (r.error.rfind("invalid series", 0) == 0) return "invalid_series";
   if (r.error.find("timeout") != std::string::npos) return "timeout";
   return "fetch_error";
 }
@@ -31,7 +32,7 @@ manager::manager(manager_options o, actors::gateway& gw, const actors::shard_tab
       clk_(clk),
       scrapes_(metrics.counter("strata_scrapes_total",
                                "Scrapes of targets owned by this node, by result (success, timeout, fetch_error, "
-                               "parse_error, sample_limit, label_limit).",
+                               "parse_error, invalid_series, sample_limit, label_limit).",
                                {"result"})),
       duration_(metrics.histogram("strata_scrape_duration_seconds", "Duration of scrapes run by this node.", {},
                                   {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30})),
@@ -93,7 +94,7 @@ void manager::write(write_batch b, std::vector<metric_metadata> md, const std::s
 
 void manager::run(size_t i) {
   using steady = std::chrono::steady_clock;
-  target_state st(targets_[i]);
+  target_state st(targets_[i], opts_.write_limits);
   const target& t = st.config();
   const auto interval = std::chrono::milliseconds(t.interval_ms);
   // The first slot: this target's offset within the interval, counted on the

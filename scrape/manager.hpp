@@ -31,6 +31,7 @@ struct manager_options {
   std::vector<job_config> jobs;
   std::string self;                      // this node's cluster address, as in shard_view::members
   uint64_t max_body_bytes = 32u << 20;   // for jobs without body_size_limit
+  wire::write_limits write_limits;       // the node's: every scraped series passes wire::check_series
 };
 
 class manager {

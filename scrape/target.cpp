@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "scrape/ownership.hpp"
+#include "wire/check_series.hpp"
 #include "wire/text_format.hpp"
 
 namespace strata::scrape {
@@ -122,8 +123,9 @@ target_state::report target_state::on_scrape(int64_t start_ms, double duration_s
   if (f.ok) {
     wire::text_options o;
     o.default_timestamp_ms = start_ms;
+    o.limits = limits_;
     o.limits.max_series = 0;  // sample_limit below; the body size bounds memory
-    o.limits.max_labels = 0;  // label_limit below
+    o.limits.max_labels = 0;  // counted once the target's labels are on
     auto parsed = wire::parse_text(f.body, wire::text_format_for(f.content_type), o);
     if (!parsed) {
       err = "parse: " + parsed.error().message();
@@ -137,6 +139,10 @@ target_state::report target_state::on_scrape(int64_t start_ms, double duration_s
         if (!err.empty()) break;
         series out;
         out.lbls = apply_target_labels(std::move(s.lbls), t_.target_labels, t_.honor_labels);
+        if (auto st = wire::check_series(out.lbls, limits_); !st) {
+          err = "invalid series: " + st.message();
+          break;
+        }
         if (t_.label_limit && out.lbls.size() > t_.label_limit) {
           err = "label_limit exceeded: " + to_string(out.lbls) + " has " + std::to_string(out.lbls.size()) +
                 " labels, limit " + std::to_string(t_.label_limit);

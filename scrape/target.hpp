@@ -12,6 +12,7 @@
 #include "common/metric_metadata.hpp"
 #include "common/series.hpp"
 #include "scrape/config.hpp"
+#include "wire/remote_write.hpp"
 
 namespace strata::scrape {
 
@@ -44,14 +45,17 @@ struct fetch_result {
 
 class target_state {
  public:
-  explicit target_state(target t) : t_(std::move(t)) {}
+  // Every scraped series, once the target's labels are on it, passes
+  // wire::check_series with `limits` (the node's write limits; max_series is
+  // not used: sample_limit bounds a scrape) or the scrape fails.
+  explicit target_state(target t, wire::write_limits limits = {}) : t_(std::move(t)), limits_(limits) {}
   const target& config() const { return t_; }
 
   struct report {
     write_batch batch;                   // samples, stale markers and the report series
     std::vector<metric_metadata> metadata;  // families new or changed since the last scrape
     bool up = false;
-    std::string error;  // why the scrape failed (fetch, parse, sample_limit, label_limit)
+    std::string error;  // why the scrape failed (fetch, parse, invalid series, sample_limit, label_limit)
     size_t samples_scraped = 0;
   };
   // A scrape that started at `start_ms` and took `duration_s`. On success:
@@ -68,6 +72,7 @@ class target_state {
 
  private:
   target t_;
+  wire::write_limits limits_;
   std::set<labels> last_;
   std::map<std::string, metric_metadata> stored_metadata_;
   bool reported_ = false;

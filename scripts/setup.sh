@@ -21,6 +21,8 @@ packages=(
   prometheus-alertmanager
   # push integration tests (push_to_gateway, pushadd_to_gateway, delete_from_gateway)
   python3-prometheus-client
+  # vmagent (VictoriaMetrics' agent) remote-writing into strata (integration test)
+  victoria-metrics
 )
 
 missing=()

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "common/utf8.hpp"
+#include "wire/check_series.hpp"
 
 namespace strata::wire {
 namespace {
@@ -16,17 +17,6 @@ namespace {
 using json = nlohmann::json;
 
 status bad(std::string msg) { return error(strata_errc::bad_request, std::move(msg)); }
-
-bool valid_metric_name(std::string_view n) {
-  if (n.empty()) return false;
-  auto start = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':'; };
-  if (!start(n[0])) return false;
-  return std::all_of(n.begin() + 1, n.end(), [&](char c) { return start(c) || (c >= '0' && c <= '9'); });
-}
-
-bool valid_label_name(std::string_view n) {
-  return valid_metric_name(n) && n.find(':') == std::string_view::npos;
-}
 
 int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
   y -= m <= 2;
@@ -74,10 +64,7 @@ std::string take_metric(const json& m, const labels& base, int64_t ts, const wri
   auto name_it = m.find("name");
   if (name_it == m.end() || !name_it->is_string()) return "field name is missing or not a string";
   const std::string& name = name_it->get_ref<const std::string&>();
-  if (!valid_metric_name(name)) return "name is not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)";
-  if (limits.max_value_length && name.size() > limits.max_value_length)
-    return "name has " + std::to_string(name.size()) + " bytes, over the limit of " +
-           std::to_string(limits.max_value_length) + " (--max-label-value-length)";
+  if (name.empty()) return "field name is empty";
   auto type_it = m.find("type");
   if (type_it == m.end() || !type_it->is_string()) return "field type is missing or not a string";
   const std::string& type = type_it->get_ref<const std::string&>();
@@ -91,34 +78,24 @@ std::string take_metric(const json& m, const labels& base, int64_t ts, const wri
     if (!l->is_object()) return "field labels must be an object of strings";
     for (auto it = l->begin(); it != l->end(); ++it) {
       if (!it.value().is_string()) return "label " + it.key().substr(0, 64) + " is not a string";
-      if (!valid_label_name(it.key()) || it.key().substr(0, 2) == "__")
-        return "invalid label name \"" + it.key().substr(0, 64) + "\" ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)";
+      if (it.key().substr(0, 2) == "__")
+        return "label name \"" + it.key().substr(0, 64) + "\" starts with __ (reserved)";
       if (it.key() == "service") return "label service is set from data.service, not per metric";
       if (type == "histogram" && it.key() == "le") return "label le is reserved for histogram buckets";
-      const auto& v = it.value().get_ref<const std::string&>();
-      if (!valid_utf8(v)) return "value of label " + it.key() + " is not valid UTF-8";
-      if (limits.max_name_length && it.key().size() > limits.max_name_length)
-        return "label name of " + std::to_string(it.key().size()) + " bytes, over the limit of " +
-               std::to_string(limits.max_name_length) + " (--max-label-name-length)";
-      if (limits.max_value_length && v.size() > limits.max_value_length)
-        return "value of label " + it.key() + " has " + std::to_string(v.size()) + " bytes, over the limit of " +
-               std::to_string(limits.max_value_length) + " (--max-label-value-length)";
-      if (!v.empty()) ls.push_back({it.key(), v});
+      ls.push_back({it.key(), it.value().get_ref<const std::string&>()});
     }
   }
-  // +2: __name__ and a histogram's le.
-  if (limits.max_labels && ls.size() + (type == "histogram" ? 2 : 1) > limits.max_labels)
-    return std::to_string(ls.size() + (type == "histogram" ? 2 : 1)) + " labels, over the limit of " +
-           std::to_string(limits.max_labels) + " labels per series (--max-labels-per-series)";
 
-  auto add = [&](const std::string& n, labels extra, double v) {
+  // Every series the metric becomes passes check_series; "" or its message.
+  auto add = [&](const std::string& n, labels extra, double v) -> std::string {
     series s;
     s.lbls = ls;
     s.lbls.push_back({std::string(metric_name_label), n});
     for (auto& e : extra) s.lbls.push_back(std::move(e));
-    sort_labels(s.lbls);
+    if (auto st = check_series(s.lbls, limits); !st) return st.message();
     s.samples.push_back({ts, v});
     out.series.push_back(std::move(s));
+    return "";
   };
 
   if (type != "histogram") {
@@ -126,7 +103,7 @@ std::string take_metric(const json& m, const labels& base, int64_t ts, const wri
     double d = 0;
     if (v == m.end() || !number(*v, d)) return "field value is missing or not a number";
     if (type == "counter" && (std::isnan(d) || d < 0)) return "a counter value must be a number >= 0";
-    add(name, {}, d);
+    if (auto reason = add(name, {}, d); !reason.empty()) return reason;
     out.metadata.push_back({name, type == "counter" ? metric_type::counter : metric_type::gauge, "", ""});
     return "";
   }
@@ -155,9 +132,10 @@ std::string take_metric(const json& m, const labels& base, int64_t ts, const wri
   if (buckets.back().second > count) return "count is less than the last bucket's count";
   if (!std::isinf(buckets.back().first)) buckets.emplace_back(HUGE_VAL, count);
   else if (buckets.back().second != count) return "the +Inf bucket's count differs from count";
-  for (const auto& [le, n] : buckets) add(name + "_bucket", {{"le", format_le(le)}}, n);
-  add(name + "_sum", {}, sum);
-  add(name + "_count", {}, count);
+  for (const auto& [le, n] : buckets)
+    if (auto reason = add(name + "_bucket", {{"le", format_le(le)}}, n); !reason.empty()) return reason;
+  if (auto reason = add(name + "_sum", {}, sum); !reason.empty()) return reason;
+  if (auto reason = add(name + "_count", {}, count); !reason.empty()) return reason;
   out.metadata.push_back({name, metric_type::histogram, "", ""});
   return "";
 }

@@ -11,6 +11,7 @@
 
 #include "proto/remote_v2.pb.h"
 #include "common/utf8.hpp"
+#include "wire/check_series.hpp"
 #include "wire/utf8.hpp"
 
 namespace strata::wire {
@@ -22,18 +23,7 @@ status bad(std::string msg) { return error(strata_errc::bad_request, std::move(m
 
 std::string at(int i) { return "timeseries[" + std::to_string(i) + "]"; }
 
-std::string where(int i, const labels& ls) {
-  std::string out = at(i) + " {";
-  for (size_t j = 0; j < ls.size(); ++j) {
-    if (out.size() > 256) {
-      out += ", ...";
-      break;
-    }
-    if (j) out += ", ";
-    out += ls[j].name + "=" + quote_for_message(ls[j].value, 64);
-  }
-  return out + "}";
-}
+std::string where(int i, const labels& ls) { return at(i) + " " + series_for_message(ls); }
 
 metric_type from_proto(v2::Metadata::MetricType t) {
   switch (t) {
@@ -61,14 +51,10 @@ v2::Metadata::MetricType to_proto(metric_type t) {
   }
 }
 
-// Resolves and checks one series' labels; ok with `ls` canonical.
+// Resolves one series' labels and checks them; ok with `ls` canonical.
 status take_labels(int i, const v2::TimeSeries& ts, const v2::Request& req, const write_limits& limits, labels& ls) {
   const int refs = ts.labels_refs_size();
   if (refs % 2 != 0) return bad(at(i) + ": odd number of label references (" + std::to_string(refs) + ")");
-  if (refs == 0) return bad(at(i) + ": series has no labels");
-  if (limits.max_labels && static_cast<size_t>(refs / 2) > limits.max_labels)
-    return bad(at(i) + ": " + std::to_string(refs / 2) + " labels, over the limit of " +
-               std::to_string(limits.max_labels) + " labels per series (--max-labels-per-series)");
   const auto nsym = static_cast<uint32_t>(req.symbols_size());
   ls.clear();
   ls.reserve(static_cast<size_t>(refs / 2));
@@ -77,25 +63,9 @@ status take_labels(int i, const v2::TimeSeries& ts, const v2::Request& req, cons
     if (n >= nsym || v >= nsym)
       return bad(at(i) + ": label reference " + std::to_string(std::max(n, v)) + " is past the symbol table of " +
                  std::to_string(nsym) + " symbols");
-    const std::string& name = req.symbols(static_cast<int>(n));
-    const std::string& value = req.symbols(static_cast<int>(v));
-    if (limits.max_name_length && name.size() > limits.max_name_length)
-      return bad(at(i) + ": label name of " + std::to_string(name.size()) + " bytes, over the limit of " +
-                 std::to_string(limits.max_name_length) + " (--max-label-name-length)");
-    if (limits.max_value_length && value.size() > limits.max_value_length)
-      return bad(at(i) + ": value of label " + quote_for_message(name) + " has " + std::to_string(value.size()) +
-                 " bytes, over the limit of " + std::to_string(limits.max_value_length) + " (--max-label-value-length)");
-    if (name.empty()) return bad(at(i) + ": label " + std::to_string(j / 2) + " has an empty name");
-    if (!valid_utf8(name)) return bad(at(i) + ": label name " + quote_for_message(name) + " is not valid UTF-8");
-    if (!valid_utf8(value))
-      return bad(at(i) + ": value of label " + quote_for_message(name) + " is not valid UTF-8");
-    ls.push_back({name, value});
+    ls.push_back({req.symbols(static_cast<int>(n)), req.symbols(static_cast<int>(v))});
   }
-  std::sort(ls.begin(), ls.end(), [](const label& a, const label& b) { return a.name < b.name; });
-  auto dup = std::adjacent_find(ls.begin(), ls.end(), [](const label& a, const label& b) { return a.name == b.name; });
-  if (dup != ls.end()) return bad(where(i, ls) + ": duplicate label name " + quote_for_message(dup->name));
-  ls.erase(std::remove_if(ls.begin(), ls.end(), [](const label& l) { return l.value.empty(); }), ls.end());
-  if (ls.empty()) return bad(at(i) + ": series has no label with a non-empty value");
+  if (auto st = check_series(ls, limits); !st) return bad(at(i) + " " + st.message());
   return status::ok();
 }
 

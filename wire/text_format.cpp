@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "common/utf8.hpp"
+#include "wire/check_series.hpp"
 #include "wire/utf8.hpp"
 
 namespace strata::wire {
@@ -282,9 +283,6 @@ class parser {
     if (!is_metric_start(line[0])) return fail("invalid metric name at the start of " + quote_for_message(line, 64));
     while (i < line.size() && is_metric_char(line[i])) ++i;
     std::string_view name = line.substr(0, i);
-    if (o_.limits.max_value_length && name.size() > o_.limits.max_value_length)
-      return fail("metric name of " + std::to_string(name.size()) + " bytes, over the limit of " +
-                  std::to_string(o_.limits.max_value_length) + " (--max-label-value-length)");
     labels ls;
     ls.push_back({std::string(metric_name_label), std::string(name)});
     size_t brace = i;
@@ -324,14 +322,7 @@ class parser {
       if (auto st = label_set(line, ++i, ex); !st) return st;
     }
 
-    // Canonical labels.
-    std::sort(ls.begin(), ls.end(), [](const label& a, const label& b) { return a.name < b.name; });
-    auto dup = std::adjacent_find(ls.begin(), ls.end(), [](const label& a, const label& b) { return a.name == b.name; });
-    if (dup != ls.end()) return fail(std::string(name) + ": label " + dup->name + " appears twice");
-    ls.erase(std::remove_if(ls.begin(), ls.end(), [](const label& l) { return l.value.empty(); }), ls.end());
-    if (o_.limits.max_labels && ls.size() > o_.limits.max_labels)
-      return fail(std::string(name) + ": " + std::to_string(ls.size()) + " labels, over the limit of " +
-                  std::to_string(o_.limits.max_labels) + " labels per series (--max-labels-per-series)");
+    if (auto st = check_series(ls, o_.limits); !st) return fail(st.message());
 
     placement where = family_of_sample(name, ls);
     if (!where.error.empty()) return fail(where.error);
@@ -351,6 +342,7 @@ class parser {
         return fail("more than " + std::to_string(o_.limits.max_series) +
                     " series, over the limit of series per request (--max-series-per-request)");
       out_.series.push_back({std::move(ls), {}});
+      out_.line_of.push_back(line_no_);
       out_.family_of.push_back(where.family);
     }
     auto [dit, first] = seen_.emplace(sample_key{it->second, ts}, line_no_);
@@ -382,9 +374,6 @@ class parser {
       while (i < line.size() && is_name_char(line[i])) ++i;
       std::string lname(line.substr(b, i - b));
       if (lname == metric_name_label) return fail("label __name__ inside {} (the metric name comes before the braces)");
-      if (o_.limits.max_name_length && lname.size() > o_.limits.max_name_length)
-        return fail("label name of " + std::to_string(lname.size()) + " bytes, over the limit of " +
-                    std::to_string(o_.limits.max_name_length) + " (--max-label-name-length)");
       skip();
       if (i >= line.size() || line[i] != '=') return fail("expected = after label name " + lname);
       ++i;
@@ -407,10 +396,6 @@ class parser {
         else if (e == 'n') value += '\n';
         else return fail("invalid escape \\" + std::string(1, e) + " in the value of label " + lname + " (\\\\, \\\", \\n)");
       }
-      if (!valid_utf8(value)) return fail("value of label " + lname + " is not valid UTF-8");
-      if (o_.limits.max_value_length && value.size() > o_.limits.max_value_length)
-        return fail("value of label " + lname + " has " + std::to_string(value.size()) + " bytes, over the limit of " +
-                    std::to_string(o_.limits.max_value_length) + " (--max-label-value-length)");
       ls.push_back({std::move(lname), std::move(value)});
       first = false;
       skip();

@@ -24,14 +24,16 @@ text_format text_format_for(std::string_view content_type);
 struct parsed_text {
   write_batch series;                // canonical labels; a series appears once
   std::vector<size_t> family_of;     // per series: its index into `metadata`
+  std::vector<size_t> line_of;       // per series: the line of its first sample
   metadata_list metadata;            // one per family, in the order first seen
 };
 
 struct text_options {
   // Timestamp of samples that carry none (the receive or scrape time).
   int64_t default_timestamp_ms = 0;
-  // Series per exposition, labels per series, label name and value length.
-  // max_decompressed is not used.
+  // Series per exposition (max_series) and the rules of check_series, which
+  // every series passes as parsed; max_decompressed is not used. A caller
+  // that adds labels (a grouping key, target labels) checks the result again.
   write_limits limits;
 };
 
@@ -48,11 +50,12 @@ struct text_options {
 //
 // Fails with bad_request on the first error: `line N: <what is wrong>`. Among
 // the errors: a bad metric or label name, an unterminated label value, a bad
-// escape, a bad value or timestamp, a repeated label name, a second HELP,
+// escape, a bad value or timestamp, a series that fails check_series (the
+// message is then `line N: <check_series message>`), a second HELP,
 // TYPE or UNIT for one family or one after its samples, an unknown type, the
 // same series and timestamp twice, a UNIT that is not a suffix of the family
 // name, anything after `# EOF`, a missing `# EOF` (OpenMetrics), invalid
-// UTF-8, or a limit in `o.limits` passed (the error names the limit).
+// UTF-8 in help text, or more than `o.limits.max_series` series.
 result<parsed_text> parse_text(std::string_view body, text_format f, const text_options& o);
 
 }  // namespace strata::wire

@@ -166,7 +166,7 @@ TEST_F(Push, JsonEventIsAcknowledgedWithTheCorrelationId) {
   std::string body = R"({"type":"metrics.push","data":{"service":"checkout","metrics":[
       {"name":"orders_total","type":"counter","value":7,"labels":{"region":"eu"}},
       {"name":"latency_seconds","type":"histogram","buckets":[{"le":0.5,"count":2}],"sum":0.7,"count":3},
-      {"name":"bad name","type":"gauge","value":1}],
+      {"name":"bad","type":"gauge","value":1,"labels":{"__x":"1"}}],
       "correlation_id":"0b7c8a52-9f3e-4c1e-9a51-2f4d1c7e8b90"}})";
   auto r = http_request(port, "POST", "/api/v1/push", body, {{"Content-Type", "application/json"}});
   ASSERT_EQ(r.status, 200) << r.body;
@@ -176,7 +176,7 @@ TEST_F(Push, JsonEventIsAcknowledgedWithTheCorrelationId) {
   EXPECT_EQ(j["data"]["accepted"], 2);
   ASSERT_EQ(j["data"]["rejected"].size(), 1u);
   EXPECT_EQ(j["data"]["rejected"][0]["index"], 2);
-  EXPECT_EQ(j["data"]["rejected"][0]["name"], "bad name");
+  EXPECT_EQ(j["data"]["rejected"][0]["name"], "bad");
 
   auto v = instant(port, R"(orders_total{service="checkout"})", now_ms());
   ASSERT_EQ(v.size(), 1u);

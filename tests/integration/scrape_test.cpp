@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "tests/integration/node_fixture.hpp"
+#include "tests/support/text_target.hpp"
 
 namespace strata::testing {
 namespace {
@@ -25,76 +26,6 @@ int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
-
-// An HTTP target: answers every GET with the current body (one request per
-// connection). stop() closes the port, so scrapes get "connection refused".
-class text_target {
- public:
-  explicit text_target(uint16_t port) : port_(port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(port);
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd_, 16) != 0) {
-      ADD_FAILURE() << "cannot listen on 127.0.0.1:" << port;
-      return;
-    }
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~text_target() { stop(); }
-  void set_body(std::string b) {
-    std::lock_guard<std::mutex> lock(mu_);
-    body_ = std::move(b);
-  }
-  void stop() {
-    if (fd_ < 0) return;
-    ::shutdown(fd_, SHUT_RDWR);
-    ::close(fd_);
-    fd_ = -1;
-    if (thread_.joinable()) thread_.join();
-  }
-  int requests() const { return requests_.load(); }
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-
- private:
-  void serve() {
-    for (;;) {
-      int c = ::accept(fd_, nullptr, nullptr);
-      if (c < 0) return;
-      std::string req;
-      char buf[4096];
-      while (req.find("\r\n\r\n") == std::string::npos) {
-        auto n = ::read(c, buf, sizeof buf);
-        if (n <= 0) break;
-        req.append(buf, static_cast<size_t>(n));
-      }
-      std::string body;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        body = body_;
-      }
-      std::string reply = "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: " +
-                          std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
-      size_t off = 0;
-      while (off < reply.size()) {
-        auto n = ::send(c, reply.data() + off, reply.size() - off, MSG_NOSIGNAL);
-        if (n <= 0) break;
-        off += static_cast<size_t>(n);
-      }
-      ::close(c);
-      ++requests_;
-    }
-  }
-  uint16_t port_;
-  int fd_ = -1;
-  std::thread thread_;
-  std::mutex mu_;
-  std::string body_;
-  std::atomic<int> requests_{0};
-};
 
 std::string write_config(const std::string& dir, const std::string& text) {
   std::string path = dir + "/strata.yml";

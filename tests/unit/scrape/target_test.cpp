@@ -161,6 +161,35 @@ TEST(ScrapeLoop, LabelLimitCountsTargetLabels) {
   EXPECT_NE(r.error.find("has 6 labels, limit 5"), std::string::npos) << r.error;
 }
 
+TEST(ScrapeLoop, SeriesOverAWriteLimitFailsTheScrapeWithTheSharedReason) {
+  wire::write_limits l;
+  l.max_value_length = 16;
+  target_state st(make_target(), l);
+  auto r = st.on_scrape(t0, 0.1, body("ok 1\niv_bad{k=\"0123456789abcdefXYZ\"} 2\n"));
+  EXPECT_FALSE(r.up);
+  EXPECT_EQ(r.error, "parse: line 2: {__name__=\"iv_bad\", k=\"0123456789abcdefXYZ\"}: value of label \"k\" has 19 "
+                     "bytes, over the limit of 16 (--max-label-value-length)");
+  EXPECT_EQ(find(r.batch, R"({__name__="ok", env="prod", instance="127.0.0.1:19710", job="app"})"), nullptr);
+}
+
+TEST(ScrapeLoop, InvalidUtf8FailsTheScrapeWithTheSharedReason) {
+  target_state st(make_target());
+  auto r = st.on_scrape(t0, 0.1, body("iv_bad{k=\"a\xff\"} 2\n"));
+  EXPECT_FALSE(r.up);
+  EXPECT_NE(r.error.find("}: value of label \"k\" is not valid UTF-8"), std::string::npos) << r.error;
+}
+
+TEST(ScrapeLoop, TargetLabelsCountTowardsTheNodeLabelLimit) {
+  wire::write_limits l;
+  l.max_labels = 4;  // __name__, env, instance, job
+  target_state st(make_target(), l);
+  EXPECT_TRUE(st.on_scrape(t0, 0.1, body("a 1\n")).up);
+  auto r = st.on_scrape(t0 + 1000, 0.1, body("a{x=\"1\"} 1\n"));
+  EXPECT_FALSE(r.up);
+  EXPECT_EQ(r.error, "invalid series: {__name__=\"a\", env=\"prod\", instance=\"127.0.0.1:19710\", job=\"app\", "
+                     "x=\"1\"}: 5 labels, over the limit of 4 labels per series (--max-labels-per-series)");
+}
+
 TEST(ScrapeLoop, LeavingMarksSeriesAndReportStale) {
   target_state st(make_target());
   st.on_scrape(t0, 0.1, body("a 1\n"));

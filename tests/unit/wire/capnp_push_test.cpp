@@ -18,11 +18,11 @@ TEST(CapnpPush, LabelsAreMadeCanonical) {
 
 TEST(CapnpPush, BadSeriesAreNamed) {
   const std::pair<write_batch, const char*> cases[] = {
-      {{{{}, {{1, 1}}}}, "series[0]: series has no labels"},
-      {{{{{"__name__", "m"}}, {{1, 1}}}, {{{"a", "1"}, {"a", "2"}}, {{1, 1}}}}, "series[1]: duplicate label name \"a\""},
-      {{{{{"", "x"}}, {{1, 1}}}}, "series[0]: label 0 has an empty name"},
-      {{{{{"a", "\xff"}}, {{1, 1}}}}, "series[0]: value of label \"a\" is not valid UTF-8"},
-      {{{{{"a", ""}}, {{1, 1}}}}, "series[0]: series has no label with a non-empty value"},
+      {{{{}, {{1, 1}}}}, "series[0] {}: series has no labels"},
+      {{{{{"__name__", "m"}}, {{1, 1}}}, {{{"a", "1"}, {"a", "2"}}, {{1, 1}}}}, "series[1] {a=\"1\", a=\"2\"}: duplicate label name \"a\""},
+      {{{{{"", "x"}}, {{1, 1}}}}, "series[0] {=\"x\"}: a label has an empty name"},
+      {{{{{"a", "\xff"}}, {{1, 1}}}}, "series[0] {a=\"\\xff\"}: value of label \"a\" is not valid UTF-8"},
+      {{{{{"a", ""}}, {{1, 1}}}}, "series[0] {a=\"\"}: series has no label with a non-empty value"},
   };
   for (const auto& [b, expect] : cases) {
     auto r = decode_capnp_push(encode_batch(b), {});

@@ -63,7 +63,7 @@ TEST(JsonPush, TimestampsTakeRfc3339MillisecondsOrTheReceiveTime) {
 
 TEST(JsonPush, BadMetricsAreRejectedOneByOneWithIndexNameAndReason) {
   auto r = decode(event(R"([{"name":"ok","type":"gauge","value":1},
-      {"name":"9bad","type":"gauge","value":1},
+      {"name":"9bad","type":"gauge","value":1,"labels":{"__x":"1"}},
       {"name":"c","type":"counter","value":-1},
       {"name":"t","type":"summary","value":1},
       {"name":"h","type":"histogram","buckets":[{"le":1,"count":5},{"le":0.5,"count":6}],"sum":1,"count":6},
@@ -76,7 +76,7 @@ TEST(JsonPush, BadMetricsAreRejectedOneByOneWithIndexNameAndReason) {
   EXPECT_EQ(r->series.size(), 1u);
   ASSERT_EQ(r->rejected.size(), 8u);
   const std::pair<size_t, const char*> expect[] = {
-      {1, "not a valid metric name"},
+      {1, "label name \"__x\" starts with __ (reserved)"},
       {2, "a counter value must be a number >= 0"},
       {3, "type \"summary\" is not counter, gauge or histogram"},
       {4, "buckets[1].le is not greater than the previous bucket's"},
@@ -137,6 +137,38 @@ TEST(Rfc3339, ParsesOffsetsAndFractions) {
   EXPECT_FALSE(parse_rfc3339_ms("2000-02-29 12:30", t));
   EXPECT_FALSE(parse_rfc3339_ms("2000-13-01T00:00:00Z", t));
   EXPECT_FALSE(parse_rfc3339_ms("2000-01-01T00:00:00", t));
+}
+
+}  // namespace
+}  // namespace strata::wire
+
+namespace strata::wire {
+namespace {
+
+TEST(JsonPush, NamesFollowNameValidationLikeEveryOtherProtocol) {
+  const std::string body = event(R"([{"name":"9bad","type":"gauge","value":1,"labels":{"a.b":"x"}}])");
+  auto utf8 = decode(body);
+  ASSERT_TRUE(utf8);
+  EXPECT_EQ(utf8->accepted, 1u);
+  write_limits l;
+  l.names = name_validation::legacy;
+  auto legacy = decode(body, l);
+  ASSERT_TRUE(legacy);
+  ASSERT_EQ(legacy->rejected.size(), 1u);
+  EXPECT_EQ(legacy->rejected[0].reason,
+            "{__name__=\"9bad\", a.b=\"x\", service=\"checkout\"}: metric name \"9bad\" does not match "
+            "[a-zA-Z_:][a-zA-Z0-9_:]* (--name-validation=legacy)");
+}
+
+TEST(JsonPush, EveryHistogramSeriesPassesTheSeriesCheck) {
+  write_limits l;
+  l.max_labels = 3;  // __name__, service, x: the _bucket series adds le
+  auto r = decode(event(R"([{"name":"h","type":"histogram","labels":{"x":"1"},"buckets":[{"le":1,"count":1}],"sum":1,"count":1}])"), l);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->rejected.size(), 1u);
+  EXPECT_NE(r->rejected[0].reason.find("_bucket"), std::string::npos) << r->rejected[0].reason;
+  EXPECT_NE(r->rejected[0].reason.find("4 labels, over the limit of 3"), std::string::npos) << r->rejected[0].reason;
+  EXPECT_TRUE(r->series.empty());
 }
 
 }  // namespace

@@ -75,10 +75,10 @@ TEST(RemoteWriteV2, BadRequestsNameTheSeriesAndTheProblem) {
       {with({"x", "__name__", "m"}, {1, 2}), "symbols[0] must be the empty string"},
       {with({"", "__name__", "m"}, {1, 2, 1}), "timeseries[0]: odd number of label references (3)"},
       {with({"", "__name__", "m"}, {1, 9}), "timeseries[0]: label reference 9 is past the symbol table of 3 symbols"},
-      {with({"", "__name__", "m"}, {}), "timeseries[0]: series has no labels"},
+      {with({"", "__name__", "m"}, {}), "timeseries[0] {}: series has no labels"},
       {with({"", "__name__", "m"}, {1, 2, 1, 2}), "duplicate label name \"__name__\""},
       {with({"", "__name__", "m", "\xff"}, {1, 2, 3, 2}), "label name \"\\xff\" is not valid UTF-8"},
-      {with({"", "__name__", "m"}, {0, 2}), "timeseries[0]: label 0 has an empty name"},
+      {with({"", "__name__", "m"}, {0, 2}), "timeseries[0] {=\"m\"}: a label has an empty name"},
   };
   for (const auto& [req, expect] : cases) {
     auto r = decode_remote_write_v2(pack(req), {});

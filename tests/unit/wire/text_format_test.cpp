@@ -145,14 +145,14 @@ TEST(PrometheusText, EveryErrorNamesTheLineAndTheProblem) {
       {"m 1 12.5\n", "line 1: m: invalid timestamp \"12.5\" (integer milliseconds"},
       {"m 1 2 3\n", "line 1: m: unexpected \"3\" after the value"},
       {"m\n", "line 1: m: expected a space and a value"},
-      {"m{a=\"1\",a=\"2\"} 1\n", "line 1: m: label a appears twice"},
+      {"m{a=\"1\",a=\"2\"} 1\n", "line 1: {__name__=\"m\", a=\"1\", a=\"2\"}: duplicate label name \"a\""},
       {"# TYPE m counter\n# TYPE m gauge\n", "line 2: second # TYPE for m"},
       {"# HELP m x\n# HELP m y\n", "line 2: second # HELP for m"},
       {"m 1\n# TYPE m gauge\n", "line 2: # TYPE for m comes after samples of that family"},
       {"# TYPE m gaugehistogram\n", "line 1: # TYPE for m: unknown type \"gaugehistogram\""},
       {"m 1 5\nm 2 5\n", "line 2: second sample of {__name__=\"m\"} at timestamp 5 (first on line 1)"},
       {"m{__name__=\"x\"} 1\n", "line 1: label __name__ inside {}"},
-      {"m{a=\"\xff\"} 1\n", "line 1: value of label a is not valid UTF-8"},
+      {"m{a=\"\xff\"} 1\n", "line 1: {__name__=\"m\", a=\"\\xff\"}: value of label \"a\" is not valid UTF-8"},
       {"# HELP m bad \\t\n", "line 1: # HELP for m: invalid escape \\t"},
       {"m 1 # {a=\"1\"} 1\n", "line 1: m: unexpected \"#\" after the value"},
   };
@@ -178,11 +178,12 @@ TEST(PrometheusText, LimitsAreEnforcedAndNamed) {
   l = {};
   l.max_value_length = 3;
   r = prom("a{x=\"1234\"} 1\n", l);
-  EXPECT_NE(err(r).find("value of label x has 4 bytes, over the limit of 3"), std::string::npos) << err(r);
+  EXPECT_NE(err(r).find("value of label \"x\" has 4 bytes, over the limit of 3"), std::string::npos) << err(r);
   l = {};
-  l.max_name_length = 3;
-  r = prom("a{long=\"1\"} 1\n", l);
-  EXPECT_NE(err(r).find("label name of 4 bytes, over the limit of 3"), std::string::npos) << err(r);
+  l.max_name_length = 8;
+  r = prom("a{longlabel=\"1\"} 1\n", l);
+  EXPECT_NE(err(r).find("line 1: {__name__=\"a\", longlabel=\"1\"}: label name \"longlabel\" has 9 bytes, over the limit of 8"),
+            std::string::npos) << err(r);
 }
 
 TEST(OpenMetricsText, CounterTotalAndCreatedFollowTheRules) {
