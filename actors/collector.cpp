@@ -9,23 +9,37 @@
 #include <unordered_map>
 
 #include "actors/messages.hpp"
+#include "cluster/ring.hpp"
 #include "wire/batch.hpp"
 #include "wire/series_hash.hpp"
 
 namespace strata::actors {
 namespace {
 
-// One client write, split into parts; answered when the last part is acked.
+// One client write, split into one part per shard. Every series goes to the
+// `replicas` owners of its partition; the write is answered once each
+// partition it touches has `need` replicas committed (or can no longer get
+// them). Parts still outstanding then finish in the background.
 struct pending_write {
   caf::response_promise promise;
-  size_t outstanding = 0;
-  uint64_t samples = 0;
-  status failure;  // the first failure, if any
+  uint64_t samples = 0;  // of the whole write, answered on success
+  uint32_t need = 1;
+  uint32_t replicas = 1;
+  struct votes {
+    uint8_t ok = 0, failed = 0;
+  };
+  std::unordered_map<uint32_t, votes> partitions;
+  size_t undecided = 0;  // partitions neither at quorum nor past hope
+  bool lost = false;     // some partition cannot reach its quorum
+  bool answered = false;
+  status failure;  // the worst failure of a replica, if any
+  status bounds;   // samples dropped before routing (answered as a partial write)
 };
 
 struct part {
   shard_ref dest;
   std::string bytes;
+  std::vector<uint32_t> partitions;  // sorted, unique
   std::shared_ptr<pending_write> write;
 };
 
@@ -51,14 +65,35 @@ int failure_rank(const status& st) {
   return 3;
 }
 
-void finish_part(const std::shared_ptr<pending_write>& w, const status& st, uint64_t samples) {
-  if (failure_rank(st) > failure_rank(w->failure)) w->failure = st;
-  else if (failure_rank(st) == 1 && failure_rank(w->failure) == 1)
-    w->failure = error(strata_errc::bad_request, w->failure.message() + "; " + st.message());
-  w->samples += samples;
-  if (--w->outstanding > 0) return;
-  if (w->failure.is_ok()) w->promise.deliver(w->samples);
-  else w->promise.deliver(to_caf_error(w->failure));
+// A replica that failed for a reason that may pass (the node is down, slow
+// or restarting) gets the part later through hinted handoff.
+bool worth_a_hint(const status& st) {
+  return st.code() == strata_errc::unavailable || st.code() == strata_errc::timeout ||
+         st.code() == strata_errc::overloaded;
+}
+
+void finish_part(const std::shared_ptr<pending_write>& w, const std::vector<uint32_t>& partitions, const status& st) {
+  if (!st.is_ok()) {
+    if (failure_rank(st) > failure_rank(w->failure)) w->failure = st;
+    else if (failure_rank(st) == 1 && failure_rank(w->failure) == 1 && w->failure.message() != st.message())
+      w->failure = error(strata_errc::bad_request, w->failure.message() + "; " + st.message());
+  }
+  bool lost = false;
+  for (uint32_t p : partitions) {
+    auto& v = w->partitions[p];
+    bool was_decided = v.ok >= w->need || v.failed > w->replicas - w->need;
+    if (st.is_ok()) ++v.ok;
+    else ++v.failed;
+    bool decided = v.ok >= w->need || v.failed > w->replicas - w->need;
+    if (decided && !was_decided) --w->undecided;
+    lost = lost || (v.failed > w->replicas - w->need && v.ok < w->need);
+  }
+  if (lost) w->lost = true;
+  if (w->answered || w->undecided > 0) return;
+  w->answered = true;
+  if (w->lost) w->promise.deliver(to_caf_error(w->failure));
+  else if (!w->bounds.is_ok()) w->promise.deliver(to_caf_error(w->bounds));
+  else w->promise.deliver(w->samples);
 }
 
 void send_part(self_ptr self, part p, const collector_options& opts);
@@ -84,15 +119,20 @@ void send_part(self_ptr self, part p, const collector_options& opts) {
   }
   auto dest = p.dest;
   auto w = p.write;
+  auto partitions = std::make_shared<std::vector<uint32_t>>(std::move(p.partitions));
+  // A remote part is kept until answered, for hinted handoff.
+  auto kept = !dest.local && opts.hints ? std::make_shared<std::string>(p.bytes) : nullptr;
   self->request(dest.handle, opts.shard_timeout, append_atom::value, std::move(p.bytes))
       .then(
-          [=](uint64_t n) {
+          [=](uint64_t) {
             if (!dest.local) release_credit(self, dest.node, opts);
-            finish_part(w, status::ok(), n);
+            finish_part(w, *partitions, status::ok());
           },
           [=](caf::error& e) {
             if (!dest.local) release_credit(self, dest.node, opts);
-            finish_part(w, from_caf_error(e, "shard " + std::to_string(dest.index) + " on " + dest.node), 0);
+            auto st = from_caf_error(e, "shard " + std::to_string(dest.index) + " on " + dest.node);
+            if (kept && worth_a_hint(st)) self->send(opts.hints, hint_atom::value, dest.node, dest.index, std::move(*kept));
+            finish_part(w, *partitions, st);
           });
 }
 
@@ -119,9 +159,31 @@ caf::behavior collector_behavior(self_ptr self, const shard_table* table, collec
       }
       auto view = table->snapshot();
       const auto& shards = view->shards;
-      if (shards.empty()) return to_caf_error(error(strata_errc::unavailable, "no shard is available"));
+      if (view->replicas == 0) return to_caf_error(error(strata_errc::unavailable, "no shard is available"));
+      uint32_t need = cluster::write_quorum(view->rf);
+      if (view->replicas < need)
+        return to_caf_error(error(strata_errc::unavailable,
+                                  "a write needs " + std::to_string(need) + " of " + std::to_string(view->rf) +
+                                      " replicas (--replication-factor " + std::to_string(view->rf) + ") but only " +
+                                      std::to_string(view->replicas) + " nodes are up"));
+      auto w = std::make_shared<pending_write>();
+      w->bounds = bounds;
+      w->need = need;
+      w->replicas = view->replicas;
       std::vector<write_batch> parts(shards.size());
-      for (auto& s : batch) parts[wire::series_hash(s.lbls) % shards.size()].push_back(std::move(s));
+      std::vector<std::vector<uint32_t>> part_partitions(shards.size());
+      for (auto& s : batch) {
+        uint64_t h = wire::series_hash(s.lbls);
+        uint32_t p = cluster::partition_of(h);
+        w->samples += s.samples.size();
+        if (w->partitions.emplace(p, pending_write::votes{}).second) ++w->undecided;
+        for (uint32_t k = 0; k < view->replicas; ++k) {
+          uint32_t i = view->shard_for(h, k);
+          if (part_partitions[i].empty() || part_partitions[i].back() != p) part_partitions[i].push_back(p);
+          if (k + 1 < view->replicas) parts[i].push_back(s);
+          else parts[i].push_back(std::move(s));
+        }
+      }
       // Admission: refuse the whole write before sending anything.
       std::unordered_map<std::string, size_t> wanted;
       for (size_t i = 0; i < shards.size(); ++i)
@@ -133,14 +195,16 @@ caf::behavior collector_behavior(self_ptr self, const shard_table* table, collec
                                     "too many unacknowledged batches towards node " + node + " (limit " +
                                         std::to_string(opts.window + opts.max_queued) + ")"));
       }
-      auto w = std::make_shared<pending_write>();
-      w->failure = bounds;
-      for (const auto& p : parts) w->outstanding += p.empty() ? 0 : 1;
       // Answer an empty write here: once a promise is made, a returned value is lost.
-      if (w->outstanding == 0) return uint64_t{0};
+      if (w->undecided == 0) return uint64_t{0};
       w->promise = self->make_response_promise();
-      for (size_t i = 0; i < shards.size(); ++i)
-        if (!parts[i].empty()) send_part(self, part{shards[i], wire::encode_batch(parts[i]), w}, opts);
+      for (size_t i = 0; i < shards.size(); ++i) {
+        if (parts[i].empty()) continue;
+        auto& ps = part_partitions[i];
+        std::sort(ps.begin(), ps.end());
+        ps.erase(std::unique(ps.begin(), ps.end()), ps.end());
+        send_part(self, part{shards[i], wire::encode_batch(parts[i]), std::move(ps), w}, opts);
+      }
       return w->promise;
     },
   };

@@ -1,7 +1,11 @@
 #pragma once
-// A collector takes a validated write_batch, routes each series by the hash of
-// its canonical labels to one shard of the shard_table, sends every shard its
-// part as Cap'n Proto bytes and answers once every part is committed.
+// A collector takes a validated write_batch, routes each series to the
+// shards of its partition's owners (shard_table::shard_for), sends every
+// shard its part as Cap'n Proto bytes and answers once each partition the
+// write touches has a write quorum of replicas committed (a majority of
+// --replication-factor). A partition that cannot reach its quorum fails the
+// write: unavailable (503) when too few nodes are up, before anything is
+// sent. Replica parts that failed for a passing reason go to hinted handoff.
 //
 // Flow control: towards each remote node at most `window` parts are
 // unacknowledged; further parts wait in a queue of at most `max_queued` parts.
@@ -36,6 +40,7 @@ struct collector_options {
   int64_t max_age_ms = 0;
   std::shared_ptr<const clock> time;  // the system clock when null
   counter_family* rejected_samples = nullptr;
+  caf::actor hints;  // hinted handoff (hints.hpp) for failed remote replicas; none: not kept
 };
 
 // Drops the samples of `batch` outside [now - max_age_ms, now + max_future_ms]

@@ -17,9 +17,17 @@
 namespace strata::actors {
 namespace {
 
+// Nodes that are down make a read partial only where a partition has no
+// live replica in some epoch (with --replication-factor 2 or more, one node
+// down usually leaves every partition a live replica, and the read is whole).
 std::vector<std::string> down_warnings(const shard_view& view) {
   std::vector<std::string> w;
-  for (const auto& n : view.down) w.push_back("node " + n + " is down: its series are missing from this result");
+  if (view.down.empty()) return w;
+  uint32_t lost = view.epochs ? view.epochs->unowned_partitions(view.members, INT64_MIN, INT64_MAX) : cluster::partitions;
+  if (lost == 0) return w;
+  for (const auto& n : view.down)
+    w.push_back("node " + n + " is down and " + std::to_string(lost) + " of " + std::to_string(cluster::partitions) +
+                " partitions have no live replica: their series may be missing from this result");
   return w;
 }
 

@@ -37,8 +37,11 @@ using mdput_atom = caf::atom_constant<caf::atom("mdput")>;      // (flat metadat
 using mdlist_atom = caf::atom_constant<caf::atom("mdlist")>;    // (family or "") -> flat metadata
 // collector
 using write_atom = caf::atom_constant<caf::atom("write")>;      // (write_batch) -> uint64 samples
+// hinted handoff (hints.hpp)
+using hint_atom = caf::atom_constant<caf::atom("hint")>;        // (node, shard index, bytes): keep for later
 // node (cluster)
 using join_atom = caf::atom_constant<caf::atom("join")>;
+using epochs_atom = caf::atom_constant<caf::atom("epochs")>;  // (encoded epoch_history) to a peer, which merges it
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 // Events (docs/api/events.md), the event JSON as a string: evpublish from
 // this node's bus to its node actor, which sends evremote to every peer's.

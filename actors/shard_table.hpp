@@ -1,14 +1,19 @@
 #pragma once
 // The routing table: every live shard of the cluster in one agreed order
-// (node name, then shard index), so every collector sends a series to the same
-// shard. The membership actor (cluster/) replaces it when members come and go;
-// collectors and queries read snapshots from any thread.
+// (node name, then shard index), the live members, the replication factor,
+// the placement of every partition on the live members (cluster/ring.hpp)
+// and the epoch history. A series goes to its partition's owners and, on
+// each owner, to shard (series hash % that node's shards). The membership
+// actor (cluster/) replaces the table when members come and go; collectors
+// and queries read snapshots from any thread.
 #include <caf/actor.hpp>
 
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
+
+#include "cluster/ring.hpp"
 
 namespace strata::actors {
 
@@ -21,9 +26,29 @@ struct shard_ref {
 
 struct shard_view {
   std::vector<shard_ref> shards;     // sorted by (node, index)
-  std::vector<std::string> members;  // live nodes, self included
+  std::vector<std::string> members;  // live nodes, self included, sorted
   std::vector<std::string> down;     // nodes known but unreachable now
+  uint32_t rf = 1;                   // --replication-factor
+  std::shared_ptr<const cluster::epoch_history> epochs;  // null: no history kept (tests)
+
+  // Filled by place(): the owners of partition p are
+  // members[owners[p * replicas + k]] for k < replicas (highest rank first),
+  // and member_shards[m] are the indices in `shards` of member m's shards.
+  uint32_t replicas = 0;  // min(rf, members with shards)
+  std::vector<uint16_t> owners;
+  std::vector<std::vector<uint32_t>> member_shards;
+
+  // The shard (index in `shards`) of replica k of a series.
+  uint32_t shard_for(uint64_t series_hash, uint32_t k) const {
+    const auto& on = member_shards[owners[cluster::partition_of(series_hash) * replicas + k]];
+    return on[series_hash % on.size()];
+  }
 };
+
+// Computes replicas, owners and member_shards from members, shards and rf.
+// Members without shards own nothing; with no members given, the nodes of
+// `shards` are the members.
+void place(shard_view& v);
 
 class shard_table {
  public:
@@ -31,7 +56,9 @@ class shard_table {
     std::lock_guard<std::mutex> lock(mu_);
     return view_;
   }
+  // Places the partitions (place()) and publishes the view.
   void replace(shard_view v) {
+    place(v);
     auto next = std::make_shared<const shard_view>(std::move(v));
     std::lock_guard<std::mutex> lock(mu_);
     view_ = std::move(next);

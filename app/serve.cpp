@@ -17,6 +17,7 @@
 
 #include "actors/collector.hpp"
 #include "actors/gateway.hpp"
+#include "actors/hints.hpp"
 #include "actors/shard_actor.hpp"
 #include "app/config.hpp"
 #include "actors/messages.hpp"
@@ -50,6 +51,10 @@ void add_serve_flags(CLI::App& cmd, serve_config& c) {
       ->capture_default_str()->check(CLI::Range(1u, 64u));
   cmd.add_option("--scheduler-threads", c.scheduler_threads, "Actor scheduler threads")
       ->capture_default_str()->check(CLI::Range(1u, 64u));
+  cmd.add_option("--replication-factor", c.replication_factor,
+                 "Replicas of every series, on distinct nodes; a write is acknowledged by a majority of them "
+                 "(every node of a cluster must use the same value)")
+      ->capture_default_str()->check(CLI::Range(1u, 5u));
   cmd.add_option("--collectors", c.collectors, "Collector actors routing writes to shards")
       ->capture_default_str()->check(CLI::Range(1u, 64u));
   cmd.add_option("--max-body-bytes", c.max_body_bytes, "Largest HTTP request body accepted (413 above)")
@@ -391,6 +396,8 @@ int serve(const serve_config& c) {
   node_opts.port = cluster_addr->second;
   node_opts.seeds = c.seeds;
   node_opts.peers_file = (fs::path(c.data_dir) / "peers").string();
+  node_opts.replication_factor = c.replication_factor;
+  node_opts.epochs_file = (fs::path(c.data_dir) / "epochs").string();
   node_opts.on_event = [&bus](const std::string& text) {
     auto e = events::decode_json(text);
     if (e) bus.deliver_remote(*e);
@@ -412,6 +419,17 @@ int serve(const serve_config& c) {
   col_opts.max_future_ms = *max_future;
   col_opts.max_age_ms = *max_age;
   col_opts.rejected_samples = &rejected_samples;
+  auto& handoff = metrics.counter("strata_hints_total",
+                                  "Hinted handoff of replica parts a node could not take, by outcome: stored, "
+                                  "delivered, dropped_full, dropped_error, refused (by the replica), torn.",
+                                  {"outcome"});
+  for (const char* outcome : {"stored", "delivered", "dropped_full", "dropped_error", "refused", "torn"})
+    handoff.add({outcome}, 0);
+  actors::hints_options hint_opts;
+  hint_opts.dir = (fs::path(c.data_dir) / "hints").string();
+  hint_opts.timeout = std::chrono::milliseconds(c.request_timeout_ms);
+  hint_opts.handoff = &handoff;
+  col_opts.hints = actors::spawn_hints(sys, table, hint_opts);
   std::vector<caf::actor> collectors;
   for (unsigned i = 0; i < c.collectors; ++i) collectors.push_back(actors::spawn_collector(sys, table, col_opts));
   actors::gateway gw(sys, table, collectors, std::chrono::milliseconds(c.request_timeout_ms));
@@ -559,6 +577,7 @@ int serve(const serve_config& c) {
   srv.stop();
   for (auto& w : webhooks) w->stop();
   collectors.push_back(node->actor);
+  collectors.push_back(col_opts.hints);
   stop_all(collectors);
   spdlog::info("stopped");
   // Every shard has stopped and closed its LMDB environment, so nothing is

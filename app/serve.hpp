@@ -18,6 +18,7 @@ struct serve_config {
   unsigned http_threads = 2;
   unsigned scheduler_threads = 2;
   unsigned collectors = 2;
+  unsigned replication_factor = 1;  // replicas of every partition (cluster/ring.hpp)
   size_t max_body_bytes = 32u << 20;
   size_t max_series_per_request = 100'000;
   size_t max_labels_per_series = 64;

@@ -9,12 +9,15 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <chrono>
 
 #include "actors/messages.hpp"
+#include "cluster/ring.hpp"
 
 namespace strata::cluster {
 namespace {
 
+using actors::epochs_atom;
 using actors::join_atom;
 using actors::tick_atom;
 
@@ -30,12 +33,21 @@ struct node_state {
   std::set<std::string> known;            // every address ever heard of (seeds, peers)
   std::set<std::string> connecting;
   std::string peers_file;
+  uint32_t rf = 1;
+  epoch_history epochs;
+  std::string epochs_file;
   std::shared_ptr<std::atomic<bool>> first_round_done;
   bool first_round_started = false;
+  bool epoch_opened = false;  // publish_view ran after the first round
   static inline const char* name = "strata.node";
 };
 
 using self_ptr = caf::stateful_actor<node_state>*;
+
+void save_epochs(const node_state& st) {
+  if (st.epochs_file.empty()) return;
+  if (auto r = st.epochs.save(st.epochs_file); !r) spdlog::warn("cluster: {}", r.message());
+}
 
 void publish_view(self_ptr self, actors::shard_table& table) {
   auto& st = self->state;
@@ -51,6 +63,16 @@ void publish_view(self_ptr self, actors::shard_table& table) {
     for (uint32_t i = 0; i < m.shards.size(); ++i) view.shards.push_back({m.shards[i], addr, i, false});
   std::sort(view.shards.begin(), view.shards.end(),
             [](const auto& a, const auto& b) { return a.node != b.node ? a.node < b.node : a.index < b.index; });
+  view.rf = st.rf;
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch()).count();
+  // A node opens epochs once its first round of joins has ended: the members
+  // it saw alone while starting never held data (it is not ready before).
+  if (st.first_round_done->load() && st.epochs.advance(view.members, st.rf, now)) {
+    save_epochs(st);
+    for (const auto& [addr, m] : st.members) self->send(m.node, epochs_atom::value, st.epochs.encode());
+  }
+  view.epochs = std::make_shared<const epoch_history>(st.epochs);
   table.replace(std::move(view));
 }
 
@@ -93,6 +115,7 @@ void add_member(self_ptr self, actors::shard_table& table, const std::string& ad
   if (it != st.members.end() && it->second.node == node) return;
   self->monitor(node);
   st.members[addr] = member{node, std::move(shards)};
+  self->send(node, epochs_atom::value, st.epochs.encode());
   if (st.known.insert(addr).second) save_peers(st);
   spdlog::info("cluster: member {} is up ({} members)", addr, st.members.size() + 1);
   publish_view(self, table);
@@ -147,6 +170,12 @@ caf::behavior node_behavior(self_ptr self, actors::shard_table* table, std::vect
   st.local_shards = std::move(local_shards);
   st.peers_file = opts.peers_file;
   st.first_round_done = std::move(first_round_done);
+  st.rf = opts.replication_factor;
+  st.epochs_file = opts.epochs_file;
+  if (!st.epochs_file.empty()) {
+    if (auto h = epoch_history::load(st.epochs_file)) st.epochs = std::move(*h);
+    else spdlog::warn("cluster: {}; starting a new epoch history", h.error().message());
+  }
   for (const auto& s : opts.seeds)
     if (s != st.self_address) st.known.insert(s);
   for (const auto& s : load_peers(opts.peers_file))
@@ -179,6 +208,17 @@ caf::behavior node_behavior(self_ptr self, actors::shard_table* table, std::vect
     [=](actors::evremote_atom, const std::string& json) {
       if (opts.on_event) opts.on_event(json);
     },
+    [=](epochs_atom, const std::string& bytes) {
+      auto heard = epoch_history::decode(bytes);
+      if (!heard) {
+        spdlog::warn("cluster: an epoch history from a peer: {}", heard.error().message());
+        return;
+      }
+      if (self->state.epochs.merge(*heard)) {
+        save_epochs(self->state);
+        publish_view(self, *table);
+      }
+    },
     [=](tick_atom) {
       for (const auto& addr : self->state.known)
         if (!self->state.members.count(addr) && !self->state.connecting.count(addr))
@@ -186,6 +226,10 @@ caf::behavior node_behavior(self_ptr self, actors::shard_table* table, std::vect
       if (!self->state.first_round_started) {
         self->state.first_round_started = true;
         check_first_round(self);
+      }
+      if (!self->state.epoch_opened && self->state.first_round_done->load()) {
+        self->state.epoch_opened = true;
+        publish_view(self, *table);
       }
       self->delayed_send(self, opts.retry_interval, tick_atom::value);
     },

@@ -4,7 +4,9 @@
 // the joiner's view of the cluster (its own shards and the addresses of every
 // member), so every node ends up connected to every other (full mesh). Peers
 // are monitored; a lost peer is retried every `retry_interval` until it is back.
-// Every change rewrites the shard_table that collectors and queries read.
+// Every change opens an epoch of the partition ring (cluster/ring.hpp),
+// persists the history, sends it to every peer (which merge it) and rewrites
+// the shard_table that collectors and queries read.
 // Events: the node actor takes (evpublish, json) from its own node and sends
 // (evremote, json) once to every live peer; a peer hands it to on_event and
 // never forwards it again.
@@ -35,6 +37,10 @@ struct node_options {
   // Gets every event another node's actor forwards (evremote: the event's
   // JSON); runs on the node actor, must not block. Empty: dropped.
   std::function<void(const std::string&)> on_event;
+  // Replicas of every partition (--replication-factor, 1 to 5).
+  uint32_t replication_factor = 1;
+  // Where the epoch history is kept (docs/format/epochs.md). Empty: not kept.
+  std::string epochs_file;
 };
 
 struct started_node {

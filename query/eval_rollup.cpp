@@ -84,7 +84,10 @@ std::vector<piece_series> normalize_buckets(std::vector<bucket_series> in, int64
   }
   for (auto& s : out) {
     auto& ps = s.pieces;
-    auto by_time = [](const bucket& a, const bucket& b) { return a.first_t < b.first_t; };
+    // Equal starts (replicas of one bucket): the fuller one first, so it is kept.
+    auto by_time = [](const bucket& a, const bucket& b) {
+      return a.first_t != b.first_t ? a.first_t < b.first_t : a.count > b.count;
+    };
     if (!std::is_sorted(ps.begin(), ps.end(), by_time)) std::stable_sort(ps.begin(), ps.end(), by_time);
     size_t k = 0;
     for (size_t i = 0; i < ps.size(); ++i) {
