@@ -15,25 +15,15 @@
 #include <sstream>
 
 #include "actors/messages.hpp"
+#include "persistence/codec/detail/bits.hpp"
 
 namespace strata::actors {
 namespace {
 
 namespace fs = std::filesystem;
 
-template <class T>
-void put(std::string& out, T v) {
-  char b[sizeof(T)];
-  std::memcpy(b, &v, sizeof(T));
-  out.append(b, sizeof(T));
-}
-
-template <class T>
-T get(std::string_view in, size_t at) {
-  T v;
-  std::memcpy(&v, in.data() + at, sizeof(T));
-  return v;
-}
+using persistence::codec::detail::get_le;
+using persistence::codec::detail::put_le;
 
 // A node's address as a file name: anything but [A-Za-z0-9.-] becomes '_'.
 std::string file_stem(const std::string& node) {
@@ -184,13 +174,13 @@ caf::behavior hints_behavior(self_ptr self, const shard_table* table, hints_opti
 
 std::string encode_hint(const hint_record& h) {
   std::string body;
-  put<uint16_t>(body, static_cast<uint16_t>(h.node.size()));
+  put_le<uint16_t>(body, static_cast<uint16_t>(h.node.size()));
   body += h.node;
-  put<uint32_t>(body, h.shard);
+  put_le<uint32_t>(body, h.shard);
   body += h.bytes;
   std::string out;
-  put<uint32_t>(out, static_cast<uint32_t>(body.size()));
-  put<uint64_t>(out, XXH3_64bits(body.data(), body.size()));
+  put_le<uint32_t>(out, static_cast<uint32_t>(body.size()));
+  put_le<uint64_t>(out, XXH3_64bits(body.data(), body.size()));
   return out + body;
 }
 
@@ -198,16 +188,16 @@ std::vector<hint_record> decode_hints(std::string_view file, uint64_t* torn) {
   std::vector<hint_record> out;
   size_t at = 0;
   while (at + 12 <= file.size()) {
-    auto len = get<uint32_t>(file, at);
-    auto sum = get<uint64_t>(file, at + 4);
+    auto len = get_le<uint32_t>(file.data() + at);
+    auto sum = get_le<uint64_t>(file.data() + at + 4);
     if (at + 12 + len > file.size() || len < 6) break;
     std::string_view body = file.substr(at + 12, len);
     if (XXH3_64bits(body.data(), body.size()) != sum) break;
-    auto nlen = get<uint16_t>(body, 0);
+    auto nlen = get_le<uint16_t>(body.data() + 0);
     if (2u + nlen + 4u > body.size()) break;
     hint_record h;
     h.node = std::string(body.substr(2, nlen));
-    h.shard = get<uint32_t>(body, 2 + nlen);
+    h.shard = get_le<uint32_t>(body.data() + 2 + nlen);
     h.bytes = std::string(body.substr(6 + nlen));
     out.push_back(std::move(h));
     at += 12 + len;

@@ -1,5 +1,7 @@
 #include "cluster/ring.hpp"
 
+#include "persistence/codec/detail/bits.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -24,39 +26,8 @@ uint64_t score(const std::string& member, uint32_t p) {
 constexpr char magic[4] = {'S', 'E', 'P', 'H'};
 constexpr uint8_t version = 1;
 
-template <class T>
-void put(std::string& out, T v) {
-  char b[sizeof(T)];
-  std::memcpy(b, &v, sizeof(T));
-  out.append(b, sizeof(T));
-}
-
-// Reads little-endian values from bytes, failing once past the end.
-struct reader {
-  std::string_view in;
-  size_t pos = 0;
-  bool ok = true;
-  template <class T>
-  T get() {
-    T v{};
-    if (pos + sizeof(T) > in.size()) {
-      ok = false;
-      return v;
-    }
-    std::memcpy(&v, in.data() + pos, sizeof(T));
-    pos += sizeof(T);
-    return v;
-  }
-  std::string str(size_t n) {
-    if (pos + n > in.size()) {
-      ok = false;
-      return {};
-    }
-    std::string s(in.substr(pos, n));
-    pos += n;
-    return s;
-  }
-};
+using persistence::codec::detail::byte_reader;
+using persistence::codec::detail::put_le;
 
 status corrupt(const std::string& what) { return error(strata_errc::corruption, "epoch history: " + what); }
 
@@ -106,14 +77,11 @@ bool epoch_history::advance(std::vector<std::string> members, uint32_t rf, int64
 }
 
 bool epoch_history::merge(const epoch_history& other) {
-  bool changed = false;
-  for (const auto& e : other.epochs_) {
-    auto before = epochs_;
-    insert(e);
-    changed = changed || epochs_ != before;
-  }
-  if (epochs_.size() && current_.members.empty()) current_ = epochs_.back();
-  return changed;
+  auto before = epochs_.size();
+  auto last = epochs_.empty() ? epoch{} : epochs_.back();
+  for (const auto& e : other.epochs_) insert(e);
+  if (!epochs_.empty() && current_.members.empty()) current_ = epochs_.back();
+  return epochs_.size() != before || (!epochs_.empty() && !(epochs_.back() == last));
 }
 
 std::vector<const epoch*> epoch_history::overlapping(int64_t mint, int64_t maxt) const {
@@ -145,18 +113,18 @@ uint32_t epoch_history::unowned_partitions(const std::vector<std::string>& live,
 
 std::string epoch_history::encode() const {
   std::string out(magic, sizeof(magic));
-  put<uint8_t>(out, version);
-  put<uint32_t>(out, static_cast<uint32_t>(epochs_.size()));
+  put_le<uint8_t>(out, version);
+  put_le<uint32_t>(out, static_cast<uint32_t>(epochs_.size()));
   for (const auto& e : epochs_) {
-    put<int64_t>(out, e.start_ms);
-    put<uint32_t>(out, e.rf);
-    put<uint32_t>(out, static_cast<uint32_t>(e.members.size()));
+    put_le<int64_t>(out, e.start_ms);
+    put_le<uint32_t>(out, e.rf);
+    put_le<uint32_t>(out, static_cast<uint32_t>(e.members.size()));
     for (const auto& m : e.members) {
-      put<uint16_t>(out, static_cast<uint16_t>(m.size()));
+      put_le<uint16_t>(out, static_cast<uint16_t>(m.size()));
       out += m;
     }
   }
-  put<uint64_t>(out, XXH3_64bits(out.data(), out.size()));
+  put_le<uint64_t>(out, XXH3_64bits(out.data(), out.size()));
   return out;
 }
 
@@ -166,20 +134,28 @@ result<epoch_history> epoch_history::decode(std::string_view bytes) {
   uint64_t stored = 0;
   std::memcpy(&stored, bytes.data() + bytes.size() - 8, 8);
   if (stored != XXH3_64bits(bytes.data(), bytes.size() - 8)) return corrupt("checksum mismatch");
-  reader r{bytes.substr(0, bytes.size() - 8), sizeof(magic)};
-  auto v = r.get<uint8_t>();
+  byte_reader r(bytes.substr(sizeof(magic), bytes.size() - 8 - sizeof(magic)));
+  uint8_t v = 0;
+  uint32_t n = 0;
+  r.get_u8(v);
   if (v != version) return corrupt("unknown version " + std::to_string(v) + " (this build reads 1)");
+  bool ok = r.get_fixed(n);
   epoch_history h;
-  auto n = r.get<uint32_t>();
-  for (uint32_t i = 0; i < n && r.ok; ++i) {
+  for (uint32_t i = 0; i < n && ok; ++i) {
     epoch e;
-    e.start_ms = r.get<int64_t>();
-    e.rf = r.get<uint32_t>();
-    auto m = r.get<uint32_t>();
-    for (uint32_t j = 0; j < m && r.ok; ++j) e.members.push_back(r.str(r.get<uint16_t>()));
-    if (r.ok) h.epochs_.push_back(std::move(e));
+    uint32_t m = 0;
+    ok = r.get_fixed(e.start_ms) && r.get_fixed(e.rf) && r.get_fixed(m);
+    for (uint32_t j = 0; j < m && ok; ++j) {
+      uint16_t len = 0;
+      ok = r.get_fixed(len) && r.remaining() >= len;
+      if (ok) {
+        e.members.emplace_back(r.rest().substr(0, len));
+        r.advance(len);
+      }
+    }
+    if (ok) h.epochs_.push_back(std::move(e));
   }
-  if (!r.ok || r.pos != r.in.size()) return corrupt("length fields do not match the bytes");
+  if (!ok || r.remaining() != 0) return corrupt("length fields do not match the bytes");
   for (size_t i = 1; i < h.epochs_.size(); ++i)
     if (h.epochs_[i].start_ms < h.epochs_[i - 1].start_ms) return corrupt("epochs out of order");
   if (!h.epochs_.empty()) h.current_ = h.epochs_.back();

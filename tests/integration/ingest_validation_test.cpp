@@ -15,11 +15,6 @@
 namespace strata::testing {
 namespace {
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // What follows the series in a check_series message.
 std::string reason_of(const std::string& body) {
   auto p = body.find("}: ");

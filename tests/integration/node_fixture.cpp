@@ -92,4 +92,9 @@ std::map<labels, std::vector<sample>> read_matrix(const nlohmann::json& reply) {
   return out;
 }
 
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace strata::testing

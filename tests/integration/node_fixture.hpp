@@ -31,6 +31,7 @@ struct node {
 
 node make_node(const std::string& dir, std::vector<std::string> seeds = {});
 bool wait_until(int timeout_ms, const std::function<bool()>& cond);
+int64_t now_ms();  // the system clock, milliseconds since the epoch
 
 http_reply remote_write(uint16_t port, const write_batch& b);
 // GET /api/v1/query?query=...&time=..., parsed.

@@ -20,11 +20,6 @@ namespace {
 // Debian's python3-prometheus-client installs into the system interpreter.
 constexpr const char* system_python = "/usr/bin/python3";
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // One (labels -> value) per series of an instant vector query at `t`.
 std::map<std::string, double> instant(uint16_t port, const std::string& q, int64_t t) {
   auto j = query(port, q, t);

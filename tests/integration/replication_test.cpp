@@ -16,11 +16,6 @@ namespace {
 constexpr int series_count = 60;
 constexpr int step_ms = 15000;
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 write_batch make_batch(int64_t base, int from, int to) {
   write_batch b;
   for (int i = 0; i < series_count; ++i) {

@@ -22,11 +22,6 @@
 namespace strata::testing {
 namespace {
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string write_config(const std::string& dir, const std::string& text) {
   std::string path = dir + "/strata.yml";
   std::ofstream(path) << text;

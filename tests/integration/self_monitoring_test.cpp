@@ -17,11 +17,6 @@
 namespace strata::testing {
 namespace {
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // One family of the text format: HELP, TYPE and its samples.
 struct family {
   std::string help, type;

@@ -9,11 +9,6 @@
 namespace strata::testing {
 namespace {
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 const std::vector<std::pair<std::string, std::string>> rw_headers{
     {"Content-Encoding", "snappy"}, {"Content-Type", "application/x-protobuf"}};
 

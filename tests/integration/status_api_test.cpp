@@ -11,11 +11,6 @@
 namespace strata::testing {
 namespace {
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 http_reply write_with_metadata(uint16_t port, const write_batch& b, const std::vector<metric_metadata>& md) {
   return http_request(port, "POST", "/api/v1/write", wire::encode_remote_write(b, md),
                       {{"Content-Encoding", "snappy"},

@@ -22,11 +22,6 @@ namespace {
 
 constexpr const char* vmagent_binary = "/usr/bin/vmagent";
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // The exposition and, per series (labels without job and instance), the value.
 const char* exposition =
     "# HELP vm_probe_requests_total Requests.\n"

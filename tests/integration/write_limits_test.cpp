@@ -10,11 +10,6 @@
 namespace strata::testing {
 namespace {
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 class WriteLimits : public ::testing::Test {
  protected:
   void SetUp() override {
