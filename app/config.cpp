@@ -2,8 +2,13 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <glob.h>
+
+#include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "cluster/ring.hpp"
 
 namespace strata::app {
 
@@ -70,6 +75,80 @@ result<std::vector<events::webhook_config>> parse_webhooks(const YAML::Node& lis
   return out;
 }
 
+std::string line_of(const std::string& name, const YAML::Node& n) {
+  return name + ":" + std::to_string(n.Mark().line + 1) + ": ";
+}
+
+// A pattern relative to the config file's folder; each must match a file.
+result<std::vector<std::string>> parse_rule_files(const YAML::Node& list, const std::string& name) {
+  auto bad = [&](const YAML::Node& n, const std::string& why) {
+    return error(strata_errc::bad_request, line_of(name, n) + "rule_files: " + why);
+  };
+  if (!list.IsSequence()) return bad(list, "must be a list of file paths or globs");
+  std::vector<std::string> out;
+  auto base = std::filesystem::path(name).parent_path();
+  for (const auto& item : list) {
+    if (!item.IsScalar() || item.Scalar().empty()) return bad(item, "each entry must be a file path or glob");
+    std::filesystem::path p = item.Scalar();
+    if (p.is_relative()) p = base / p;
+    glob_t g{};
+    int rc = ::glob(p.c_str(), 0, nullptr, &g);
+    if (rc == 0)
+      for (size_t i = 0; i < g.gl_pathc; ++i) out.emplace_back(g.gl_pathv[i]);
+    ::globfree(&g);
+    if (rc != 0) return bad(item, "\"" + item.Scalar() + "\" matches no file (looked for " + p.string() + ")");
+  }
+  return out;
+}
+
+result<std::vector<std::string>> parse_alerting(const YAML::Node& node, const std::string& name) {
+  auto bad = [&](const YAML::Node& n, const std::string& why) {
+    return error(strata_errc::bad_request, line_of(name, n) + "alerting: " + why);
+  };
+  if (!node.IsMap()) return bad(node, "must be a map with an alertmanagers list");
+  std::vector<std::string> out;
+  for (const auto& kv : node) {
+    if (kv.first.Scalar() != "alertmanagers") return bad(kv.first, "unknown key \"" + kv.first.Scalar() + "\" (alertmanagers)");
+    if (!kv.second.IsSequence()) return bad(kv.second, "alertmanagers must be a list");
+    for (const auto& am : kv.second) {
+      if (!am.IsMap()) return bad(am, "each alertmanager must be a map (scheme, path_prefix, static_configs)");
+      std::string scheme = "http", prefix;
+      std::vector<std::string> targets;
+      for (const auto& f : am) {
+        auto key = f.first.Scalar();
+        if (key == "scheme") {
+          scheme = f.second.Scalar();
+          if (scheme != "http") return bad(f.second, "scheme \"" + scheme + "\" is not supported (http)");
+        } else if (key == "path_prefix") {
+          prefix = f.second.Scalar();
+          if (!prefix.empty() && prefix.front() != '/') prefix = "/" + prefix;
+          while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+        } else if (key == "static_configs") {
+          if (!f.second.IsSequence()) return bad(f.second, "static_configs must be a list");
+          for (const auto& sc : f.second) {
+            auto t = sc["targets"];
+            if (!sc.IsMap() || !t || !t.IsSequence()) return bad(sc, "each static_config needs a targets list");
+            for (const auto& target : t) {
+              const std::string& hp = target.Scalar();
+              auto colon = hp.rfind(':');
+              bool ok = colon != std::string::npos && colon > 0 && colon + 1 < hp.size() && hp.size() - colon <= 6 &&
+                        hp.find_first_not_of("0123456789", colon + 1) == std::string::npos &&
+                        std::stoul(hp.substr(colon + 1)) <= 65535;
+              if (!ok) return bad(target, "target \"" + hp + "\" is not host:port (for example 127.0.0.1:9093)");
+              targets.push_back(target.Scalar());
+            }
+          }
+        } else {
+          return bad(f.first, "unknown key \"" + key + "\" (scheme, path_prefix, static_configs)");
+        }
+      }
+      if (targets.empty()) return bad(am, "an alertmanager needs static_configs with targets");
+      for (const auto& t : targets) out.push_back(scheme + "://" + t + prefix);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 result<node_config> parse_config(const std::string& text, const std::string& name) {
@@ -102,9 +181,30 @@ result<node_config> parse_config(const std::string& text, const std::string& nam
       auto hooks = parse_webhooks(kv.second, name);
       if (!hooks) return hooks.error();
       c.webhooks = std::move(*hooks);
+    } else if (key == "replication_factor") {
+      long rf = 0;
+      try {
+        rf = kv.second.as<long>();
+      } catch (const YAML::Exception&) {
+        return error(strata_errc::bad_request, line_of(name, kv.second) + "replication_factor must be a number");
+      }
+      if (auto st = cluster::check_replication_factor(rf); !st)
+        return error(strata_errc::bad_request, line_of(name, kv.second) + "replication_factor: " + st.message());
+      c.replication_factor = static_cast<unsigned>(rf);
+    } else if (key == "rule_files") {
+      if (kv.second.IsNull()) continue;
+      auto files = parse_rule_files(kv.second, name);
+      if (!files) return files.error();
+      c.rule_files = std::move(*files);
+    } else if (key == "alerting") {
+      if (kv.second.IsNull()) continue;
+      auto urls = parse_alerting(kv.second, name);
+      if (!urls) return urls.error();
+      c.alertmanager_urls = std::move(*urls);
     } else {
-      return error(strata_errc::bad_request, name + ":" + std::to_string(kv.first.Mark().line + 1) +
-                                                 ": unknown key \"" + key + "\" (global, scrape_configs, webhooks)");
+      return error(strata_errc::bad_request,
+                   line_of(name, kv.first) + "unknown key \"" + key +
+                       "\" (global, scrape_configs, webhooks, replication_factor, rule_files, alerting)");
     }
   }
   return c;

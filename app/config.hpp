@@ -19,6 +19,15 @@ struct node_config {
   // headers (map), timeout (duration, default 5s), max_attempts (default 3),
   // backoff (duration, default 500ms), queue_capacity (default 1000).
   std::vector<events::webhook_config> webhooks;
+  // `replication_factor:` (1-5); 0 when absent. --replication-factor wins.
+  unsigned replication_factor = 0;
+  // `rule_files:` (paths or globs, relative to the config file's folder),
+  // expanded when the file is read; each glob must match a file.
+  std::vector<std::string> rule_files;
+  // `alerting: alertmanagers:` in Prometheus's shape: a list of
+  // {scheme (http), path_prefix, static_configs: [{targets: [host:port]}]};
+  // the base URL of each target. Added to --alertmanager-url.
+  std::vector<std::string> alertmanager_urls;
 };
 
 // Parses config text; `name` is the file name used in errors

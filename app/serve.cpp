@@ -13,6 +13,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "actors/collector.hpp"
@@ -53,8 +54,9 @@ void add_serve_flags(CLI::App& cmd, serve_config& c) {
       ->capture_default_str()->check(CLI::Range(1u, 64u));
   cmd.add_option("--replication-factor", c.replication_factor,
                  "Replicas of every series, on distinct nodes; a write is acknowledged by a majority of them "
-                 "(every node of a cluster must use the same value)")
-      ->capture_default_str()->check(CLI::Range(1u, 5u));
+                 "(every node of a cluster must use the same value; default: the config file's "
+                 "replication_factor, else 1)")
+      ->check(CLI::Range(1u, 5u));
   cmd.add_option("--collectors", c.collectors, "Collector actors routing writes to shards")
       ->capture_default_str()->check(CLI::Range(1u, 64u));
   cmd.add_option("--max-body-bytes", c.max_body_bytes, "Largest HTTP request body accepted (413 above)")
@@ -124,6 +126,9 @@ void add_serve_flags(CLI::App& cmd, serve_config& c) {
       ->capture_default_str();
   cmd.add_option("--rules-resend-delay", c.resend_delay, "How often a firing alert is sent again to Alertmanager")
       ->capture_default_str();
+  cmd.add_option("--alert-history-retention", c.alert_history_retention,
+                 "How long alert transitions are kept (GET /api/v1/alerts/history)")
+      ->capture_default_str();
   cmd.add_option("--external-label", c.external_labels,
                  "name=value added to alerts sent to Alertmanager and available as $externalLabels (repeatable)");
   cmd.add_option("--events-max-streams", c.events_max_streams,
@@ -190,6 +195,35 @@ int fail(const std::string& msg) {
 }
 
 // A duration flag: a Prometheus duration of at least `min_ms`.
+// Alert state from peers (cluster::node_options::on_state, on_peer_up) that
+// arrives before the rule manager exists is kept and handed over when it is
+// attached.
+class state_relay {
+ public:
+  void state(const std::string& blob) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (mgr_) mgr_->receive(blob);
+    else blobs_.push_back(blob);
+  }
+  void peer_up(const std::string& peer) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (mgr_) mgr_->peer_up(peer);
+    else peers_.push_back(peer);
+  }
+  void attach(rules::manager* m) {
+    std::lock_guard<std::mutex> lock(mu_);
+    mgr_ = m;
+    if (!m) return;
+    for (auto& b : std::exchange(blobs_, {})) m->receive(std::move(b));
+    for (auto& p : std::exchange(peers_, {})) m->peer_up(std::move(p));
+  }
+
+ private:
+  std::mutex mu_;
+  rules::manager* mgr_ = nullptr;
+  std::vector<std::string> blobs_, peers_;
+};
+
 result<int64_t> duration_flag(const char* flag, const std::string& value, int64_t min_ms) {
   auto d = http::parse_duration_ms(value);
   if (!d) return error(strata_errc::bad_request, std::string(flag) + " " + value + ": " + d.error().message() +
@@ -273,8 +307,17 @@ int serve(const serve_config& c) {
   }
   rules::manager_options rule_opts;
   rule_opts.rule_files = c.rule_files;
+  rule_opts.rule_files.insert(rule_opts.rule_files.end(), file_cfg.rule_files.begin(), file_cfg.rule_files.end());
   rule_opts.alertmanager_urls = c.alertmanager_urls;
+  rule_opts.alertmanager_urls.insert(rule_opts.alertmanager_urls.end(), file_cfg.alertmanager_urls.begin(),
+                                     file_cfg.alertmanager_urls.end());
+  unsigned replication_factor = c.replication_factor ? c.replication_factor
+                                : file_cfg.replication_factor ? file_cfg.replication_factor
+                                                              : 1;
   {
+    auto hr = duration_flag("--alert-history-retention", c.alert_history_retention, 3600 * 1000);
+    if (!hr) return fail(hr.error().message());
+    rule_opts.history_retention_ms = *hr;
     auto iv = duration_flag("--evaluation-interval", c.evaluation_interval, 1);
     if (!iv) return fail(iv.error().message());
     rule_opts.default_interval_ms = *iv;
@@ -299,7 +342,7 @@ int serve(const serve_config& c) {
     file_cfg.webhooks.push_back(std::move(w));
   }
   // Rule files are checked before anything starts: a bad file stops the node.
-  if (auto loaded = rules::load_rule_files(c.rule_files); !loaded) return fail(loaded.error().message());
+  if (auto loaded = rules::load_rule_files(rule_opts.rule_files); !loaded) return fail(loaded.error().message());
 
   caf::actor_system_config cfg;
   cfg.load<caf::io::middleman>();
@@ -396,13 +439,16 @@ int serve(const serve_config& c) {
   node_opts.port = cluster_addr->second;
   node_opts.seeds = c.seeds;
   node_opts.peers_file = (fs::path(c.data_dir) / "peers").string();
-  node_opts.replication_factor = c.replication_factor;
+  node_opts.replication_factor = replication_factor;
   node_opts.epochs_file = (fs::path(c.data_dir) / "epochs").string();
   node_opts.on_event = [&bus](const std::string& text) {
     auto e = events::decode_json(text);
     if (e) bus.deliver_remote(*e);
     else spdlog::warn("events: dropped an event from a peer: {}", e.error().message());
   };
+  auto relay = std::make_shared<state_relay>();
+  node_opts.on_state = [relay](const std::string& blob) { relay->state(blob); };
+  node_opts.on_peer_up = [relay](const std::string& peer) { relay->peer_up(peer); };
   auto node = cluster::start_node(sys, table, shards, node_opts);
   if (!node) {
     stop_all({});
@@ -487,6 +533,12 @@ int serve(const serve_config& c) {
     bus.publish(std::string(t.fired ? events::alert_triggered : events::alert_resolved), t.correlation_id,
                 data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   };
+  rule_opts.publish = [node_actor = node->actor](std::string blob) {
+    cluster::publish_state(node_actor, std::move(blob));
+  };
+  rule_opts.send_to = [node_actor = node->actor](const std::string& peer, std::string blob) {
+    cluster::send_state(node_actor, peer, std::move(blob));
+  };
   rules::manager rule_mgr(
       rule_opts, wall, http::rule_evaluator(ctx), http::rule_writer(ctx),
       [table_ptr, self] { return std::make_pair(table_ptr->snapshot()->members, self); }, std::move(*alert_state));
@@ -500,6 +552,7 @@ int serve(const serve_config& c) {
     stop_all(collectors);
     return fail(st.message());
   }
+  relay->attach(&rule_mgr);  // peers met before now get this node's alert state
   http::register_rules_api(srv, rule_mgr, reload_rules);
   const rules::notifier* alerts_out = &rule_mgr.alert_notifier();
   metrics.counter_fn("strata_notifications_sent_total", "Alerts delivered to Alertmanagers (one per alert and URL).",
@@ -574,6 +627,7 @@ int serve(const serve_config& c) {
   ready = false;
   scraper.stop();
   rule_mgr.stop();
+  relay->attach(nullptr);
   srv.stop();
   for (auto& w : webhooks) w->stop();
   collectors.push_back(node->actor);

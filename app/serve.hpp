@@ -18,7 +18,7 @@ struct serve_config {
   unsigned http_threads = 2;
   unsigned scheduler_threads = 2;
   unsigned collectors = 2;
-  unsigned replication_factor = 1;  // replicas of every partition (cluster/ring.hpp)
+  unsigned replication_factor = 0;  // replicas of every partition (cluster/ring.hpp); 0: the config file's, else 1
   size_t max_body_bytes = 32u << 20;
   size_t max_series_per_request = 100'000;
   size_t max_labels_per_series = 64;
@@ -50,6 +50,7 @@ struct serve_config {
   std::vector<std::string> alertmanager_urls;
   std::string evaluation_interval = "1m";
   std::string resend_delay = "1m";
+  std::string alert_history_retention = "180d";
   std::vector<std::string> external_labels;  // name=value
   // The event stream (docs/api/events.md).
   size_t events_max_streams = 256;

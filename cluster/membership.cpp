@@ -20,6 +20,9 @@ namespace {
 using actors::epochs_atom;
 using actors::join_atom;
 using actors::tick_atom;
+using stpublish_atom = caf::atom_constant<caf::atom("stpublish")>;  // (blob) from this node: to every peer
+using stsend_atom = caf::atom_constant<caf::atom("stsend")>;        // (peer, blob) from this node: to one peer
+using stremote_atom = caf::atom_constant<caf::atom("stremote")>;    // (blob) from a peer: to on_state
 
 struct member {
   caf::actor node;
@@ -39,6 +42,7 @@ struct node_state {
   std::shared_ptr<std::atomic<bool>> first_round_done;
   bool first_round_started = false;
   bool epoch_opened = false;  // publish_view ran after the first round
+  std::function<void(const std::string&)> on_peer_up;
   static inline const char* name = "strata.node";
 };
 
@@ -119,6 +123,7 @@ void add_member(self_ptr self, actors::shard_table& table, const std::string& ad
   if (st.known.insert(addr).second) save_peers(st);
   spdlog::info("cluster: member {} is up ({} members)", addr, st.members.size() + 1);
   publish_view(self, table);
+  if (st.on_peer_up) st.on_peer_up(addr);
 }
 
 void try_connect(self_ptr self, actors::shard_table& table, const std::string& addr, const node_options& opts) {
@@ -172,6 +177,7 @@ caf::behavior node_behavior(self_ptr self, actors::shard_table* table, std::vect
   st.first_round_done = std::move(first_round_done);
   st.rf = opts.replication_factor;
   st.epochs_file = opts.epochs_file;
+  st.on_peer_up = opts.on_peer_up;
   if (!st.epochs_file.empty()) {
     if (auto h = epoch_history::load(st.epochs_file)) st.epochs = std::move(*h);
     else spdlog::warn("cluster: {}; starting a new epoch history", h.error().message());
@@ -208,6 +214,16 @@ caf::behavior node_behavior(self_ptr self, actors::shard_table* table, std::vect
     [=](actors::evremote_atom, const std::string& json) {
       if (opts.on_event) opts.on_event(json);
     },
+    [=](stpublish_atom, const std::string& blob) {
+      for (const auto& [addr, m] : self->state.members) self->send(m.node, stremote_atom::value, blob);
+    },
+    [=](stsend_atom, const std::string& peer, const std::string& blob) {
+      if (auto it = self->state.members.find(peer); it != self->state.members.end())
+        self->send(it->second.node, stremote_atom::value, blob);
+    },
+    [=](stremote_atom, const std::string& blob) {
+      if (opts.on_state) opts.on_state(blob);
+    },
     [=](epochs_atom, const std::string& bytes) {
       auto heard = epoch_history::decode(bytes);
       if (!heard) {
@@ -237,6 +253,14 @@ caf::behavior node_behavior(self_ptr self, actors::shard_table* table, std::vect
 }
 
 }  // namespace
+
+void publish_state(const caf::actor& node, std::string blob) {
+  caf::anon_send(node, stpublish_atom::value, std::move(blob));
+}
+
+void send_state(const caf::actor& node, std::string peer, std::string blob) {
+  caf::anon_send(node, stsend_atom::value, std::move(peer), std::move(blob));
+}
 
 result<std::pair<std::string, uint16_t>> split_host_port(const std::string& address) {
   auto colon = address.rfind(':');

@@ -10,6 +10,9 @@
 // Events: the node actor takes (evpublish, json) from its own node and sends
 // (evremote, json) once to every live peer; a peer hands it to on_event and
 // never forwards it again.
+// Replicated state (the rules' alert store): publish_state sends a blob to
+// every live peer, send_state to one; a peer hands it to on_state. on_peer_up
+// tells the owner of that state which peer came up (to send it everything).
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
@@ -37,6 +40,10 @@ struct node_options {
   // Gets every event another node's actor forwards (evremote: the event's
   // JSON); runs on the node actor, must not block. Empty: dropped.
   std::function<void(const std::string&)> on_event;
+  // Get replicated state from peers and the address of each peer that comes
+  // up; both run on the node actor and must not block. Empty: dropped.
+  std::function<void(const std::string&)> on_state;
+  std::function<void(const std::string&)> on_peer_up;
   // Replicas of every partition (--replication-factor, 1 to 5).
   uint32_t replication_factor = 1;
   // Where the epoch history is kept (docs/format/epochs.md). Empty: not kept.
@@ -55,6 +62,11 @@ struct started_node {
 // REQUIRES: the middleman is loaded; `table` outlives the node actor.
 result<started_node> start_node(caf::actor_system& sys, actors::shard_table& table,
                                 std::vector<caf::actor> local_shards, const node_options& opts);
+
+// Sends `blob` to every live peer's on_state (publish_state), or to the one
+// at `peer` (send_state; dropped when it is not a live member).
+void publish_state(const caf::actor& node, std::string blob);
+void send_state(const caf::actor& node, std::string peer, std::string blob);
 
 // "host:port" -> (host, port); error names the text.
 result<std::pair<std::string, uint16_t>> split_host_port(const std::string& address);

@@ -1,12 +1,14 @@
 #include "http/rules_api.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <future>
 #include <nlohmann/json.hpp>
 
+#include "http/params.hpp"
 #include "rules/notifier.hpp"
 
 namespace strata::http {
@@ -179,6 +181,59 @@ void register_rules_api(server& srv, const rules::manager& mgr, std::function<st
     r(json_response(rules_json(*m, f)));
   });
   srv.route({"GET"}, "/api/v1/alerts", [m](request&&, respond_fn r) { r(json_response(alerts_json(*m))); });
+  srv.route({"GET"}, "/api/v1/alerts/history", [m](request&& req, respond_fn r) {
+    auto bad = [&](const std::string& msg) {
+      nlohmann::ordered_json j{{"status", "error"}, {"errorType", "bad_data"}, {"error", msg}};
+      r(json_response(j.dump(), 400));
+    };
+    int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch()).count();
+    int64_t end = now, start = 0;
+    if (auto e = req.param("end"); !e.empty()) {
+      auto t = parse_time_ms(e);
+      if (!t) return bad("invalid parameter \"end\": " + t.error().message());
+      end = *t;
+    }
+    start = end - 24 * 3600 * 1000;
+    if (auto s = req.param("start"); !s.empty()) {
+      auto t = parse_time_ms(s);
+      if (!t) return bad("invalid parameter \"start\": " + t.error().message());
+      start = *t;
+    }
+    if (start > end) return bad("invalid parameter \"end\": end timestamp must not be before start time");
+    size_t limit = 1000;
+    if (auto l = req.param("limit"); !l.empty()) {
+      char* stop = nullptr;
+      std::string text(l);
+      long v = std::strtol(text.c_str(), &stop, 10);
+      if (*stop != '\0' || v < 1 || v > 10000)
+        return bad("invalid parameter \"limit\": \"" + text + "\" is not a number from 1 to 10000");
+      limit = static_cast<size_t>(v);
+    }
+    auto h = m->history(start, end, limit, std::string(req.param("alertname")));
+    if (!h) {
+      nlohmann::ordered_json j{{"status", "error"}, {"errorType", "internal"}, {"error", h.error().message()}};
+      return r(json_response(j.dump(), 500));
+    }
+    auto arr = nlohmann::ordered_json::array();
+    for (const auto& e : *h) {
+      nlohmann::ordered_json j;
+      j["time"] = rules::rfc3339(e.at);
+      j["group"] = e.group;
+      j["alertname"] = e.rule;
+      j["state"] = e.state == rules::alert_state::pending ? "pending"
+                   : e.state == rules::alert_state::firing ? "firing"
+                                                            : "resolved";
+      j["labels"] = label_object(e.lbls);
+      j["annotations"] = label_object(e.annotations);
+      j["value"] = value_string(e.value);
+      arr.push_back(std::move(j));
+    }
+    nlohmann::ordered_json out;
+    out["status"] = "success";
+    out["data"]["entries"] = std::move(arr);
+    r(json_response(out.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)));
+  });
   srv.route({"POST", "PUT"}, "/-/reload", [reload](request&&, respond_fn r) {
     auto st = reload();
     response resp;

@@ -59,22 +59,29 @@ bool could_come_from(const rule& r, const labels& ls) {
 
 }  // namespace
 
-void group_eval::persist(size_t i) {
+void group_eval::persist(size_t i, int64_t t_ms) {
   if (!store_ || !states_[i]) return;
   std::map<labels, alert> now;
   for (auto& a : states_[i]->alerts()) now.emplace(a.lbls, a);
   auto& prev = persisted_[i];
   const std::string& rule_name = group_.rules[i].alert;
+  auto warn = [&](const char* what, const status& st) {
+    if (!st) spdlog::warn("rules: group {}: {}: {}", group_.name, what, st.message());
+  };
   for (const auto& [ls, a] : now) {
     auto it = prev.find(ls);
     if (it != prev.end() && !state_changed(it->second, a)) continue;
-    if (auto st = store_->put(group_.name, rule_name, a); !st)
-      spdlog::warn("rules: group {}: alert state not saved: {}", group_.name, st.message());
+    warn("alert state not saved", store_->put(group_.name, rule_name, a, t_ms));
+    if (it == prev.end() || it->second.state != a.state) {
+      int64_t at = a.state == alert_state::pending  ? a.active_at
+                   : a.state == alert_state::firing ? a.fired_at
+                                                    : a.resolved_at;
+      warn("alert history not saved",
+           store_->add_history({at, group_.name, rule_name, a.state, a.lbls, a.annotations, a.value}));
+    }
   }
   for (const auto& [ls, a] : prev)
-    if (!now.count(ls))
-      if (auto st = store_->erase(group_.name, rule_name, ls); !st)
-        spdlog::warn("rules: group {}: alert state not removed: {}", group_.name, st.message());
+    if (!now.count(ls)) warn("alert state not removed", store_->erase(group_.name, rule_name, ls, t_ms));
   prev = std::move(now);
 }
 
@@ -212,7 +219,7 @@ std::vector<pending_notification> group_eval::evaluate(int64_t t_ms, const evalu
           std::string cid = alert_correlation_id(group_.name, a);
           transitions->push_back({group_.name, r.name(), fired, std::move(a), std::move(cid)});
         }
-      persist(i);
+      persist(i, te);
       auto send = states_[i]->to_send(te, resend_delay_ms, group_.interval_ms);
       if (!send.empty()) out.push_back({r.expr_text, std::move(send)});
     }

@@ -94,7 +94,7 @@ class group_eval {
   alert_store* store_ = nullptr;
   std::vector<std::map<labels, alert>> persisted_;  // per rule: what the store holds
 
-  void persist(size_t rule_index);
+  void persist(size_t rule_index, int64_t t_ms);
 };
 
 // Turns what an evaluation returned into an instant vector: a scalar is one

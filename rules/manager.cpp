@@ -14,7 +14,8 @@ manager::manager(manager_options o, const clock& clk, evaluate_fn eval, write_fn
       eval_(std::move(eval)),
       write_(std::move(write)),
       members_(std::move(members)),
-      store_(std::move(store)) {
+      store_(std::move(store)),
+      started_ms_(clk.now_ms()) {
   notifier_ = std::make_unique<notifier>(opts_.alertmanager_urls, 10000, std::move(post));
 }
 
@@ -135,7 +136,95 @@ void manager::eval_group(entry& e, int64_t t_ms, const std::vector<std::string>&
 void manager::evaluate_all(int64_t t_ms) {
   auto [members, self] = members_();
   std::lock_guard<std::mutex> lock(mu_);
+  exchange_state(t_ms, self);
+  if (!synced(t_ms, members, self)) return;
   for (auto& e : groups_) eval_group(e, t_ms, members, self);
+  exchange_state(t_ms, self);
+}
+
+bool manager::synced(int64_t now, const std::vector<std::string>& members, const std::string& self) {
+  if (synced_ || !opts_.send_to) return true;
+  bool all = true;
+  for (const auto& m : members) all = all && (m == self || heard_from_.count(m));
+  if (all || now - started_ms_ >= opts_.sync_timeout_ms) {
+    synced_ = true;
+    if (!all) spdlog::warn("rules: not every peer sent its alert state within {} ms; evaluating anyway",
+                           opts_.sync_timeout_ms);
+  }
+  return synced_;
+}
+
+void manager::receive(std::string blob) {
+  std::lock_guard<std::mutex> lock(mu_);
+  inbox_.push_back(std::move(blob));
+  changed_ = true;
+  cv_.notify_all();
+}
+
+void manager::peer_up(std::string address) {
+  std::lock_guard<std::mutex> lock(mu_);
+  new_peers_.push_back(std::move(address));
+  changed_ = true;
+  cv_.notify_all();
+}
+
+// The last pair of a peer's whole state: ("end/<its address>", "").
+constexpr std::string_view end_of_state = "end/";
+
+void manager::exchange_state(int64_t now, const std::string& self) {
+  if (!store_) return;
+  for (const auto& blob : std::exchange(inbox_, {})) {
+    auto pairs = decode_pairs(blob);
+    if (!pairs) {
+      spdlog::warn("rules: {}", pairs.error().message());
+      continue;
+    }
+    for (const auto& p : *pairs) {
+      if (p.first.rfind(end_of_state, 0) == 0) {
+        heard_from_.insert(p.first.substr(end_of_state.size()));
+        continue;
+      }
+      if (auto r = store_->apply(p); !r) spdlog::warn("rules: {}", r.error().message());
+    }
+  }
+  // Batches of at most ~1 MiB, so one message never grows without bound.
+  auto send_batches = [](const std::vector<kv_pair>& pairs, const std::function<void(std::string)>& send) {
+    std::vector<kv_pair> batch;
+    size_t bytes = 0;
+    for (const auto& p : pairs) {
+      batch.push_back(p);
+      bytes += p.first.size() + p.second.size();
+      if (bytes >= (1u << 20)) {
+        send(encode_pairs(std::exchange(batch, {})));
+        bytes = 0;
+      }
+    }
+    if (!batch.empty()) send(encode_pairs(batch));
+  };
+  auto changes = store_->take_changes();
+  if (opts_.publish && !changes.empty()) send_batches(changes, opts_.publish);
+  if (opts_.send_to)
+    for (const auto& peer : std::exchange(new_peers_, {})) {
+      auto all = store_->dump();
+      if (!all) {
+        spdlog::warn("rules: alert state for {}: {}", peer, all.error().message());
+        continue;
+      }
+      all->emplace_back(std::string(end_of_state) + self, "");
+      send_batches(*all, [&](std::string blob) { opts_.send_to(peer, std::move(blob)); });
+    }
+  if (now >= next_prune_ms_) {
+    if (auto st = store_->prune(now - opts_.history_retention_ms); !st)
+      spdlog::warn("rules: alert history not pruned: {}", st.message());
+    next_prune_ms_ = now + 3600 * 1000;
+  }
+}
+
+result<std::vector<history_entry>> manager::history(int64_t start, int64_t end, size_t limit,
+                                                    const std::string& rule) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!store_) return std::vector<history_entry>{};
+  return store_->history(start, end, limit, rule);
 }
 
 void manager::run() {
@@ -148,8 +237,11 @@ void manager::run() {
     lock.lock();
     if (stop_) return;
     int64_t now = clock_.now_ms();
+    exchange_state(now, self);
     int64_t next = now + 1000;
+    bool ready = synced(now, members, self);
     for (auto& e : groups_) {
+      if (!ready) break;
       if (e.next_ms > now) {
         next = std::min(next, e.next_ms);
         continue;
@@ -162,6 +254,7 @@ void manager::run() {
       next = std::min(next, e.next_ms);
       eval_group(e, t, members, self);
     }
+    exchange_state(clock_.now_ms(), self);
     changed_ = false;
     int64_t wait_ms = std::max<int64_t>(1, next - clock_.now_ms());
     cv_.wait_for(lock, std::chrono::milliseconds(wait_ms), [this] { return stop_ || changed_; });

@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -32,6 +33,17 @@ struct manager_options {
   // Runs on the driver thread for every alert that fired or resolved (the
   // event stream's alert.triggered / alert.resolved); must not block.
   std::function<void(const alert_transition&)> on_alert;
+  // Alert history and tombstones older than this are removed (--alert-history-retention).
+  int64_t history_retention_ms = 180LL * 24 * 3600 * 1000;
+  // Replication of the alert store (docs/design/rules.md): `publish` sends an
+  // encoded batch of changes to every live peer, `send_to` one to one peer.
+  // Both run on the driver thread and must not block. Empty: not replicated.
+  std::function<void(std::string blob)> publish;
+  std::function<void(const std::string& peer, std::string blob)> send_to;
+  // With replication, a node that starts evaluates nothing until every live
+  // peer has sent it its alert state (or this long has passed), so a restart
+  // never fires from stale local state what a peer already fired.
+  int64_t sync_timeout_ms = 10000;
 };
 
 class manager {
@@ -63,6 +75,15 @@ class manager {
   // Calls fn with every group under the lock (for the API).
   void visit(const std::function<void(const std::vector<group_view>&)>& fn) const;
 
+  // From any thread, never blocking: a batch of alert state a peer sent
+  // (applied by the driver before its next evaluations), and a peer that came
+  // up (the driver sends it everything this node holds).
+  void receive(std::string blob);
+  void peer_up(std::string address);
+
+  // GET /api/v1/alerts/history (alert_store::history), under the lock.
+  result<std::vector<history_entry>> history(int64_t start, int64_t end, size_t limit, const std::string& rule) const;
+
   const manager_options& options() const { return opts_; }
   const notifier& alert_notifier() const { return *notifier_; }
   uint64_t reloads_failed() const { return reloads_failed_; }
@@ -74,6 +95,8 @@ class manager {
     bool owned = false;
   };
   void run();
+  void exchange_state(int64_t now, const std::string& self);  // REQUIRES: mu_ held
+  bool synced(int64_t now, const std::vector<std::string>& members, const std::string& self);
   void eval_group(entry& e, int64_t t_ms, const std::vector<std::string>& members, const std::string& self);
 
   manager_options opts_;
@@ -89,6 +112,12 @@ class manager {
   bool stop_ = false;
   bool changed_ = false;
   uint64_t reloads_failed_ = 0;
+  std::vector<std::string> inbox_;      // batches from peers, not yet applied
+  std::vector<std::string> new_peers_;  // peers to send everything to
+  int64_t next_prune_ms_ = 0;
+  int64_t started_ms_ = 0;
+  bool synced_ = false;
+  std::set<std::string> heard_from_;  // peers whose whole state arrived
   std::thread thread_;
 };
 

@@ -30,12 +30,12 @@ TEST(AlertStore, RecordsSurviveReopeningTheLmdbEnvironment) {
   {
     auto st = alert_store::open(dir);
     ASSERT_TRUE(st) << st.error().message();
-    ASSERT_TRUE((*st)->put("g", "A", sample_alert()));
+    ASSERT_TRUE((*st)->put("g", "A", sample_alert(), 1));
     alert other = sample_alert();
     other.lbls = {{"alertname", "A"}, {"job", "y"}};
-    ASSERT_TRUE((*st)->put("g", "A", other));
-    ASSERT_TRUE((*st)->erase("g", "A", other.lbls));
-    ASSERT_TRUE((*st)->put("h", "A", sample_alert()));
+    ASSERT_TRUE((*st)->put("g", "A", other, 2));
+    ASSERT_TRUE((*st)->erase("g", "A", other.lbls, 3));
+    ASSERT_TRUE((*st)->put("h", "A", sample_alert(), 4));
   }
   auto st = alert_store::open(dir);
   ASSERT_TRUE(st);
@@ -58,7 +58,7 @@ TEST(AlertStore, UndecodableRecordIsCorruptionNamingTheKey) {
   auto mem = kv::make_memory_store();
   auto* raw = mem.get();
   alert_store st(std::move(mem));
-  ASSERT_TRUE(st.put("g", "A", sample_alert()));
+  ASSERT_TRUE(st.put("g", "A", sample_alert(), 1));
   std::string key;
   raw->scan(kv::table::meta, "", "", [&](std::string_view k, std::string_view) {
     key = std::string(k);
@@ -119,8 +119,9 @@ TEST(GroupEvalRestore, RestartKeepsTheForTimer) {
     g.evaluate(30000, e.eval, e.write, 60000);
     EXPECT_EQ(g.alerts_of(0)->alerts()[0].state, alert_state::pending);
   }
-  // Written once: the state did not change after it became pending.
-  EXPECT_EQ(counts->commit_calls(), 1u);
+  // Written once (the record, then its history entry): the state did not
+  // change after it became pending.
+  EXPECT_EQ(counts->commit_calls(), 2u);
   group_eval again(pending_group(), {});
   again.attach_store(&st);
   ASSERT_TRUE(again.restore());
@@ -151,6 +152,121 @@ TEST(GroupEvalRestore, RestartDoesNotFireAgain) {
   EXPECT_EQ(a[0].state, alert_state::firing);
   EXPECT_EQ(a[0].fired_at, 80000);
   EXPECT_EQ(a[0].active_at, 10000);
+}
+
+// Two nodes' stores: what one writes, the other applies (replication).
+TEST(AlertStoreReplication, NewerRecordWinsInAnyOrder) {
+  alert_store a(kv::make_memory_store()), b(kv::make_memory_store());
+  alert x = sample_alert();
+  x.state = alert_state::pending;
+  ASSERT_TRUE(a.put("g", "A", x, 100));
+  auto first = a.take_changes();
+  x.state = alert_state::firing;
+  ASSERT_TRUE(a.put("g", "A", x, 200));
+  auto second = a.take_changes();
+  ASSERT_EQ(first.size(), 1u);
+  ASSERT_EQ(second.size(), 1u);
+  // The newer record arrives first; the older one changes nothing.
+  EXPECT_TRUE(*b.apply(second[0]));
+  EXPECT_FALSE(*b.apply(first[0]));
+  auto loaded = b.load("g");
+  ASSERT_TRUE(loaded);
+  ASSERT_EQ(loaded->size(), 1u);
+  EXPECT_EQ((*loaded)[0].a.state, alert_state::firing);
+  EXPECT_TRUE(b.take_changes().empty());  // applied pairs are not sent on again
+}
+
+TEST(AlertStoreReplication, TombstoneKeepsAnOlderCopyFromComingBack) {
+  alert_store a(kv::make_memory_store()), b(kv::make_memory_store());
+  ASSERT_TRUE(a.put("g", "A", sample_alert(), 100));
+  auto put = a.take_changes();
+  ASSERT_TRUE(a.erase("g", "A", sample_alert().lbls, 300));
+  auto tomb = a.take_changes();
+  EXPECT_TRUE(*b.apply(tomb[0]));
+  EXPECT_FALSE(*b.apply(put[0]));
+  EXPECT_TRUE(b.load("g")->empty());
+  // Pruning drops tombstones older than the cut, not newer ones.
+  ASSERT_TRUE(b.prune(300));
+  EXPECT_EQ(b.dump()->size(), 1u);
+  ASSERT_TRUE(b.prune(301));
+  EXPECT_TRUE(b.dump()->empty());
+}
+
+TEST(AlertStoreReplication, ForeignOrMalformedPairsAreRefusedAndChangeNothing) {
+  alert_store b(kv::make_memory_store());
+  auto bad_key = b.apply({"series/1", "{}"});
+  ASSERT_FALSE(bad_key);
+  EXPECT_EQ(bad_key.error().code(), strata_errc::bad_request);
+  std::string key = "alert/" + std::string(16, '0') + "/" + std::string(16, '1');
+  EXPECT_FALSE(b.apply({key, "{not json"}));
+  EXPECT_FALSE(b.apply({key, R"({"v":1,"group":"g","updated_at":5,"state":9})"}));
+  EXPECT_TRUE(b.dump()->empty());
+  EXPECT_FALSE(decode_pairs("{}"));
+  EXPECT_FALSE(decode_pairs(R"([["k"]])"));
+  auto ok = decode_pairs(encode_pairs({{"k", "v"}}));
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(*ok, (std::vector<kv_pair>{{"k", "v"}}));
+}
+
+TEST(AlertHistory, TransitionsAreKeptInTimeOrderAndPrunedByAge) {
+  env e;
+  alert_store st(kv::make_memory_store());
+  group_eval g(pending_group(), {});
+  g.attach_store(&st);
+  g.evaluate(10000, e.eval, e.write, 60000);   // pending
+  g.evaluate(70000, e.eval, e.write, 60000);   // firing
+  g.evaluate(80000, e.eval, e.write, 60000);   // unchanged: no entry
+  e.src.data.clear();
+  g.evaluate(90000, e.eval, e.write, 60000);   // resolved
+  auto h = st.history(0, 100000, 100);
+  ASSERT_TRUE(h) << h.error().message();
+  ASSERT_EQ(h->size(), 3u);
+  EXPECT_EQ((*h)[0].state, alert_state::pending);
+  EXPECT_EQ((*h)[0].at, 10000);
+  EXPECT_EQ((*h)[1].state, alert_state::firing);
+  EXPECT_EQ((*h)[1].at, 70000);
+  EXPECT_EQ((*h)[2].state, alert_state::inactive);
+  EXPECT_EQ((*h)[2].at, 90000);
+  EXPECT_EQ((*h)[2].rule, "Hot");
+  EXPECT_EQ((*h)[2].group, "g");
+  EXPECT_EQ(st.history(20000, 100000, 100)->size(), 2u);
+  EXPECT_EQ(st.history(0, 100000, 1)->size(), 1u);
+  EXPECT_TRUE(st.history(0, 100000, 100, "Other")->empty());
+  ASSERT_TRUE(st.prune(70000));
+  h = st.history(0, 100000, 100);
+  ASSERT_EQ(h->size(), 2u);
+  EXPECT_EQ((*h)[0].at, 70000);
+}
+
+// A group's owner dies: the node that takes it over holds the replicated
+// state, so the `for` timer keeps running and a firing alert is not fired twice.
+TEST(AlertStoreReplication, TakeoverKeepsTheForTimerAndDoesNotFireAgain) {
+  env e;
+  alert_store owner(kv::make_memory_store()), next(kv::make_memory_store());
+  auto ship = [&] {
+    for (const auto& p : owner.take_changes()) ASSERT_TRUE(next.apply(p));
+  };
+  group_eval g(pending_group(), {});
+  g.attach_store(&owner);
+  g.evaluate(10000, e.eval, e.write, 60000);
+  ship();
+  group_eval taken(pending_group(), {});
+  taken.attach_store(&next);
+  ASSERT_TRUE(taken.restore());
+  std::vector<alert_transition> fired;
+  taken.evaluate(70000, e.eval, e.write, 60000, &fired);
+  ASSERT_EQ(fired.size(), 1u);  // pending since 10 s: fires at 70 s, as on the first owner
+  EXPECT_EQ(fired[0].a.active_at, 10000);
+  // The first owner fired it too (before dying); the next one restores and stays quiet.
+  g.evaluate(70000, e.eval, e.write, 60000);
+  ship();
+  group_eval third(pending_group(), {});
+  third.attach_store(&next);
+  ASSERT_TRUE(third.restore());
+  fired.clear();
+  third.evaluate(80000, e.eval, e.write, 60000, &fired);
+  EXPECT_TRUE(fired.empty());
+  EXPECT_EQ(third.alerts_of(0)->alerts()[0].fired_at, 70000);
 }
 
 }  // namespace

@@ -68,7 +68,7 @@ TEST(ScrapeConfig, EmptyFileIsNoScraping) {
 
 TEST(ScrapeConfig, UnknownTopLevelKeyIsRefusedWithLine) {
   EXPECT_EQ(err(parse("scrape_configs: []\nscrape_config: []\n")),
-            "strata.yml:2: unknown key \"scrape_config\" (global, scrape_configs, webhooks)");
+            "strata.yml:2: unknown key \"scrape_config\" (global, scrape_configs, webhooks, replication_factor, rule_files, alerting)");
 }
 
 TEST(ScrapeConfig, UnknownJobKeyIsRefusedWithLine) {
