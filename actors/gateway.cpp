@@ -91,12 +91,23 @@ gateway::~gateway() = default;
 
 void gateway::write(write_batch batch, std::function<void(result<uint64_t>)> done) {
   if (batch.empty()) return done(uint64_t{0});  // e.g. a remote_write request carrying only metadata
+  if (watch_)
+    if (auto names = watch_(batch); !names.empty())
+      done = [done = std::move(done), written = written_, names = std::move(names)](result<uint64_t> r) mutable {
+        if (r) written(std::move(names));
+        done(std::move(r));
+      };
   auto collector = collectors_[next_collector_++ % collectors_.size()];
   auto timeout = timeout_;
   sys_.spawn([=, batch = std::move(batch)](caf::event_based_actor* self) mutable {
     self->request(collector, timeout, write_atom::value, std::move(batch))
         .then([=](uint64_t n) { done(n); }, [=](caf::error& e) { done(from_caf_error(e, "write")); });
   });
+}
+
+void gateway::set_write_watch(watch_fn watch, std::function<void(std::vector<std::string>)> written) {
+  watch_ = std::move(watch);
+  written_ = std::move(written);
 }
 
 std::vector<series> merge_series(std::vector<series> parts) {

@@ -55,6 +55,12 @@ class gateway {
   // Acknowledges (with the number of samples) only after every shard
   // concerned has committed its part.
   void write(write_batch batch, std::function<void(result<uint64_t>)> done);
+  // Told of acknowledged writes (the rules' prompt evaluation): `watch` sees
+  // each batch on the writing thread before it is sent and returns the names
+  // it cares about (usually none); `written` gets them once the write is
+  // acknowledged. Neither may block. Set before the first write.
+  using watch_fn = std::function<std::vector<std::string>(const write_batch&)>;
+  void set_write_watch(watch_fn watch, std::function<void(std::vector<std::string>)> written);
   // Fails (bad_request) as soon as the shards' answers hold more than
   // `max_samples` samples, and drops what it gathered: one query cannot take
   // unbounded memory.
@@ -93,6 +99,8 @@ class gateway {
   std::vector<caf::actor> collectors_;
   std::atomic<size_t> next_collector_{0};
   std::chrono::milliseconds timeout_;
+  watch_fn watch_;
+  std::function<void(std::vector<std::string>)> written_;
 };
 
 // Merges per-shard answers: series with equal labels are joined, samples

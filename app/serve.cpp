@@ -129,6 +129,10 @@ void add_serve_flags(CLI::App& cmd, serve_config& c) {
   cmd.add_option("--alert-history-retention", c.alert_history_retention,
                  "How long alert transitions are kept (GET /api/v1/alerts/history)")
       ->capture_default_str();
+  cmd.add_option("--rules-prompt-evaluation", c.rules_prompt_evaluation,
+                 "Evaluate a group's alerting rules as soon as a write of a metric they select is acknowledged "
+                 "(at most every interval/4), not only on the group's interval")
+      ->capture_default_str();
   cmd.add_option("--external-label", c.external_labels,
                  "name=value added to alerts sent to Alertmanager and available as $externalLabels (repeatable)");
   cmd.add_option("--events-max-streams", c.events_max_streams,
@@ -318,6 +322,7 @@ int serve(const serve_config& c) {
     auto hr = duration_flag("--alert-history-retention", c.alert_history_retention, 3600 * 1000);
     if (!hr) return fail(hr.error().message());
     rule_opts.history_retention_ms = *hr;
+    rule_opts.prompt_evaluation = c.rules_prompt_evaluation;
     auto iv = duration_flag("--evaluation-interval", c.evaluation_interval, 1);
     if (!iv) return fail(iv.error().message());
     rule_opts.default_interval_ms = *iv;
@@ -553,6 +558,8 @@ int serve(const serve_config& c) {
     return fail(st.message());
   }
   relay->attach(&rule_mgr);  // peers met before now get this node's alert state
+  gw.set_write_watch([&rule_mgr](const write_batch& b) { return rule_mgr.watched_names(b); },
+                     [&rule_mgr](std::vector<std::string> names) { rule_mgr.written(std::move(names)); });
   http::register_rules_api(srv, rule_mgr, reload_rules);
   const rules::notifier* alerts_out = &rule_mgr.alert_notifier();
   metrics.counter_fn("strata_notifications_sent_total", "Alerts delivered to Alertmanagers (one per alert and URL).",

@@ -51,6 +51,7 @@ struct serve_config {
   std::string evaluation_interval = "1m";
   std::string resend_delay = "1m";
   std::string alert_history_retention = "180d";
+  bool rules_prompt_evaluation = true;
   std::vector<std::string> external_labels;  // name=value
   // The event stream (docs/api/events.md).
   size_t events_max_streams = 256;

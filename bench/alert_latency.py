@@ -91,7 +91,7 @@ class Stream(threading.Thread):
                         ev = json.loads(line[6:])
                         trial = ev["data"]["labels"].get("trial")
                         with self.cv:
-                            self.arrived.setdefault(trial, now)
+                            self.arrived.setdefault(trial, (now, time.time(), ev["data"]["fired_at_ms"] / 1000.0))
                             self.cv.notify_all()
 
     def wait(self, trial, timeout=10):
@@ -107,7 +107,7 @@ def push(port, trial):
     c.request("POST", "/api/v1/push", body, {"Content-Type": "application/json"})
     r = c.getresponse()
     r.read()
-    acked = time.monotonic()
+    acked = time.monotonic(), time.time()
     if r.status != 200:
         sys.exit("push answered %d" % r.status)
     return acked
@@ -153,14 +153,17 @@ def main():
                     sender.wait()
             threading.Thread(target=ingest, daemon=True).start()
             time.sleep(2)  # ingest under way first
-        lat = []
+        lat, wait, after = [], [], []
         for i in range(args.trials):
             time.sleep(random.uniform(0, 1))
-            acked = push(http_port, str(i))
+            acked, acked_wall = push(http_port, str(i))
             got = stream.wait(str(i))
             if got is None:
                 sys.exit("trial %d: no alert.triggered within 10 s" % i)
-            lat.append((got - acked) * 1000)
+            arrived, arrived_wall, evaluated = got
+            lat.append((arrived - acked) * 1000)
+            wait.append((evaluated - acked_wall) * 1000)  # until the evaluation time that saw it
+            after.append((arrived_wall - evaluated) * 1000)  # from that evaluation time to the event
         stop.set()
         ingested = 0
         c = http.client.HTTPConnection("127.0.0.1", http_port, timeout=10)
@@ -170,7 +173,12 @@ def main():
                 ingested += float(line.rsplit(" ", 1)[1])
         print(json.dumps({"trials": len(lat), "p50_ms": round(percentile(lat, 50), 1),
                           "p90_ms": round(percentile(lat, 90), 1), "p99_ms": round(percentile(lat, 99), 1),
-                          "max_ms": round(max(lat), 1), "remote_write_samples_ingested": int(ingested)}))
+                          "max_ms": round(max(lat), 1),
+                          "wait_for_evaluation_ms": {"p50": round(percentile(wait, 50), 1),
+                                                     "p99": round(percentile(wait, 99), 1)},
+                          "evaluation_to_event_ms": {"p50": round(percentile(after, 50), 1),
+                                                     "p99": round(percentile(after, 99), 1)},
+                          "remote_write_samples_ingested": int(ingested)}))
     finally:
         if sender and sender.poll() is None:
             sender.kill()

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cstdio>
 
+#include "query/engine.hpp"
+
 namespace strata::rules {
 
 result<query::vector> as_vector(const query::query_result& r) {
@@ -41,6 +43,12 @@ group_eval::group_eval(group g, labels external_labels)
   written_.resize(group_.rules.size());
   health_.resize(group_.rules.size());
   persisted_.resize(group_.rules.size());
+  for (const auto& r : group_.rules) {
+    if (!r.is_alert()) continue;
+    for (const auto& sel : query::selections(*r.expr, 0, 0, 0, query::eval_options{}))
+      for (const auto& m : sel.label_matchers)
+        if (m.name() == "__name__" && m.type() == matcher::op::eq) alert_names_.insert(m.value());
+  }
 }
 
 namespace {
@@ -160,12 +168,13 @@ std::string alert_correlation_id(const std::string& group, const alert& a) {
 
 std::vector<pending_notification> group_eval::evaluate(int64_t t_ms, const evaluate_fn& eval, const write_fn& write,
                                                        int64_t resend_delay_ms,
-                                                       std::vector<alert_transition>* transitions) {
+                                                       std::vector<alert_transition>* transitions, bool alerts_only) {
   std::vector<pending_notification> out;
   auto group_start = std::chrono::steady_clock::now();
   int64_t te = t_ms - group_.query_offset_ms;
   for (size_t i = 0; i < group_.rules.size(); ++i) {
     const rule& r = group_.rules[i];
+    if (alerts_only && !r.is_alert()) continue;
     auto start = std::chrono::steady_clock::now();
     auto& h = health_[i];
     h.last_eval_ms = t_ms;

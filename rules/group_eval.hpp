@@ -61,9 +61,12 @@ class group_eval {
   // Evaluates every rule at t_ms; wall_ms and wall time measurements go to
   // the health records. Returns the alerts to send now; alerts that fired
   // or resolved in this evaluation are appended to *transitions when given.
+  // alerts_only: the recording rules are skipped (a prompt evaluation
+  // between two scheduled ones, see manager).
   std::vector<pending_notification> evaluate(int64_t t_ms, const evaluate_fn& eval, const write_fn& write,
                                              int64_t resend_delay_ms,
-                                             std::vector<alert_transition>* transitions = nullptr);
+                                             std::vector<alert_transition>* transitions = nullptr,
+                                             bool alerts_only = false);
 
   // Records alert state changes in `st` from now on (nullptr: none).
   // REQUIRES: st outlives *this.
@@ -77,6 +80,8 @@ class group_eval {
   void reset();
 
   const group& definition() const { return group_; }
+  // The metric names the alerting rules select by `__name__="..."`.
+  const std::set<std::string>& alert_metric_names() const { return alert_names_; }
   const std::vector<rule_health>& health() const { return health_; }
   // For alerting rules, the state; nullptr for recording rules.
   const alert_rule_state* alerts_of(size_t rule_index) const { return states_[rule_index].get(); }
@@ -92,6 +97,7 @@ class group_eval {
   int64_t last_eval_ms_ = 0;
   double last_eval_seconds_ = 0;
   alert_store* store_ = nullptr;
+  std::set<std::string> alert_names_;
   std::vector<std::map<labels, alert>> persisted_;  // per rule: what the store holds
 
   void persist(size_t rule_index, int64_t t_ms);

@@ -4,6 +4,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <limits>
 
 namespace strata::rules {
 
@@ -82,6 +83,10 @@ status manager::reload() {
     next.push_back(std::move(e));
   }
   groups_ = std::move(next);
+  auto watched = std::make_shared<std::set<std::string>>();
+  if (opts_.prompt_evaluation)
+    for (const auto& e : groups_) watched->insert(e.g->alert_metric_names().begin(), e.g->alert_metric_names().end());
+  std::atomic_store(&watched_, std::shared_ptr<const std::set<std::string>>(std::move(watched)));
   changed_ = true;
   cv_.notify_all();
   size_t rules = 0;
@@ -106,7 +111,8 @@ void manager::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void manager::eval_group(entry& e, int64_t t_ms, const std::vector<std::string>& members, const std::string& self) {
+void manager::eval_group(entry& e, int64_t t_ms, const std::vector<std::string>& members, const std::string& self,
+                         bool alerts_only) {
   bool owned = owner_of(e.g->definition().name, members) == self;
   if (!owned) {
     if (e.owned) {
@@ -123,7 +129,8 @@ void manager::eval_group(entry& e, int64_t t_ms, const std::vector<std::string>&
   }
   e.owned = true;
   std::vector<alert_transition> changed;
-  auto notes = e.g->evaluate(t_ms, eval_, write_, opts_.resend_delay_ms, opts_.on_alert ? &changed : nullptr);
+  auto notes = e.g->evaluate(t_ms, eval_, write_, opts_.resend_delay_ms, opts_.on_alert ? &changed : nullptr,
+                             alerts_only);
   for (const auto& t : changed) opts_.on_alert(t);
   for (auto& n : notes) {
     std::vector<am_alert> out;
@@ -154,18 +161,76 @@ bool manager::synced(int64_t now, const std::vector<std::string>& members, const
   return synced_;
 }
 
-void manager::receive(std::string blob) {
-  std::lock_guard<std::mutex> lock(mu_);
-  inbox_.push_back(std::move(blob));
-  changed_ = true;
+std::vector<std::string> manager::watched_names(const write_batch& b) const {
+  std::vector<std::string> out;
+  auto watched = std::atomic_load(&watched_);
+  if (!watched || watched->empty()) return out;
+  for (const auto& s : b) {
+    auto name = label_value(s.lbls, "__name__");
+    if (name.empty() || !watched->count(std::string(name))) continue;
+    if (std::find(out.begin(), out.end(), name) == out.end()) out.emplace_back(name);
+  }
+  return out;
+}
+
+void manager::wake() {
+  inbox_pending_ = true;
+  // Holding mu_ for a moment orders this after a driver that is checking
+  // its wait condition; when mu_ is busy the driver sees the flag later.
+  { std::unique_lock<std::mutex> lock(mu_, std::try_to_lock); }
   cv_.notify_all();
 }
 
+void manager::written(std::vector<std::string> names) {
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    written_names_.insert(names.begin(), names.end());
+  }
+  wake();
+}
+
+int64_t manager::prompt_evaluations(int64_t now, const std::vector<std::string>& members, const std::string& self) {
+  int64_t next = std::numeric_limits<int64_t>::max();
+  std::set<std::string> written;
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    written.swap(written_names_);
+  }
+  if (written.empty()) return next;
+  std::set<std::string> waiting;
+  for (auto& e : groups_) {
+    const auto& names = e.g->alert_metric_names();
+    std::vector<std::string> hit;
+    for (const auto& n : written)
+      if (names.count(n)) hit.push_back(n);
+    if (hit.empty() || !e.owned) continue;
+    int64_t due = e.g->last_eval_ms() + std::max<int64_t>(1, e.g->definition().interval_ms / 4);
+    if (due <= now) {
+      eval_group(e, now, members, self, true);
+    } else {
+      waiting.insert(hit.begin(), hit.end());
+      next = std::min(next, due);
+    }
+  }
+  std::lock_guard<std::mutex> lock(inbox_mu_);
+  written_names_.insert(waiting.begin(), waiting.end());
+  return next;
+}
+
+void manager::receive(std::string blob) {
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    inbox_.push_back(std::move(blob));
+  }
+  wake();
+}
+
 void manager::peer_up(std::string address) {
-  std::lock_guard<std::mutex> lock(mu_);
-  new_peers_.push_back(std::move(address));
-  changed_ = true;
-  cv_.notify_all();
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    new_peers_.push_back(std::move(address));
+  }
+  wake();
 }
 
 // The last pair of a peer's whole state: ("end/<its address>", "").
@@ -173,7 +238,13 @@ constexpr std::string_view end_of_state = "end/";
 
 void manager::exchange_state(int64_t now, const std::string& self) {
   if (!store_) return;
-  for (const auto& blob : std::exchange(inbox_, {})) {
+  std::vector<std::string> inbox, new_peers;
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    inbox.swap(inbox_);
+    new_peers.swap(new_peers_);
+  }
+  for (const auto& blob : inbox) {
     auto pairs = decode_pairs(blob);
     if (!pairs) {
       spdlog::warn("rules: {}", pairs.error().message());
@@ -204,7 +275,7 @@ void manager::exchange_state(int64_t now, const std::string& self) {
   auto changes = store_->take_changes();
   if (opts_.publish && !changes.empty()) send_batches(changes, opts_.publish);
   if (opts_.send_to)
-    for (const auto& peer : std::exchange(new_peers_, {})) {
+    for (const auto& peer : new_peers) {
       auto all = store_->dump();
       if (!all) {
         spdlog::warn("rules: alert state for {}: {}", peer, all.error().message());
@@ -237,6 +308,7 @@ void manager::run() {
     lock.lock();
     if (stop_) return;
     int64_t now = clock_.now_ms();
+    inbox_pending_ = false;
     exchange_state(now, self);
     int64_t next = now + 1000;
     bool ready = synced(now, members, self);
@@ -254,10 +326,11 @@ void manager::run() {
       next = std::min(next, e.next_ms);
       eval_group(e, t, members, self);
     }
+    if (ready) next = std::min(next, prompt_evaluations(clock_.now_ms(), members, self));
     exchange_state(clock_.now_ms(), self);
     changed_ = false;
     int64_t wait_ms = std::max<int64_t>(1, next - clock_.now_ms());
-    cv_.wait_for(lock, std::chrono::milliseconds(wait_ms), [this] { return stop_ || changed_; });
+    cv_.wait_for(lock, std::chrono::milliseconds(wait_ms), [this] { return stop_ || changed_ || inbox_pending_; });
   }
 }
 

@@ -7,6 +7,7 @@
 // Threading: one driver thread owned by the manager evaluates; reload(),
 // snapshot() and stop() may be called from any thread (one mutex guards the
 // groups; evaluation holds it, so an API read waits for at most one group).
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -44,6 +45,10 @@ struct manager_options {
   // peer has sent it its alert state (or this long has passed), so a restart
   // never fires from stale local state what a peer already fired.
   int64_t sync_timeout_ms = 10000;
+  // Prompt evaluation: an acknowledged write of a metric an alerting rule
+  // selects by name (written()) evaluates that group's alerting rules at
+  // once, at most every interval / 4, between its scheduled evaluations.
+  bool prompt_evaluation = true;
 };
 
 class manager {
@@ -79,6 +84,11 @@ class manager {
   // (applied by the driver before its next evaluations), and a peer that came
   // up (the driver sends it everything this node holds).
   void receive(std::string blob);
+  // Prompt evaluation (manager_options::prompt_evaluation), from any thread,
+  // never blocking: the metric names of `b` that alerting rules select, and
+  // (after the write was acknowledged) those names again.
+  std::vector<std::string> watched_names(const write_batch& b) const;
+  void written(std::vector<std::string> names);
   void peer_up(std::string address);
 
   // GET /api/v1/alerts/history (alert_store::history), under the lock.
@@ -97,7 +107,10 @@ class manager {
   void run();
   void exchange_state(int64_t now, const std::string& self);  // REQUIRES: mu_ held
   bool synced(int64_t now, const std::vector<std::string>& members, const std::string& self);
-  void eval_group(entry& e, int64_t t_ms, const std::vector<std::string>& members, const std::string& self);
+  void eval_group(entry& e, int64_t t_ms, const std::vector<std::string>& members, const std::string& self,
+                  bool alerts_only = false);
+  // Runs the prompt evaluations that are due; returns when the next one is.
+  int64_t prompt_evaluations(int64_t now, const std::vector<std::string>& members, const std::string& self);
 
   manager_options opts_;
   const clock& clock_;
@@ -112,12 +125,20 @@ class manager {
   bool stop_ = false;
   bool changed_ = false;
   uint64_t reloads_failed_ = 0;
-  std::vector<std::string> inbox_;      // batches from peers, not yet applied
-  std::vector<std::string> new_peers_;  // peers to send everything to
+  // What other threads hand the driver: never under mu_ (an actor thread
+  // must not wait for an evaluation that waits for actors). wake() then tells
+  // the driver; a wake-up lost in a narrow race costs at most one second.
+  std::mutex inbox_mu_;
+  std::vector<std::string> inbox_;       // batches from peers, not yet applied
+  std::vector<std::string> new_peers_;   // peers to send everything to
+  std::set<std::string> written_names_;  // acknowledged, not yet evaluated
+  std::atomic<bool> inbox_pending_{false};
+  void wake();
   int64_t next_prune_ms_ = 0;
   int64_t started_ms_ = 0;
   bool synced_ = false;
   std::set<std::string> heard_from_;  // peers whose whole state arrived
+  std::shared_ptr<const std::set<std::string>> watched_;  // std::atomic_load/store: read by writers
   std::thread thread_;
 };
 
