@@ -315,6 +315,14 @@ int serve(const serve_config& c) {
   rule_opts.alertmanager_urls = c.alertmanager_urls;
   rule_opts.alertmanager_urls.insert(rule_opts.alertmanager_urls.end(), file_cfg.alertmanager_urls.begin(),
                                      file_cfg.alertmanager_urls.end());
+  if (!c.config_file.empty())
+    rule_opts.list_rule_files = [flags = c.rule_files, path = c.config_file]() -> result<std::vector<std::string>> {
+      auto cfg = load_config(path);
+      if (!cfg) return cfg.error();
+      auto files = flags;
+      files.insert(files.end(), cfg->rule_files.begin(), cfg->rule_files.end());
+      return files;
+    };
   unsigned replication_factor = c.replication_factor ? c.replication_factor
                                 : file_cfg.replication_factor ? file_cfg.replication_factor
                                                               : 1;

@@ -58,7 +58,17 @@ bool same_rules(const group& a, const group& b) {
 status manager::reload() {
   load_options lo;
   lo.default_interval_ms = opts_.default_interval_ms;
-  auto loaded = load_rule_files(opts_.rule_files, lo);
+  std::vector<std::string> files = opts_.rule_files;
+  if (opts_.list_rule_files) {
+    auto listed = opts_.list_rule_files();
+    if (!listed) {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++reloads_failed_;
+      return listed.error();
+    }
+    files = std::move(*listed);
+  }
+  auto loaded = load_rule_files(files, lo);
   if (!loaded) {
     std::lock_guard<std::mutex> lock(mu_);
     ++reloads_failed_;
@@ -91,7 +101,7 @@ status manager::reload() {
   cv_.notify_all();
   size_t rules = 0;
   for (const auto& e : groups_) rules += e.g->definition().rules.size();
-  spdlog::info("rules: loaded {} groups, {} rules from {} files", groups_.size(), rules, opts_.rule_files.size());
+  spdlog::info("rules: loaded {} groups, {} rules from {} files", groups_.size(), rules, files.size());
   return {};
 }
 

@@ -26,6 +26,9 @@ namespace strata::rules {
 
 struct manager_options {
   std::vector<std::string> rule_files;
+  // When set, each reload asks it for the rule files instead (the node
+  // re-reads its config file and expands its globs); an error fails the reload.
+  std::function<result<std::vector<std::string>>()> list_rule_files;
   std::vector<std::string> alertmanager_urls;
   labels external_labels;
   int64_t default_interval_ms = 60000;  // a group without `interval`

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -154,6 +155,41 @@ TEST_F(Rules, SighupReloadsRuleFiles) {
     return rules["data"]["groups"].size() == 1 && rules["data"]["groups"][0]["name"] == "after_hup";
   });
   EXPECT_TRUE(reloaded) << read_file(n_.log);
+}
+
+TEST_F(Rules, ConfigFileRuleGlobIsExpandedAgainOnReload) {
+  std::filesystem::create_directories(root_ + "/rules.d");
+  write_text(root_ + "/rules.d/a.yml", "groups:\n  - name: a\n");
+  write_text(root_ + "/strata.yml", "rule_files:\n  - rules.d/*.yml\n");
+  start_node({"--config", root_ + "/strata.yml"});
+  EXPECT_EQ(get_json(n_.http_port, "/api/v1/rules")["data"]["groups"].size(), 1u);
+  write_text(root_ + "/rules.d/b.yml", "groups:\n  - name: b\n");
+  ASSERT_EQ(http_request(n_.http_port, "POST", "/-/reload").status, 200);
+  auto groups = get_json(n_.http_port, "/api/v1/rules")["data"]["groups"];
+  ASSERT_EQ(groups.size(), 2u) << groups.dump();
+  EXPECT_EQ(groups[1]["name"], "b");
+  // A config file that no longer parses fails the reload; the rules stay.
+  write_text(root_ + "/strata.yml", "rule_files: [\n");
+  auto r = http_request(n_.http_port, "POST", "/-/reload");
+  EXPECT_EQ(r.status, 500);
+  EXPECT_NE(r.body.find("strata.yml"), std::string::npos) << r.body;
+  EXPECT_EQ(get_json(n_.http_port, "/api/v1/rules")["data"]["groups"].size(), 2u);
+}
+
+TEST_F(Rules, AlertHistoryRefusesBadParametersNamingThem) {
+  start_node({});
+  auto r = http_request(n_.http_port, "GET", "/api/v1/alerts/history?limit=0");
+  EXPECT_EQ(r.status, 400);
+  auto error_of = [](const http_reply& x) { return nlohmann::json::parse(x.body).value("error", ""); };
+  EXPECT_NE(error_of(r).find("\"limit\""), std::string::npos) << r.body;
+  r = http_request(n_.http_port, "GET", "/api/v1/alerts/history?start=abc");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(error_of(r).find("\"start\""), std::string::npos) << r.body;
+  r = http_request(n_.http_port, "GET", "/api/v1/alerts/history?start=200&end=100");
+  EXPECT_EQ(r.status, 400);
+  auto ok = get_json(n_.http_port, "/api/v1/alerts/history");
+  EXPECT_EQ(ok["status"], "success");
+  EXPECT_TRUE(ok["data"]["entries"].is_array());
 }
 
 TEST_F(Rules, BadRuleFileAtStartStopsTheNode) {
