@@ -210,4 +210,10 @@ caf::actor spawn_hints(caf::actor_system& sys, const shard_table& table, hints_o
   return sys.spawn(hints_behavior, &table, std::move(opts));
 }
 
+uint64_t hints_pending_bytes(const std::string& dir, const std::string& node) {
+  hints_options o;
+  o.dir = dir;
+  return pending_bytes(o, node);
+}
+
 }  // namespace strata::actors

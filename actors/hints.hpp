@@ -46,6 +46,9 @@ std::string encode_hint(const hint_record& h);
 // or failed its checksum at the end.
 std::vector<hint_record> decode_hints(std::string_view file, uint64_t* torn = nullptr);
 
+// Bytes of hints waiting in `dir` for `node` (its lag; 0 when none).
+uint64_t hints_pending_bytes(const std::string& dir, const std::string& node);
+
 // REQUIRES: `table` outlives the actor.
 caf::actor spawn_hints(caf::actor_system& sys, const shard_table& table, hints_options opts);
 

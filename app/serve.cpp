@@ -28,6 +28,7 @@
 #include "events/webhook.hpp"
 #include "http/events_api.hpp"
 #include "http/api.hpp"
+#include "http/cluster_api.hpp"
 #include "http/params.hpp"
 #include "http/rules_api.hpp"
 #include "http/server.hpp"
@@ -459,6 +460,9 @@ int serve(const serve_config& c) {
     if (e) bus.deliver_remote(*e);
     else spdlog::warn("events: dropped an event from a peer: {}", e.error().message());
   };
+  auto health = std::make_shared<cluster::member_health>();
+  node_opts.health = health;
+  node_opts.heartbeat_interval = std::chrono::milliseconds(c.heartbeat_ms);
   auto relay = std::make_shared<state_relay>();
   node_opts.on_state = [relay](const std::string& blob) { relay->state(blob); };
   node_opts.on_peer_up = [relay](const std::string& peer) { relay->peer_up(peer); };
@@ -514,6 +518,12 @@ int serve(const serve_config& c) {
   for (auto t : persistence::rollup_tiers) api_opts.rollup_tiers.push_back({persistence::window_span(t), ret.of(t)});
   http::api_context ctx{gw, table, metrics, ready, node->address, api_opts, &bus};
   http::register_api(srv, ctx);
+  http::cluster_api_options cl_opts;
+  cl_opts.health = health;
+  cl_opts.suspect_after_ms = 3 * static_cast<int64_t>(c.heartbeat_ms);
+  cl_opts.hints_dir = hint_opts.dir;
+  cl_opts.leave = [node_actor = node->actor] { cluster::leave(node_actor); };
+  http::register_cluster_api(srv, ctx, std::move(cl_opts));
   http::events_api_options ev_opts;
   ev_opts.max_streams = c.events_max_streams;
   ev_opts.stream_queue = c.events_stream_queue;

@@ -23,6 +23,14 @@ using actors::tick_atom;
 using stpublish_atom = caf::atom_constant<caf::atom("stpublish")>;  // (blob) from this node: to every peer
 using stsend_atom = caf::atom_constant<caf::atom("stsend")>;        // (peer, blob) from this node: to one peer
 using stremote_atom = caf::atom_constant<caf::atom("stremote")>;    // (blob) from a peer: to on_state
+using hb_atom = caf::atom_constant<caf::atom("hb")>;                // (address) from a peer; () to self: send them
+using leave_atom = caf::atom_constant<caf::atom("leave")>;          // () from this node: leave the cluster
+using left_atom = caf::atom_constant<caf::atom("left")>;            // (address) from a peer that leaves
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 struct member {
   caf::actor node;
@@ -43,6 +51,8 @@ struct node_state {
   bool first_round_started = false;
   bool epoch_opened = false;  // publish_view ran after the first round
   std::function<void(const std::string&)> on_peer_up;
+  std::shared_ptr<member_health> health;
+  bool leaving = false;  // left the cluster: joins nobody
   static inline const char* name = "strata.node";
 };
 
@@ -119,6 +129,10 @@ void add_member(self_ptr self, actors::shard_table& table, const std::string& ad
   if (it != st.members.end() && it->second.node == node) return;
   self->monitor(node);
   st.members[addr] = member{node, std::move(shards)};
+  if (st.health) {
+    st.health->joined(addr);
+    st.health->heard(addr, wall_ms());
+  }
   self->send(node, epochs_atom::value, st.epochs.encode());
   if (st.known.insert(addr).second) save_peers(st);
   spdlog::info("cluster: member {} is up ({} members)", addr, st.members.size() + 1);
@@ -178,6 +192,7 @@ caf::behavior node_behavior(self_ptr self, actors::shard_table* table, std::vect
   st.rf = opts.replication_factor;
   st.epochs_file = opts.epochs_file;
   st.on_peer_up = opts.on_peer_up;
+  st.health = opts.health;
   if (!st.epochs_file.empty()) {
     if (auto h = epoch_history::load(st.epochs_file)) st.epochs = std::move(*h);
     else spdlog::warn("cluster: {}; starting a new epoch history", h.error().message());
@@ -199,6 +214,7 @@ caf::behavior node_behavior(self_ptr self, actors::shard_table* table, std::vect
     }
   });
   self->send(self, tick_atom::value);
+  self->send(self, hb_atom::value);
   return {
     [=](join_atom, std::string& addr, std::vector<caf::actor>& shards)
         -> caf::result<std::string, std::vector<caf::actor>, std::vector<std::string>> {
@@ -213,6 +229,38 @@ caf::behavior node_behavior(self_ptr self, actors::shard_table* table, std::vect
     },
     [=](actors::evremote_atom, const std::string& json) {
       if (opts.on_event) opts.on_event(json);
+    },
+    [=](hb_atom) {
+      for (const auto& [addr, m] : self->state.members) self->send(m.node, hb_atom::value, self->state.self_address);
+      self->delayed_send(self, opts.heartbeat_interval, hb_atom::value);
+    },
+    [=](hb_atom, const std::string& addr) {
+      if (self->state.health && self->state.members.count(addr)) self->state.health->heard(addr, wall_ms());
+    },
+    [=](leave_atom) {
+      auto& st = self->state;
+      spdlog::warn("cluster: leaving the cluster ({} peers told)", st.members.size());
+      for (const auto& [addr, m] : st.members) {
+        self->demonitor(m.node);
+        self->send(m.node, left_atom::value, st.self_address);
+      }
+      st.leaving = true;
+      st.members.clear();
+      st.known.clear();
+      save_peers(st);
+      publish_view(self, *table);
+    },
+    [=](left_atom, const std::string& addr) {
+      auto& st = self->state;
+      if (auto it = st.members.find(addr); it != st.members.end()) {
+        self->demonitor(it->second.node);
+        st.members.erase(it);
+      }
+      st.known.erase(addr);
+      save_peers(st);
+      if (st.health) st.health->left(addr);
+      spdlog::info("cluster: member {} left the cluster ({} members)", addr, st.members.size() + 1);
+      publish_view(self, *table);
     },
     [=](stpublish_atom, const std::string& blob) {
       for (const auto& [addr, m] : self->state.members) self->send(m.node, stremote_atom::value, blob);
@@ -236,6 +284,7 @@ caf::behavior node_behavior(self_ptr self, actors::shard_table* table, std::vect
       }
     },
     [=](tick_atom) {
+      if (self->state.leaving) return;
       for (const auto& addr : self->state.known)
         if (!self->state.members.count(addr) && !self->state.connecting.count(addr))
           try_connect(self, *table, addr, opts);
@@ -253,6 +302,8 @@ caf::behavior node_behavior(self_ptr self, actors::shard_table* table, std::vect
 }
 
 }  // namespace
+
+void leave(const caf::actor& node) { caf::anon_send(node, leave_atom::value); }
 
 void publish_state(const caf::actor& node, std::string blob) {
   caf::anon_send(node, stpublish_atom::value, std::move(blob));

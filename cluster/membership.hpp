@@ -7,6 +7,8 @@
 // Every change opens an epoch of the partition ring (cluster/ring.hpp),
 // persists the history, sends it to every peer (which merge it) and rewrites
 // the shard_table that collectors and queries read.
+// Heartbeats: every heartbeat_interval each member gets (hb, address); the
+// time a peer was last heard shows its state (member_health).
 // Events: the node actor takes (evpublish, json) from its own node and sends
 // (evremote, json) once to every live peer; a peer hands it to on_event and
 // never forwards it again.
@@ -24,6 +26,7 @@
 #include <vector>
 
 #include "actors/shard_table.hpp"
+#include "cluster/health.hpp"
 #include "common/status.hpp"
 
 namespace strata::cluster {
@@ -48,6 +51,10 @@ struct node_options {
   uint32_t replication_factor = 1;
   // Where the epoch history is kept (docs/format/epochs.md). Empty: not kept.
   std::string epochs_file;
+  // Every member gets a heartbeat this often; `health` records when each
+  // peer was last heard and who left (null: not recorded).
+  std::chrono::milliseconds heartbeat_interval{500};
+  std::shared_ptr<member_health> health;
 };
 
 struct started_node {
@@ -67,6 +74,12 @@ result<started_node> start_node(caf::actor_system& sys, actors::shard_table& tab
 // at `peer` (send_state; dropped when it is not a live member).
 void publish_state(const caf::actor& node, std::string blob);
 void send_state(const caf::actor& node, std::string peer, std::string blob);
+
+// Graceful leave: the node tells every peer it leaves (they drop it from
+// their members and peer files at once, open an epoch without it, and show
+// it as `left`), forgets its peers and stops joining. The process should be
+// stopped next; started again with --seeds, it joins as a new member.
+void leave(const caf::actor& node);
 
 // "host:port" -> (host, port); error names the text.
 result<std::pair<std::string, uint16_t>> split_host_port(const std::string& address);

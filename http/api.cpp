@@ -613,17 +613,6 @@ void handle_metadata(const api_context& ctx, request&& req, respond_fn respond) 
                        });
 }
 
-std::string cluster_json(const actors::shard_view& v, const std::string& self) {
-  nlohmann::json j;
-  j["status"] = "success";
-  j["data"]["self"] = self;
-  j["data"]["members"] = v.members;
-  j["data"]["down"] = v.down;
-  auto& shards = j["data"]["shards"] = nlohmann::json::array();
-  for (const auto& s : v.shards) shards.push_back({{"node", s.node}, {"index", s.index}, {"local", s.local}});
-  return j.dump();
-}
-
 }  // namespace
 
 void eval_instant_async(const api_context& ctx, std::shared_ptr<const query::expr> e, int64_t t_ms,
@@ -705,9 +694,6 @@ void register_api(server& srv, const api_context& ctx) {
       });
     });
   }
-  srv.route({"GET"}, "/api/v1/status/cluster", [c](request&&, respond_fn r) {
-    r(json_ok(cluster_json(*c->table.snapshot(), c->self_address)));
-  });
   srv.route({"GET"}, "/api/v1/status/tsdb",
             [c](request&& req, respond_fn r) { handle_tsdb_status(*c, std::move(req), r); });
   srv.route({"GET"}, "/api/v1/metadata", [c](request&& req, respond_fn r) { handle_metadata(*c, std::move(req), r); });
