@@ -3,6 +3,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 #include <fmt/format.h>
@@ -95,6 +96,12 @@ void add_serve_flags(CLI::App& cmd, serve_config& c) {
       ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{4096}));
   cmd.add_option("--remote-queue", c.remote_queue, "Batches waiting for a remote node's window before writes get 503")
       ->capture_default_str();
+  cmd.add_option("--cluster-tls", c.cluster_tls,
+                 "Encrypt the traffic between nodes with TLS (every node of a cluster must agree)")
+      ->capture_default_str();
+  cmd.add_option("--cluster-tls-cert", c.cluster_tls_cert, "PEM certificate of this node (with --cluster-tls)");
+  cmd.add_option("--cluster-tls-key", c.cluster_tls_key, "PEM private key of --cluster-tls-cert");
+  cmd.add_option("--cluster-tls-ca", c.cluster_tls_ca, "PEM CA file: peers must present a certificate it signed");
   cmd.add_option("--heartbeat-interval-ms", c.heartbeat_ms, "Heartbeat between nodes, milliseconds")
       ->capture_default_str()->check(CLI::Range(50u, 60000u));
   cmd.add_option("--connection-timeout-ms", c.connection_timeout_ms,
@@ -229,6 +236,20 @@ class state_relay {
   std::vector<std::string> blobs_, peers_;
 };
 
+status check_tls_flags(const serve_config& c) {
+  bool any_file = !c.cluster_tls_cert.empty() || !c.cluster_tls_key.empty() || !c.cluster_tls_ca.empty();
+  if (!c.cluster_tls && any_file)
+    return error(strata_errc::bad_request, "--cluster-tls-cert/-key/-ca need --cluster-tls=true");
+  if (c.cluster_tls && (c.cluster_tls_cert.empty() || c.cluster_tls_key.empty() || c.cluster_tls_ca.empty()))
+    return error(strata_errc::bad_request,
+                 "--cluster-tls needs --cluster-tls-cert, --cluster-tls-key and --cluster-tls-ca (PEM files; "
+                 "docs/operations.md shows how to make them)");
+  for (const auto* f : {&c.cluster_tls_cert, &c.cluster_tls_key, &c.cluster_tls_ca})
+    if (!f->empty() && !std::ifstream(*f))
+      return error(strata_errc::bad_request, "cannot read the TLS file " + *f);
+  return {};
+}
+
 result<int64_t> duration_flag(const char* flag, const std::string& value, int64_t min_ms) {
   auto d = http::parse_duration_ms(value);
   if (!d) return error(strata_errc::bad_request, std::string(flag) + " " + value + ": " + d.error().message() +
@@ -297,6 +318,7 @@ int serve(const serve_config& c) {
 
   auto http_addr = cluster::split_host_port(c.http_listen);
   if (!http_addr) return fail("--http-listen: " + http_addr.error().message());
+  if (auto st = check_tls_flags(c); !st) return fail(st.message());
   auto cluster_addr = cluster::split_host_port(c.cluster_listen);
   if (!cluster_addr) return fail("--cluster-listen: " + cluster_addr.error().message());
   for (const auto& s : c.seeds)
@@ -360,6 +382,12 @@ int serve(const serve_config& c) {
 
   caf::actor_system_config cfg;
   cfg.load<caf::io::middleman>();
+  if (c.cluster_tls) {
+    cfg.load<caf::openssl::manager>();
+    cfg.openssl_certificate = c.cluster_tls_cert;
+    cfg.openssl_key = c.cluster_tls_key;
+    cfg.openssl_cafile = c.cluster_tls_ca;
+  }
   cfg.set("scheduler.max-threads", static_cast<size_t>(c.scheduler_threads));
   cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(c.heartbeat_ms)});
   cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::milliseconds(c.connection_timeout_ms)});
@@ -462,6 +490,7 @@ int serve(const serve_config& c) {
   };
   auto health = std::make_shared<cluster::member_health>();
   node_opts.health = health;
+  node_opts.tls = c.cluster_tls;
   node_opts.heartbeat_interval = std::chrono::milliseconds(c.heartbeat_ms);
   auto relay = std::make_shared<state_relay>();
   node_opts.on_state = [relay](const std::string& blob) { relay->state(blob); };

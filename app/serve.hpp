@@ -32,6 +32,10 @@ struct serve_config {
   size_t remote_window = 64;
   size_t remote_queue = 1024;
   unsigned heartbeat_ms = 500;
+  // TLS between nodes (docs/operations.md): off, or on with this node's
+  // certificate and key and the CA that signed every node's certificate.
+  bool cluster_tls = false;
+  std::string cluster_tls_cert, cluster_tls_key, cluster_tls_ca;
   unsigned connection_timeout_ms = 2000;
   unsigned request_timeout_ms = 30000;
   std::string wal_sync = "always";

@@ -2,6 +2,8 @@
 
 #include <caf/event_based_actor.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
+#include <caf/openssl/publish.hpp>
 #include <caf/stateful_actor.hpp>
 #include <spdlog/spdlog.h>
 
@@ -144,7 +146,8 @@ void try_connect(self_ptr self, actors::shard_table& table, const std::string& a
   auto hp = split_host_port(addr);
   if (!hp) return;
   self->state.connecting.insert(addr);
-  auto mm = self->home_system().middleman().actor_handle();
+  auto& sys = self->home_system();
+  auto mm = opts.tls ? sys.openssl_manager().actor_handle() : sys.middleman().actor_handle();
   self->request(mm, opts.join_timeout, caf::connect_atom::value, hp->first, hp->second)
       .then(
           [=, &table](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
@@ -334,7 +337,8 @@ result<started_node> start_node(caf::actor_system& sys, actors::shard_table& tab
   auto first_round_done = std::make_shared<std::atomic<bool>>(false);
   auto node = sys.spawn(node_behavior, &table, std::move(local_shards),
                         opts.host + ":" + std::to_string(opts.port), opts, first_round_done);
-  auto port = sys.middleman().publish(node, opts.port, opts.host.c_str(), true);
+  auto port = opts.tls ? caf::openssl::publish(node, opts.port, opts.host.c_str(), true)
+                       : sys.middleman().publish(node, opts.port, opts.host.c_str(), true);
   if (!port) {
     caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
     return error(strata_errc::unavailable, "cannot listen for cluster peers on " + opts.host + ":" +

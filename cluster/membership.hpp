@@ -55,6 +55,9 @@ struct node_options {
   // peer was last heard and who left (null: not recorded).
   std::chrono::milliseconds heartbeat_interval{500};
   std::shared_ptr<member_health> health;
+  // Nodes talk over TLS (caf::openssl): publish and connect through the
+  // OpenSSL middleman. REQUIRES the system loaded caf::openssl::manager.
+  bool tls = false;
 };
 
 struct started_node {

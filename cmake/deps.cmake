@@ -13,6 +13,10 @@ set_target_properties(CAF::core PROPERTIES IMPORTED_LOCATION "${CAF_CORE_LIBRARY
 add_library(CAF::io UNKNOWN IMPORTED)
 set_target_properties(CAF::io PROPERTIES IMPORTED_LOCATION "${CAF_IO_LIBRARY}"
   INTERFACE_LINK_LIBRARIES CAF::core)
+find_library(CAF_OPENSSL_LIBRARY caf_openssl REQUIRED)
+add_library(CAF::openssl UNKNOWN IMPORTED)
+set_target_properties(CAF::openssl PROPERTIES IMPORTED_LOCATION "${CAF_OPENSSL_LIBRARY}"
+  INTERFACE_LINK_LIBRARIES "CAF::io;OpenSSL::SSL")
 
 find_package(CapnProto 0.9 CONFIG REQUIRED)
 pkg_check_modules(LMDB REQUIRED IMPORTED_TARGET lmdb)

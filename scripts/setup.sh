@@ -7,7 +7,7 @@ packages=(
   # toolchain
   g++ cmake ninja-build pkg-config
   # libraries (see docs/architecture.md for what each is for)
-  libcaf-dev libssl-dev capnproto libcapnp-dev liblmdb-dev
+  libcaf-dev libssl-dev openssl capnproto libcapnp-dev liblmdb-dev
   libspdlog-dev libfmt-dev libboost-dev libre2-dev libxxhash-dev
   libroaring-dev libzstd-dev libsnappy-dev protobuf-compiler libprotobuf-dev
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
