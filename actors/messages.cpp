@@ -4,6 +4,9 @@
 #include <caf/sec.hpp>
 
 #include "persistence/shard_store.hpp"
+#include "query/plan.hpp"
+
+#include <cstring>
 
 namespace strata::actors {
 
@@ -145,6 +148,143 @@ result<persistence::tsdb_summary> decode_tsdb_summary(std::string_view bytes) {
     return error(strata_errc::internal, "tsdb summary of " + std::to_string(bytes.size()) +
                                             " bytes does not decode (at offset " + std::to_string(r.pos) + ")");
   return s;
+}
+
+std::vector<std::string> encode_selections(
+    const std::vector<std::pair<matchers, std::pair<int64_t, int64_t>>>& sels) {
+  std::vector<std::string> out;
+  for (const auto& [ms, span] : sels) {
+    out.push_back(std::to_string(span.first));
+    out.push_back(std::to_string(span.second));
+    out.push_back(std::to_string(ms.size()));
+    for (auto& x : encode_matchers(ms)) out.push_back(std::move(x));
+  }
+  return out;
+}
+
+result<std::vector<std::pair<matchers, std::pair<int64_t, int64_t>>>> decode_selections(
+    const std::vector<std::string>& flat) {
+  std::vector<std::pair<matchers, std::pair<int64_t, int64_t>>> out;
+  size_t i = 0;
+  auto bad = [] { return error(strata_errc::bad_request, "selection list does not decode"); };
+  while (i < flat.size()) {
+    if (flat.size() - i < 3) return bad();
+    int64_t mint = 0, maxt = 0;
+    size_t n = 0;
+    try {
+      mint = std::stoll(flat[i]);
+      maxt = std::stoll(flat[i + 1]);
+      n = std::stoul(flat[i + 2]);
+    } catch (...) {
+      return bad();
+    }
+    i += 3;
+    if (n > (flat.size() - i) / 3) return bad();
+    std::vector<std::string> triples(flat.begin() + static_cast<std::ptrdiff_t>(i),
+                                     flat.begin() + static_cast<std::ptrdiff_t>(i + 3 * n));
+    i += 3 * n;
+    auto ms = decode_matchers(triples);
+    if (!ms) return ms.error();
+    out.push_back({std::move(*ms), {mint, maxt}});
+  }
+  return out;
+}
+
+namespace {
+
+void put_f64(std::string& out, double v) {
+  uint64_t b;
+  std::memcpy(&b, &v, 8);
+  put_le(out, b, 8);
+}
+
+double take_f64(le_reader& r) {
+  uint64_t b = r.take(8);
+  double v;
+  std::memcpy(&v, &b, 8);
+  return v;
+}
+
+void put_labels(std::string& out, const labels& ls) {
+  put_le(out, ls.size(), 4);
+  for (const auto& l : ls) {
+    put_le(out, l.name.size(), 4);
+    out += l.name;
+    put_le(out, l.value.size(), 4);
+    out += l.value;
+  }
+}
+
+labels take_labels(le_reader& r, size_t total) {
+  labels ls;
+  uint64_t n = r.take(4);
+  if (!r.ok || n > (total - r.pos) / 8) {
+    r.ok = false;
+    return ls;
+  }
+  for (uint64_t i = 0; r.ok && i < n; ++i) {
+    label l;
+    l.name = r.take_string();
+    l.value = r.take_string();
+    ls.push_back(std::move(l));
+  }
+  return ls;
+}
+
+}  // namespace
+
+std::string encode_partials(const std::vector<std::vector<query::partial_group>>& steps) {
+  std::string out;
+  put_le(out, steps.size(), 4);
+  for (const auto& groups : steps) {
+    put_le(out, groups.size(), 4);
+    for (const auto& g : groups) {
+      put_labels(out, g.group);
+      const auto& st = g.state;
+      put_le(out, static_cast<uint64_t>(st.op), 1);
+      for (double v : {st.count, st.sum, st.sum_c, st.extreme, st.mean, st.m2}) put_f64(out, v);
+      put_le(out, static_cast<uint64_t>(st.k), 8);
+      put_le(out, st.kept.size(), 4);
+      for (const auto& k : st.kept) {
+        put_labels(out, k.metric);
+        put_f64(out, k.s.v);
+      }
+    }
+  }
+  return out;
+}
+
+result<std::vector<std::vector<query::partial_group>>> decode_partials(std::string_view bytes) {
+  le_reader r{bytes};
+  std::vector<std::vector<query::partial_group>> steps;
+  uint64_t n = r.take(4);
+  if (r.ok && n > bytes.size() / 4) r.ok = false;
+  for (uint64_t i = 0; r.ok && i < n; ++i) {
+    auto& groups = steps.emplace_back();
+    uint64_t g = r.take(4);
+    if (r.ok && g > (bytes.size() - r.pos) / 61) r.ok = false;
+    for (uint64_t j = 0; r.ok && j < g; ++j) {
+      query::partial_group pg;
+      pg.group = take_labels(r, bytes.size());
+      auto& st = pg.state;
+      st.op = static_cast<query::token_kind>(r.take(1));
+      for (double* v : {&st.count, &st.sum, &st.sum_c, &st.extreme, &st.mean, &st.m2}) *v = take_f64(r);
+      st.k = static_cast<int64_t>(r.take(8));
+      uint64_t kept = r.take(4);
+      if (r.ok && kept > (bytes.size() - r.pos) / 12) r.ok = false;
+      for (uint64_t k = 0; r.ok && k < kept; ++k) {
+        query::instant_sample x;
+        x.metric = take_labels(r, bytes.size());
+        x.s.v = take_f64(r);
+        st.kept.push_back(std::move(x));
+      }
+      groups.push_back(std::move(pg));
+    }
+  }
+  if (!r.ok || r.pos != bytes.size())
+    return error(strata_errc::internal, "partial aggregates of " + std::to_string(bytes.size()) +
+                                            " bytes do not decode (at offset " + std::to_string(r.pos) + ")");
+  return steps;
 }
 
 }  // namespace strata::actors

@@ -19,18 +19,30 @@
 namespace strata::persistence {
 struct tsdb_summary;  // persistence/shard_store.hpp
 }
+namespace strata::query {
+struct partial_group;  // query/plan.hpp
+}
 
 namespace strata::actors {
 
 // shard actor
 using append_atom = caf::atom_constant<caf::atom("append")>;    // (bytes) -> uint64 samples
-using select_atom = caf::atom_constant<caf::atom("select")>;    // (ms, mint, maxt) -> bytes
+// Reads name the partitions to answer (read_plan.hpp's partition_set bytes;
+// empty: all): a shard leaves out series of other partitions.
+using select_atom = caf::atom_constant<caf::atom("select")>;    // (ms, mint, maxt, parts) -> bytes
 using series_atom = caf::atom_constant<caf::atom("series")>;    // (ms, mint, maxt) -> bytes (no samples)
 using names_atom = caf::atom_constant<caf::atom("names")>;      // (ms, mint, maxt) -> strvec
 using values_atom = caf::atom_constant<caf::atom("values")>;    // (name, ms, mint, maxt) -> strvec
 using stats_atom = caf::atom_constant<caf::atom("stats")>;      // () -> (uint64 series, uint64 samples)
 using admin_atom = caf::atom_constant<caf::atom("admin")>;      // ("flush"|"compact") -> string summary
-using buckets_atom = caf::atom_constant<caf::atom("buckets")>;  // (ms, mint, maxt, window_ms) -> bytes (bucket_reply.hpp)
+using buckets_atom = caf::atom_constant<caf::atom("buckets")>;  // (ms, mint, maxt, window_ms, parts) -> bytes (bucket_reply.hpp)
+// (encode_selections, parts) -> partition_set bytes: the partitions of
+// `parts` in which the shard holds a series with samples in a selection.
+using holds_atom = caf::atom_constant<caf::atom("holds")>;
+// (PromQL of a decomposable aggregation, start, end, step, lookback_ms,
+// max_samples, parts) -> encode_partials bytes: the shard's partials of
+// the aggregation at each step over its series of `parts`.
+using partial_atom = caf::atom_constant<caf::atom("partial")>;
 using maintain_atom = caf::atom_constant<caf::atom("maintain")>;  // () to self: housekeeping tick
 using tsdb_atom = caf::atom_constant<caf::atom("tsdb")>;        // () -> bytes (encode_tsdb_summary)
 using mdput_atom = caf::atom_constant<caf::atom("mdput")>;      // (flat metadata) -> uint64 entries written
@@ -62,6 +74,20 @@ result<matchers> decode_matchers(const std::vector<std::string>& flat);
 // checks each entry (check_metadata).
 std::vector<std::string> encode_metadata(const std::vector<metric_metadata>& md);
 result<std::vector<metric_metadata>> decode_metadata(const std::vector<std::string>& flat);
+
+// Selections on the wire: per selection mint, maxt (decimal), the matcher
+// count, then its matcher triples.
+std::vector<std::string> encode_selections(const std::vector<std::pair<matchers, std::pair<int64_t, int64_t>>>& sels);
+result<std::vector<std::pair<matchers, std::pair<int64_t, int64_t>>>> decode_selections(
+    const std::vector<std::string>& flat);
+
+// Partial aggregates per step on the wire: little-endian u32 step count;
+// per step a u32 group count; per group its labels (u32 count, then u32
+// length + bytes of each name and value), the op (u8), count, sum, sum_c,
+// extreme, mean, m2 (f64 bits), k (i64), the kept-series count (u32) and
+// per kept series its labels and value. Decoding checks every length.
+std::string encode_partials(const std::vector<std::vector<query::partial_group>>& steps);
+result<std::vector<std::vector<query::partial_group>>> decode_partials(std::string_view bytes);
 
 // A shard's tsdb_summary on the wire: fixed-width little-endian integers
 // (series, chunks, min_t, max_t, pair count), then per pair the name and the

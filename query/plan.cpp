@@ -246,4 +246,61 @@ vector merge_partials(const expr& agg_expr, std::vector<std::vector<partial_grou
   return out;
 }
 
+result<std::vector<std::vector<partial_group>>> eval_partial_range(const expr& agg_expr, series_source& shard,
+                                                                   int64_t start_ms, int64_t end_ms, int64_t step_ms,
+                                                                   const eval_options& o) {
+  const auto& a = std::get<aggregate_expr>(unwrap_parens(agg_expr).node);
+  if (step_ms <= 0 || end_ms == start_ms) step_ms = 1;
+  size_t steps = static_cast<size_t>((end_ms - start_ms) / step_ms) + 1;
+  auto in = eval_range(*a.operand, shard, start_ms, end_ms, step_ms, o);
+  if (!in) return in.error();
+  int64_t k = 0;
+  if (a.param) {
+    auto p = eval_instant(*a.param, shard, start_ms, o);
+    if (!p) return p.error();
+    double v = std::get<scalar_result>(p->value).v;
+    k = std::isnan(v) ? 0 : static_cast<int64_t>(std::max(std::min(v, 1e15), -1e15));
+  }
+  std::vector<std::map<labels, partial_aggregate>> groups(steps);
+  for (const auto& s : std::get<matrix>(in->value)) {
+    labels g = group_of(s.lbls, a);
+    for (const auto& x : s.samples) {
+      auto& at = groups[static_cast<size_t>((x.t - start_ms) / step_ms)];
+      auto [it, fresh] = at.try_emplace(g);
+      if (fresh) it->second.op = a.op, it->second.k = k;
+      it->second.add(x.v, &s.lbls);
+    }
+  }
+  std::vector<std::vector<partial_group>> out(steps);
+  for (size_t i = 0; i < steps; ++i)
+    for (auto& [g, st] : groups[i]) out[i].push_back({g, std::move(st)});
+  return out;
+}
+
+std::vector<const expr*> pushable_aggregations(const expr& e) {
+  if (is_decomposable_aggregation(e)) {
+    const auto& a = std::get<aggregate_expr>(unwrap_parens(e).node);
+    if (a.without || !contains(a.grouping, metric_name_label)) return {&e};
+  }
+  std::vector<const expr*> out;
+  auto add = [&](const expr& child) {
+    auto sub = pushable_aggregations(child);
+    out.insert(out.end(), sub.begin(), sub.end());
+  };
+  std::visit(
+      [&](const auto& n) {
+        using T = std::decay_t<decltype(n)>;
+        if constexpr (std::is_same_v<T, paren_expr>) add(*n.inner);
+        else if constexpr (std::is_same_v<T, unary_expr>) add(*n.operand);
+        else if constexpr (std::is_same_v<T, binary_expr>) add(*n.lhs), add(*n.rhs);
+        else if constexpr (std::is_same_v<T, call_expr>) {
+          for (const auto& a : n.args) add(*a);
+        } else if constexpr (std::is_same_v<T, aggregate_expr>) {
+          add(*n.operand);
+        }
+      },
+      e.node);
+  return out;
+}
+
 }  // namespace strata::query

@@ -73,4 +73,17 @@ result<std::vector<partial_group>> eval_partial(const expr& agg, series_source& 
 // answer their series).
 vector merge_partials(const expr& agg, std::vector<std::vector<partial_group>> shards, int64_t t_ms);
 
+// eval_partial at every step start, start + step, ..., end (an instant
+// query: start == end): one list of partials per step, the operand
+// evaluated once over the whole grid. REQUIRES: is_decomposable_aggregation(agg).
+result<std::vector<std::vector<partial_group>>> eval_partial_range(const expr& agg, series_source& shard,
+                                                                   int64_t start_ms, int64_t end_ms, int64_t step_ms,
+                                                                   const eval_options& o);
+
+// The decomposable aggregations of `e` that a coordinator may have the
+// shards compute for a query evaluated on its own grid: not below a
+// subquery (whose grid differs), not grouping by __name__ (a shard sees
+// names already dropped), outermost first.
+std::vector<const expr*> pushable_aggregations(const expr& e);
+
 }  // namespace strata::query
