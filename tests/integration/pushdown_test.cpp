@@ -7,6 +7,8 @@
 
 #include <cmath>
 #include <cstdio>
+#include <utility>
+#include <vector>
 
 #include "tests/integration/node_fixture.hpp"
 
@@ -149,6 +151,139 @@ TEST_P(Pushdown, ANodeDownGivesACompleteAnswerOrAWarningOrA503) {
   auto bad = query_with(a_.http_port, "sum(pd_requests_total)", t_, "&partial_response=maybe");
   EXPECT_EQ(bad["http"], 400);
   EXPECT_NE(bad["error"].get<std::string>().find("partial_response"), std::string::npos) << bad.dump();
+}
+
+// Dashboard-like data for the bench queries (shared/bench/queries.txt):
+// node_exporter and an HTTP service's histogram on `hosts` hosts, two hours
+// at 15 s, counters with a reset.
+write_batch dashboard_data(int64_t base, int hosts, int samples) {
+  write_batch b;
+  auto add = [&](labels ls, auto value) {
+    sort_labels(ls);
+    series s{std::move(ls), {}};
+    for (int k = 0; k < samples; ++k) s.samples.push_back({base + int64_t(k) * step_ms, value(k)});
+    b.push_back(std::move(s));
+  };
+  for (int h = 0; h < hosts; ++h) {
+    std::string inst = "host-" + std::to_string(h);
+    double f = 1 + h * 0.37;
+    for (int cpu = 0; cpu < 2; ++cpu)
+      for (const char* mode : {"idle", "user", "system"})
+        add({{"__name__", "node_cpu_seconds_total"}, {"instance", inst}, {"cpu", std::to_string(cpu)}, {"mode", mode}},
+            [=](int k) { return (k % 300) * f * (mode[0] == 'i' ? 11.5 : 1.25) + cpu; });
+    add({{"__name__", "node_memory_MemTotal_bytes"}, {"instance", inst}}, [=](int) { return 8e9 * f; });
+    add({{"__name__", "node_memory_MemAvailable_bytes"}, {"instance", inst}},
+        [=](int k) { return 4e9 * f + 1e7 * ((k * 7 + h) % 13); });
+    add({{"__name__", "node_memory_Active_bytes"}, {"instance", inst}},
+        [=](int k) { return 2e9 * f + 3e6 * ((k * 5 + h) % 17); });
+    add({{"__name__", "node_load1"}, {"instance", inst}}, [=](int k) { return 0.01 * ((k * 31 + h * 7) % 400); });
+    for (const char* dev : {"eth0", "lo", "docker0"}) {
+      add({{"__name__", "node_network_receive_bytes_total"}, {"instance", inst}, {"device", dev}},
+          [=](int k) { return k * 1500.0 * f + (k % 7) * 3.5; });
+      add({{"__name__", "node_network_transmit_bytes_total"}, {"instance", inst}, {"device", dev}},
+          [=](int k) { return k * 700.0 * f; });
+    }
+    for (const char* fs : {"ext4", "vfat"}) {
+      add({{"__name__", "node_filesystem_size_bytes"}, {"instance", inst}, {"fstype", fs}}, [=](int) { return 1e11 * f; });
+      add({{"__name__", "node_filesystem_avail_bytes"}, {"instance", inst}, {"fstype", fs}},
+          [=](int k) { return 5e10 * f - 1e6 * k; });
+    }
+    for (const char* handler : {"/api/v1/query", "/metrics", "/api/v1/write"}) {
+      double load = handler[1] == 'm' ? 1 : 3.3 * f;
+      const char* les[] = {"0.05", "0.1", "0.5", "1", "+Inf"};
+      for (int i = 0; i < 5; ++i)
+        add({{"__name__", "http_request_duration_seconds_bucket"}, {"instance", inst}, {"handler", handler}, {"le", les[i]}},
+            [=](int k) { return std::floor(k * load * (i + 1) / 5.0); });
+      add({{"__name__", "http_request_duration_seconds_count"}, {"instance", inst}, {"handler", handler}},
+          [=](int k) { return std::floor(k * load); });
+      add({{"__name__", "http_request_duration_seconds_sum"}, {"instance", inst}, {"handler", handler}},
+          [=](int k) { return k * load * 0.137; });
+      for (const char* code : {"200", "500"})
+        add({{"__name__", "http_requests_total"}, {"instance", inst}, {"handler", handler}, {"code", code}},
+            [=](int k) { return (k % 400) * load * (code[0] == '2' ? 10 : 0.3); });
+    }
+  }
+  return b;
+}
+
+const char* bench_queries[] = {
+    R"(sum by (instance) (rate(node_cpu_seconds_total{mode!="idle"}[5m])))",
+    R"(100 * (1 - avg by (instance) (rate(node_cpu_seconds_total{mode="idle"}[5m]))))",
+    R"(avg by (mode) (irate(node_cpu_seconds_total[1m])))",
+    R"(node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes)",
+    R"(topk(5, rate(node_network_receive_bytes_total{device!~"lo|docker.*"}[5m])))",
+    R"(sum by (instance) (increase(node_network_transmit_bytes_total{device=~"eth.*"}[1h])))",
+    R"(max_over_time(node_load1[30m]))",
+    R"(avg_over_time(node_memory_Active_bytes[15m]))",
+    R"(min by (instance) (node_filesystem_avail_bytes{fstype!="vfat"} / node_filesystem_size_bytes{fstype!="vfat"}))",
+    R"(count by (mode) (node_cpu_seconds_total))",
+    R"(histogram_quantile(0.99, sum by (le, handler) (rate(http_request_duration_seconds_bucket[5m]))))",
+    R"(histogram_quantile(0.5, sum by (le) (rate(http_request_duration_seconds_bucket{handler=~"/api/.*"}[5m]))))",
+    R"(sum by (handler) (rate(http_request_duration_seconds_sum[5m])) / sum by (handler) (rate(http_request_duration_seconds_count[5m])))",
+    R"(sum by (code) (rate(http_requests_total[5m])))",
+    R"(sum by (handler) (rate(http_requests_total{code=~"5.."}[5m])) / sum by (handler) (rate(http_requests_total[5m])))",
+    R"(sum by (instance) (rate(http_requests_total[5m])) - sum by (instance) (rate(http_requests_total[5m] offset 1h)))",
+    R"(stddev by (instance) (node_load1))",
+    R"(stdvar(rate(node_cpu_seconds_total[5m])))",
+    R"(bottomk(3, node_memory_Active_bytes))",
+    R"(group by (instance) (node_load1))",
+};
+
+nlohmann::json get_json(uint16_t port, const std::string& target) {
+  auto r = http_request(port, "GET", target);
+  auto j = nlohmann::json::parse(r.body, nullptr, false);
+  if (j.is_discarded()) return {{"status", "unparsable"}, {"http", r.status}, {"body", r.body}};
+  return j;
+}
+
+TEST(PushdownAnswers, EqualWithAndWithoutPushdownOverTheBenchQueries) {
+  std::string root = make_temp_dir();
+  node a = make_node(root + "/a"), b = make_node(root + "/b", {a.cluster_address()}),
+       c = make_node(root + "/c", {a.cluster_address()});
+  a.start();
+  b.start();
+  c.start();
+  ASSERT_TRUE(wait_until(20000, [&] { return a.live_members() == 3 && b.live_members() == 3 && c.live_members() == 3; }));
+  const int samples = 480;  // two hours
+  int64_t base = (now_ms() - 3 * 3600 * 1000) / 60000 * 60000;
+  auto data = dashboard_data(base, 8, samples);
+  for (size_t i = 0; i < data.size(); i += 50) {
+    write_batch part(data.begin() + i, data.begin() + std::min(data.size(), i + 50));
+    ASSERT_EQ(remote_write(a.http_port, part).status, 204);
+  }
+  int64_t end = base + int64_t(samples - 1) * step_ms;
+  std::string instant = "&time=" + time_param(end);
+  std::string range = "&start=" + time_param(end - 3600 * 1000) + "&end=" + time_param(end) + "&step=60";
+  for (const char* q : bench_queries)
+    for (const auto& [path, params] : {std::pair<std::string, std::string>{"/api/v1/query", instant},
+                                       {"/api/v1/query_range", range}}) {
+      SCOPED_TRACE(path + " " + q);
+      std::string target = path + "?query=" + url_encode(q) + params;
+      auto pushed = get_json(b.http_port, target);
+      auto raw = get_json(b.http_port, target + "&pushdown=false");
+      ASSERT_EQ(pushed["status"], "success") << pushed.dump().substr(0, 500);
+      ASSERT_EQ(raw["status"], "success") << raw.dump().substr(0, 500);
+      EXPECT_FALSE(raw["data"]["result"].empty());
+      if (std::string(q).find("std") == std::string::npos) {
+        EXPECT_EQ(pushed["data"]["result"], raw["data"]["result"]);
+        continue;
+      }
+      // Merged variances (Chan et al.) round differently from one pass over
+      // all values: equal to about 1e-15 relative, not bit for bit.
+      auto values = [](const nlohmann::json& r) {
+        std::vector<double> out;
+        for (const auto& s : r["data"]["result"]) {
+          if (s.contains("value")) out.push_back(std::stod(s["value"][1].get<std::string>()));
+          for (const auto& v : s.value("values", nlohmann::json::array())) out.push_back(std::stod(v[1].get<std::string>()));
+        }
+        return out;
+      };
+      auto p = values(pushed), r = values(raw);
+      ASSERT_EQ(p.size(), r.size());
+      for (size_t i = 0; i < p.size(); ++i) EXPECT_NEAR(p[i], r[i], 1e-12 * std::fabs(r[i]));
+    }
+  for (node* n : {&a, &b, &c}) n->stop(SIGKILL, 5000);
+  if (!::testing::Test::HasFailure()) remove_dir(root);
 }
 
 INSTANTIATE_TEST_SUITE_P(ReplicationFactor, Pushdown, ::testing::Values(1, 2),
