@@ -2,9 +2,13 @@
 // the write window, members that stayed through an epoch preferred.
 #include "actors/read_plan.hpp"
 
+#include "actors/messages.hpp"
+#include "query/plan.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 
 namespace strata::actors {
 namespace {
@@ -109,6 +113,37 @@ TEST(ReadPlan, PartitionSetsRoundTrip) {
   uint32_t total = 0;
   for (const auto& [node, parts] : plan.by_node) total += parts.size();
   EXPECT_EQ(total, 4u);
+}
+
+TEST(PartialsWire, RoundTripBitForBitAndDamageIsAnError) {
+  query::partial_group g;
+  g.group = {{"job", "a"}};
+  g.state.op = query::token_kind::kw_topk;
+  g.state.count = 3;
+  g.state.sum = 0.1;
+  g.state.sum_c = -1e-17;
+  g.state.extreme = std::nan("");
+  g.state.k = 2;
+  g.state.kept = {{{{"__name__", "m"}, {"i", "1"}}, {0, 7.5}}};
+  std::vector<std::vector<query::partial_group>> steps{{g}, {}};
+  auto bytes = encode_partials(steps);
+  auto back = decode_partials(bytes);
+  ASSERT_TRUE(back.is_ok()) << back.error().message();
+  ASSERT_EQ(back->size(), 2u);
+  ASSERT_EQ((*back)[0].size(), 1u);
+  const auto& s = (*back)[0][0];
+  EXPECT_EQ(s.group, g.group);
+  EXPECT_EQ(s.state.op, g.state.op);
+  EXPECT_EQ(s.state.sum, 0.1);
+  EXPECT_EQ(s.state.sum_c, -1e-17);
+  EXPECT_TRUE(std::isnan(s.state.extreme));
+  EXPECT_EQ(s.state.k, 2);
+  ASSERT_EQ(s.state.kept.size(), 1u);
+  EXPECT_EQ(s.state.kept[0].metric, g.state.kept[0].metric);
+  EXPECT_EQ(s.state.kept[0].s.v, 7.5);
+  EXPECT_TRUE((*back)[1].empty());
+  EXPECT_FALSE(decode_partials(bytes.substr(0, bytes.size() - 1)).is_ok());
+  EXPECT_FALSE(decode_partials(bytes + "x").is_ok());
 }
 
 }  // namespace
