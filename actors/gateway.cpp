@@ -378,7 +378,7 @@ void ask_node(caf::event_based_actor* self, const shard_view& v, const std::stri
   }
 }
 
-using step_partials = std::vector<std::vector<query::partial_group>>;
+using step_partials = query::partial_table;
 
 struct aggregation {
   pushdown_request req;
@@ -514,7 +514,7 @@ void gateway::aggregate(pushdown_request req, read_options ro, query_done<std::v
               if (!d) return d.error();
               if (remote) {
                 stats->remote_bytes += bytes.size();
-                for (const auto& step : *d) stats->remote_partials += step.size();
+                for (const auto& step : d->steps) stats->remote_partials += step.size();
               }
               got->push_back(std::move(*d));
               return status::ok();

@@ -24,7 +24,7 @@ namespace strata::persistence {
 struct tsdb_summary;  // persistence/shard_store.hpp
 }
 namespace strata::query {
-struct partial_group;  // query/plan.hpp
+struct partial_table;  // query/plan.hpp
 }
 
 namespace strata::actors {
@@ -116,9 +116,9 @@ class gateway {
   // its selected series) is aggregated by that node's shards; the rest
   // (a series split between nodes by an epoch change, or the partitions of
   // a node that failed) are read raw, each sample once, and aggregated
-  // here. The lists still need query::merge_partials per step.
-  void aggregate(pushdown_request req, read_options ro,
-                 query_done<std::vector<std::vector<std::vector<query::partial_group>>>> done);
+  // here. One table per shard (and one for the raw partitions), still to
+  // be merged (query::merge_partial_tables).
+  void aggregate(pushdown_request req, read_options ro, query_done<std::vector<query::partial_table>> done);
   void select_labels(const matchers& ms, int64_t mint, int64_t maxt, read_done<std::vector<labels>> done);
   void label_names(const matchers& ms, int64_t mint, int64_t maxt, read_done<std::vector<std::string>> done);
   void label_values(const std::string& name, const matchers& ms, int64_t mint, int64_t maxt,

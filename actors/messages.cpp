@@ -233,58 +233,96 @@ labels take_labels(le_reader& r, size_t total) {
 
 }  // namespace
 
-std::string encode_partials(const std::vector<std::vector<query::partial_group>>& steps) {
+namespace {
+
+enum fields : uint8_t { f_sum = 1, f_extreme = 2, f_var = 4, f_kept = 8 };
+
+uint8_t fields_of(query::token_kind op) {
+  switch (op) {
+    case query::token_kind::kw_sum:
+    case query::token_kind::kw_avg: return f_sum;
+    case query::token_kind::kw_min:
+    case query::token_kind::kw_max: return f_extreme;
+    case query::token_kind::kw_stddev:
+    case query::token_kind::kw_stdvar: return f_var;
+    case query::token_kind::kw_topk:
+    case query::token_kind::kw_bottomk: return f_kept;
+    default: return 0;
+  }
+}
+
+}  // namespace
+
+std::string encode_partials(const query::partial_table& t, query::token_kind op, int64_t k) {
   std::string out;
-  put_le(out, steps.size(), 4);
-  for (const auto& groups : steps) {
-    put_le(out, groups.size(), 4);
-    for (const auto& g : groups) {
-      put_labels(out, g.group);
-      const auto& st = g.state;
-      put_le(out, static_cast<uint64_t>(st.op), 1);
-      for (double v : {st.count, st.sum, st.sum_c, st.extreme, st.mean, st.m2}) put_f64(out, v);
-      put_le(out, static_cast<uint64_t>(st.k), 8);
-      put_le(out, st.kept.size(), 4);
-      for (const auto& k : st.kept) {
-        put_labels(out, k.metric);
-        put_f64(out, k.s.v);
+  uint8_t f = fields_of(op);
+  put_le(out, static_cast<uint64_t>(op), 1);
+  put_le(out, static_cast<uint64_t>(k), 8);
+  put_le(out, t.groups.size(), 4);
+  for (const auto& g : t.groups) put_labels(out, g);
+  put_le(out, t.steps.size(), 4);
+  for (const auto& entries : t.steps) {
+    put_le(out, entries.size(), 4);
+    for (const auto& [g, st] : entries) {
+      put_le(out, g, 4);
+      put_f64(out, st.count);
+      if (f & f_sum) put_f64(out, st.sum), put_f64(out, st.sum_c);
+      if (f & f_extreme) put_f64(out, st.extreme);
+      if (f & f_var) put_f64(out, st.mean), put_f64(out, st.m2);
+      if (f & f_kept) {
+        put_le(out, st.kept.size(), 4);
+        for (const auto& x : st.kept) {
+          put_labels(out, x.metric);
+          put_f64(out, x.s.v);
+        }
       }
     }
   }
   return out;
 }
 
-result<std::vector<std::vector<query::partial_group>>> decode_partials(std::string_view bytes) {
+result<query::partial_table> decode_partials(std::string_view bytes) {
   le_reader r{bytes};
-  std::vector<std::vector<query::partial_group>> steps;
-  uint64_t n = r.take(4);
-  if (r.ok && n > bytes.size() / 4) r.ok = false;
-  for (uint64_t i = 0; r.ok && i < n; ++i) {
-    auto& groups = steps.emplace_back();
-    uint64_t g = r.take(4);
-    if (r.ok && g > (bytes.size() - r.pos) / 61) r.ok = false;
-    for (uint64_t j = 0; r.ok && j < g; ++j) {
-      query::partial_group pg;
-      pg.group = take_labels(r, bytes.size());
-      auto& st = pg.state;
-      st.op = static_cast<query::token_kind>(r.take(1));
-      for (double* v : {&st.count, &st.sum, &st.sum_c, &st.extreme, &st.mean, &st.m2}) *v = take_f64(r);
-      st.k = static_cast<int64_t>(r.take(8));
-      uint64_t kept = r.take(4);
-      if (r.ok && kept > (bytes.size() - r.pos) / 12) r.ok = false;
-      for (uint64_t k = 0; r.ok && k < kept; ++k) {
-        query::instant_sample x;
-        x.metric = take_labels(r, bytes.size());
-        x.s.v = take_f64(r);
-        st.kept.push_back(std::move(x));
+  query::partial_table t;
+  auto op = static_cast<query::token_kind>(r.take(1));
+  auto k = static_cast<int64_t>(r.take(8));
+  uint8_t f = fields_of(op);
+  uint64_t groups = r.take(4);
+  if (r.ok && groups > (bytes.size() - r.pos) / 4) r.ok = false;
+  for (uint64_t i = 0; r.ok && i < groups; ++i) t.groups.push_back(take_labels(r, bytes.size()));
+  uint64_t steps = r.take(4);
+  if (r.ok && steps > (bytes.size() - r.pos) / 4) r.ok = false;
+  if (r.ok) t.steps.resize(steps);
+  for (uint64_t i = 0; r.ok && i < steps; ++i) {
+    uint64_t n = r.take(4);
+    if (r.ok && n > (bytes.size() - r.pos) / 12) r.ok = false;
+    for (uint64_t j = 0; r.ok && j < n; ++j) {
+      auto g = static_cast<uint32_t>(r.take(4));
+      if (g >= t.groups.size()) r.ok = false;
+      query::partial_aggregate st;
+      st.op = op;
+      st.k = k;
+      st.count = take_f64(r);
+      if (f & f_sum) st.sum = take_f64(r), st.sum_c = take_f64(r);
+      if (f & f_extreme) st.extreme = take_f64(r);
+      if (f & f_var) st.mean = take_f64(r), st.m2 = take_f64(r);
+      if (f & f_kept) {
+        uint64_t kept = r.take(4);
+        if (r.ok && kept > (bytes.size() - r.pos) / 12) r.ok = false;
+        for (uint64_t x = 0; r.ok && x < kept; ++x) {
+          query::instant_sample s;
+          s.metric = take_labels(r, bytes.size());
+          s.s.v = take_f64(r);
+          st.kept.push_back(std::move(s));
+        }
       }
-      groups.push_back(std::move(pg));
+      if (r.ok) t.steps[i].emplace_back(g, std::move(st));
     }
   }
   if (!r.ok || r.pos != bytes.size())
     return error(strata_errc::internal, "partial aggregates of " + std::to_string(bytes.size()) +
                                             " bytes do not decode (at offset " + std::to_string(r.pos) + ")");
-  return steps;
+  return t;
 }
 
 }  // namespace strata::actors

@@ -8,6 +8,7 @@
 #include <caf/error.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -20,7 +21,8 @@ namespace strata::persistence {
 struct tsdb_summary;  // persistence/shard_store.hpp
 }
 namespace strata::query {
-struct partial_group;  // query/plan.hpp
+struct partial_table;  // query/plan.hpp
+enum class token_kind : uint8_t;  // query/lexer.hpp
 }
 
 namespace strata::actors {
@@ -81,13 +83,15 @@ std::vector<std::string> encode_selections(const std::vector<std::pair<matchers,
 result<std::vector<std::pair<matchers, std::pair<int64_t, int64_t>>>> decode_selections(
     const std::vector<std::string>& flat);
 
-// Partial aggregates per step on the wire: little-endian u32 step count;
-// per step a u32 group count; per group its labels (u32 count, then u32
-// length + bytes of each name and value), the op (u8), count, sum, sum_c,
-// extreme, mean, m2 (f64 bits), k (i64), the kept-series count (u32) and
-// per kept series its labels and value. Decoding checks every length.
-std::string encode_partials(const std::vector<std::vector<query::partial_group>>& steps);
-result<std::vector<std::vector<query::partial_group>>> decode_partials(std::string_view bytes);
+// A partial_table on the wire, little-endian: the op (u8) and k (i64);
+// u32 group count and each group's labels (u32 count, then u32 length +
+// bytes of each name and value); u32 step count and per step a u32 entry
+// count and per entry the group (u32) and the state's fields the op uses
+// as f64 bits: count; sum, sum_c (sum, avg); extreme (min, max); mean, m2
+// (stddev, stdvar); for topk/bottomk the kept series (u32 count, per series
+// its labels and value). Decoding checks every length.
+std::string encode_partials(const query::partial_table& t, query::token_kind op, int64_t k);
+result<query::partial_table> decode_partials(std::string_view bytes);
 
 // A shard's tsdb_summary on the wire: fixed-width little-endian integers
 // (series, chunks, min_t, max_t, pair count), then per pair the name and the

@@ -247,7 +247,10 @@ caf::behavior shard_behavior(caf::stateful_actor<shard_state>* self,
       store_source src(*store, partition_set::decode(parts));
       auto r = query::eval_partial_range(*e, src, start, end, step, o);
       if (!r) return to_caf_error(r.error());
-      return encode_partials(*r);
+      int64_t k = 0;
+      for (const auto& entries : r->steps)
+        if (!entries.empty()) k = entries.front().second.k;
+      return encode_partials(*r, std::get<query::aggregate_expr>(query::unwrap_parens(*e).node).op, k);
     },
     [=](series_atom, const std::vector<std::string>& flat, int64_t mint, int64_t maxt) -> caf::result<std::string> {
       auto ms = decode_matchers(flat);

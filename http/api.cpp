@@ -337,7 +337,10 @@ void run_query(const api_context& ctx, std::shared_ptr<const query::expr> e, int
   auto sels = query::selections(*e, start, end, step, opts);
   std::vector<const query::expr*> roots;
   std::vector<std::vector<query::selection>> root_sels;
-  if (qp.pushdown)
+  // With every shard on this node there is no network to spare: evaluate here.
+  auto view = ctx.table.snapshot();
+  bool remote = std::any_of(view->shards.begin(), view->shards.end(), [](const auto& s) { return !s.local; });
+  if (qp.pushdown && remote)
     for (const query::expr* r : query::pushable_aggregations(*e)) {
       auto rs = query::selections(*r, start, end, step, opts);
       if (std::any_of(rs.begin(), rs.end(), [](const query::selection& x) { return x.window_ms > 0; })) continue;
@@ -398,24 +401,10 @@ void run_query(const api_context& ctx, std::shared_ptr<const query::expr> e, int
     const query::expr* root = roots[i];
     ctx.gateway.aggregate(
         std::move(req), qp.read,
-        [acc, i, root, start, end, step, one_done](
-            result<std::vector<std::vector<std::vector<query::partial_group>>>> r, std::vector<std::string> w,
-            actors::read_stats stats) mutable {
+        [acc, i, root, start, step, one_done](result<std::vector<query::partial_table>> r,
+                                               std::vector<std::string> w, actors::read_stats stats) mutable {
           if (!r) return one_done(r.error(), std::move(w), stats);
-          size_t steps = step == 0 ? 1 : static_cast<size_t>((end - start) / step) + 1;
-          query::matrix m;
-          std::map<labels, size_t> at;
-          for (size_t k = 0; k < steps; ++k) {
-            std::vector<std::vector<query::partial_group>> parts;
-            for (auto& src : *r)
-              if (k < src.size()) parts.push_back(std::move(src[k]));
-            int64_t t = start + static_cast<int64_t>(k) * (step == 0 ? 1 : step);
-            for (auto& x : query::merge_partials(*root, std::move(parts), t)) {
-              auto [it, fresh] = at.try_emplace(x.metric, m.size());
-              if (fresh) m.push_back({std::move(x.metric), {}});
-              m[it->second].samples.push_back(x.s);
-            }
-          }
+          auto m = query::merge_partial_tables(*root, std::move(*r), start, step == 0 ? 1 : step);
           {
             std::lock_guard<std::mutex> lock(acc->mu);
             acc->pre[i] = {root, std::move(m)};

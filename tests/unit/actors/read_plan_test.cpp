@@ -116,34 +116,49 @@ TEST(ReadPlan, PartitionSetsRoundTrip) {
 }
 
 TEST(PartialsWire, RoundTripBitForBitAndDamageIsAnError) {
-  query::partial_group g;
-  g.group = {{"job", "a"}};
-  g.state.op = query::token_kind::kw_topk;
-  g.state.count = 3;
-  g.state.sum = 0.1;
-  g.state.sum_c = -1e-17;
-  g.state.extreme = std::nan("");
-  g.state.k = 2;
-  g.state.kept = {{{{"__name__", "m"}, {"i", "1"}}, {0, 7.5}}};
-  std::vector<std::vector<query::partial_group>> steps{{g}, {}};
-  auto bytes = encode_partials(steps);
+  query::partial_table t;
+  t.groups = {{{"job", "a"}}, {}};
+  query::partial_aggregate st;
+  st.op = query::token_kind::kw_topk;
+  st.count = 3;
+  st.k = 2;
+  st.kept = {{{{"__name__", "m"}, {"i", "1"}}, {0, 7.5}}, {{{"__name__", "m"}, {"i", "2"}}, {0, std::nan("")}}};
+  t.steps = {{{1, st}}, {}};
+  auto bytes = encode_partials(t, query::token_kind::kw_topk, 2);
   auto back = decode_partials(bytes);
   ASSERT_TRUE(back.is_ok()) << back.error().message();
-  ASSERT_EQ(back->size(), 2u);
-  ASSERT_EQ((*back)[0].size(), 1u);
-  const auto& s = (*back)[0][0];
-  EXPECT_EQ(s.group, g.group);
-  EXPECT_EQ(s.state.op, g.state.op);
-  EXPECT_EQ(s.state.sum, 0.1);
-  EXPECT_EQ(s.state.sum_c, -1e-17);
-  EXPECT_TRUE(std::isnan(s.state.extreme));
-  EXPECT_EQ(s.state.k, 2);
-  ASSERT_EQ(s.state.kept.size(), 1u);
-  EXPECT_EQ(s.state.kept[0].metric, g.state.kept[0].metric);
-  EXPECT_EQ(s.state.kept[0].s.v, 7.5);
-  EXPECT_TRUE((*back)[1].empty());
+  EXPECT_EQ(back->groups, t.groups);
+  ASSERT_EQ(back->steps.size(), 2u);
+  ASSERT_EQ(back->steps[0].size(), 1u);
+  EXPECT_TRUE(back->steps[1].empty());
+  const auto& [g, s] = back->steps[0][0];
+  EXPECT_EQ(g, 1u);
+  EXPECT_EQ(s.op, query::token_kind::kw_topk);
+  EXPECT_EQ(s.k, 2);
+  EXPECT_EQ(s.count, 3);
+  ASSERT_EQ(s.kept.size(), 2u);
+  EXPECT_EQ(s.kept[0].metric, st.kept[0].metric);
+  EXPECT_EQ(s.kept[0].s.v, 7.5);
+  EXPECT_TRUE(std::isnan(s.kept[1].s.v));
+  // A sum keeps its compensation bit for bit.
+  query::partial_aggregate sum;
+  sum.op = query::token_kind::kw_sum;
+  sum.count = 2;
+  sum.sum = 0.1;
+  sum.sum_c = -1e-17;
+  query::partial_table ts;
+  ts.groups = {{}};
+  ts.steps = {{{0, sum}}};
+  auto sb = decode_partials(encode_partials(ts, query::token_kind::kw_sum, 0));
+  ASSERT_TRUE(sb.is_ok());
+  EXPECT_EQ(sb->steps[0][0].second.sum, 0.1);
+  EXPECT_EQ(sb->steps[0][0].second.sum_c, -1e-17);
   EXPECT_FALSE(decode_partials(bytes.substr(0, bytes.size() - 1)).is_ok());
   EXPECT_FALSE(decode_partials(bytes + "x").is_ok());
+  // A group number past the group list is damage, not a crash later.
+  auto past = t;
+  past.steps[0][0].first = 5;
+  EXPECT_FALSE(decode_partials(encode_partials(past, query::token_kind::kw_topk, 2)).is_ok());
 }
 
 }  // namespace

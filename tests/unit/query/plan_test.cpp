@@ -134,20 +134,15 @@ TEST(Pushdown, RangePartialsMergedPerStepEqualSingleNodeRange) {
     auto e = q(text);
     auto single = eval_range(e, all, start, end, step, {});
     ASSERT_TRUE(single.is_ok()) << single.error().message();
-    std::vector<std::vector<std::vector<partial_group>>> per_shard;
+    std::vector<partial_table> per_shard;
     for (auto& sh : shards) {
       auto p = eval_partial_range(e, sh, start, end, step, {});
       ASSERT_TRUE(p.is_ok()) << p.error().message();
-      ASSERT_EQ(p->size(), 9u);
+      ASSERT_EQ(p->steps.size(), 9u);
       per_shard.push_back(std::move(*p));
     }
     std::map<labels, std::vector<sample>> merged;
-    for (size_t k = 0; k < 9; ++k) {
-      std::vector<std::vector<partial_group>> parts;
-      for (auto& sh : per_shard) parts.push_back(sh[k]);
-      int64_t t = start + static_cast<int64_t>(k) * step;
-      for (auto& x : merge_partials(e, std::move(parts), t)) merged[x.metric].push_back(x.s);
-    }
+    for (auto& s : merge_partial_tables(e, std::move(per_shard), start, step)) merged[s.lbls] = std::move(s.samples);
     const auto& expect = std::get<matrix>(single->value);
     ASSERT_EQ(merged.size(), expect.size());
     for (const auto& s : expect) {
