@@ -286,6 +286,45 @@ TEST(PushdownAnswers, EqualWithAndWithoutPushdownOverTheBenchQueries) {
   if (!::testing::Test::HasFailure()) remove_dir(root);
 }
 
+// A replica that stops answering without being detected down (frozen, its
+// connection open) times out; its partitions are asked of the other
+// replica, and the answer is still complete and exact, pushed down or not.
+TEST(PushdownRetry, AFrozenReplicaIsReplacedByTheOtherOne) {
+  std::string root = make_temp_dir();
+  node a = make_node(root + "/a"), b = make_node(root + "/b", {a.cluster_address()}),
+       c = make_node(root + "/c", {a.cluster_address()});
+  for (node* n : {&a, &b, &c})
+    n->extra_args.insert(n->extra_args.end(), {"--replication-factor", "2", "--request-timeout-ms", "1500",
+                                               "--connection-timeout-ms", "600000"});
+  a.start();
+  b.start();
+  c.start();
+  ASSERT_TRUE(wait_until(20000, [&] { return a.live_members() == 3 && b.live_members() == 3 && c.live_members() == 3; }));
+  int64_t base = (now_ms() - 40 * 60 * 1000) / 1000 * 1000;
+  ASSERT_EQ(remote_write(a.http_port, make_batch(base)).status, 204);
+  int64_t t = base + (samples_per_series - 1) * step_ms;
+  const std::string q = "sum by (job) (pd_requests_total)";
+  auto before = query_with(a.http_port, q, t, "");
+  ASSERT_EQ(before["status"], "success") << before.dump().substr(0, 500);
+  // Whichever of b and c the plan prefers, freezing each in turn makes one
+  // of them the replica that does not answer.
+  for (node* frozen : {&b, &c}) {
+    ASSERT_EQ(kill(frozen->proc->pid(), SIGSTOP), 0);
+    for (const char* extra : {"", "&pushdown=false"}) {
+      SCOPED_TRACE(frozen->cluster_address() + extra);
+      auto r = query_with(a.http_port, q, t, extra);
+      ASSERT_EQ(r["status"], "success") << r.dump().substr(0, 500);
+      EXPECT_EQ(r["data"]["result"], before["data"]["result"]);
+      EXPECT_FALSE(r.contains("warnings")) << r.dump().substr(0, 500);
+      auto counts = query_with(a.http_port, "sum(count_over_time(pd_requests_total[1h]))", t, extra);
+      EXPECT_EQ(counts["data"]["result"][0]["value"][1], std::to_string(series_count * samples_per_series));
+    }
+    ASSERT_EQ(kill(frozen->proc->pid(), SIGCONT), 0);
+  }
+  for (node* n : {&a, &b, &c}) n->stop(SIGKILL, 5000);
+  if (!::testing::Test::HasFailure()) remove_dir(root);
+}
+
 INSTANTIATE_TEST_SUITE_P(ReplicationFactor, Pushdown, ::testing::Values(1, 2),
                          [](const auto& info) { return "Rf" + std::to_string(info.param); });
 
