@@ -42,7 +42,8 @@ status bad(const std::string& why) { return error(strata_errc::corruption, "buck
 
 result<std::string> answer_buckets(const persistence::shard_store& store, const matchers& ms, int64_t mint,
                                    int64_t maxt, int64_t window_ms, const partition_set& parts) {
-  auto mine = [&parts](const labels& ls) { return parts.has(cluster::partition_of(wire::series_hash(ls))); };
+  bool all = parts.size() == cluster::partitions;
+  auto mine = [&parts, all](const labels& ls) { return all || parts.has(cluster::partition_of(wire::series_hash(ls))); };
   const persistence::tier* tier = nullptr;
   for (const auto& t : persistence::rollup_tiers)
     if (persistence::window_span(t) == window_ms) tier = &t;

@@ -186,7 +186,8 @@ void launch(const std::shared_ptr<planned_read>& st, const partition_set& only) 
         std::lower_bound(st->view->members.begin(), st->view->members.end(), node) - st->view->members.begin());
     const auto& shards = st->view->member_shards[m];
     auto node_failed = std::make_shared<bool>(false);
-    std::string bytes = parts.encode();
+    // Every partition: no filter for the shards to apply.
+    std::string bytes = parts.size() == cluster::partitions ? std::string() : parts.encode();
     for (uint32_t i : shards) {
       const auto& shard = st->view->shards[i];
       std::string where = "shard " + std::to_string(shard.index) + " on node " + shard.node;
@@ -506,7 +507,7 @@ void gateway::aggregate(pushdown_request req, read_options ro, query_done<std::v
         auto stats = std::make_shared<read_stats>();
         auto msg = caf::make_message(partial_atom::value, a->req.text, a->req.start, a->req.end, a->req.step,
                                      a->req.opts.lookback_ms, static_cast<uint64_t>(a->req.opts.max_samples),
-                                     parts.encode());
+                                     parts.size() == cluster::partitions ? std::string() : parts.encode());
         ask_node(
             self, *a->view, node, msg, timeout,
             [got, stats](std::string& bytes, bool remote) -> status {

@@ -104,16 +104,18 @@ void keep_partitions(std::vector<T>& v, const partition_set& parts) {
 // aggregation where the data lies (raw samples only).
 class store_source final : public query::series_source {
  public:
-  store_source(const persistence::shard_store& store, partition_set parts) : store_(store), parts_(parts) {}
+  store_source(const persistence::shard_store& store, partition_set parts)
+      : store_(store), parts_(parts), all_(parts.size() == cluster::partitions) {}
   result<std::vector<series>> select(const matchers& ms, int64_t mint, int64_t maxt) override {
     auto out = store_.select(ms, mint, maxt);
-    keep_partitions(out, parts_);
+    if (!all_) keep_partitions(out, parts_);
     return out;
   }
 
  private:
   const persistence::shard_store& store_;
   partition_set parts_;
+  bool all_;
 };
 
 caf::error limit_error(const limit_refusal& r, size_t max, const status& rest) {
