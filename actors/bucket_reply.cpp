@@ -4,7 +4,9 @@
 #include <limits>
 
 #include "persistence/codec/rollup.hpp"
+#include "cluster/ring.hpp"
 #include "wire/batch.hpp"
+#include "wire/series_hash.hpp"
 
 namespace strata::actors {
 namespace {
@@ -39,7 +41,9 @@ status bad(const std::string& why) { return error(strata_errc::corruption, "buck
 }  // namespace
 
 result<std::string> answer_buckets(const persistence::shard_store& store, const matchers& ms, int64_t mint,
-                                   int64_t maxt, int64_t window_ms) {
+                                   int64_t maxt, int64_t window_ms, const partition_set& parts) {
+  bool all = parts.size() == cluster::partitions;
+  auto mine = [&parts, all](const labels& ls) { return all || parts.has(cluster::partition_of(wire::series_hash(ls))); };
   const persistence::tier* tier = nullptr;
   for (const auto& t : persistence::rollup_tiers)
     if (persistence::window_span(t) == window_ms) tier = &t;
@@ -49,11 +53,15 @@ result<std::string> answer_buckets(const persistence::shard_store& store, const 
   if (maxt > std::numeric_limits<int64_t>::max() - window_ms)
     return error(strata_errc::bad_request, "maxt " + std::to_string(maxt) + " is too large");
   auto bs = store.select_buckets(ms, mint, maxt, *tier);
+  bs.erase(std::remove_if(bs.begin(), bs.end(), [&](const auto& s) { return !mine(s.lbls); }), bs.end());
   // Raw samples are needed after each series' last bucket and inside buckets
   // that start with a sample on their edge: read from the oldest such point,
   // or from mint when a matching series has no bucket at all.
   int64_t raw_from = mint;
-  if (!bs.empty() && store.select_labels(ms, mint, maxt).size() <= bs.size()) {
+  if (!bs.empty() && [&] {
+        auto ls = store.select_labels(ms, mint, maxt);
+        return static_cast<size_t>(std::count_if(ls.begin(), ls.end(), mine)) <= bs.size();
+      }()) {
     raw_from = std::numeric_limits<int64_t>::max();
     for (const auto& s : bs) {
       raw_from = std::min(raw_from, s.buckets.back().second.last_t + 1);
@@ -66,6 +74,7 @@ result<std::string> answer_buckets(const persistence::shard_store& store, const 
     raw_from = std::max(raw_from, mint);
   }
   auto raw = store.select(ms, raw_from, maxt + window_ms);
+  raw.erase(std::remove_if(raw.begin(), raw.end(), [&](const series& s) { return !mine(s.lbls); }), raw.end());
   // Both lists are sorted by labels (shard_store's order).
   write_batch batch;
   std::vector<std::string> records;

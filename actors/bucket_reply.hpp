@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "actors/read_plan.hpp"
 #include "common/matcher.hpp"
 #include "common/status.hpp"
 #include "persistence/shard_store.hpp"
@@ -24,9 +25,9 @@ namespace strata::actors {
 // tier of that width with starts in [mint, maxt], and raw samples in [mint,
 // maxt + window_ms] newer than those buckets, or in place of a bucket
 // whose first sample lies on its start (while all its samples are raw).
-// bad_request when no rollup tier has that width.
+// Only series of `parts`. bad_request when no rollup tier has that width.
 result<std::string> answer_buckets(const persistence::shard_store& store, const matchers& ms, int64_t mint,
-                                   int64_t maxt, int64_t window_ms);
+                                   int64_t maxt, int64_t window_ms, const partition_set& parts = partition_set::all());
 
 // Decodes answer_buckets' bytes; buckets carry the storage's sketch.
 // corruption with the cause on damaged bytes; *samples gets the buckets and

@@ -6,11 +6,14 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <mutex>
 #include <set>
 
 #include "actors/bucket_reply.hpp"
 #include "actors/messages.hpp"
 #include "persistence/shard_store.hpp"
+#include "query/parser.hpp"
+#include "query/plan.hpp"
 #include "wire/batch.hpp"
 #include "wire/series_hash.hpp"
 
@@ -84,8 +87,8 @@ void read_strings(std::shared_ptr<const shard_view> view, std::chrono::milliseco
 }  // namespace
 
 gateway::gateway(caf::actor_system& sys, const shard_table& table, std::vector<caf::actor> collectors,
-                 std::chrono::milliseconds timeout)
-    : sys_(sys), table_(table), collectors_(std::move(collectors)), timeout_(timeout) {}
+                 std::chrono::milliseconds timeout, write_window window)
+    : sys_(sys), table_(table), collectors_(std::move(collectors)), timeout_(timeout), window_(window) {}
 
 gateway::~gateway() = default;
 
@@ -132,63 +135,465 @@ std::vector<series> merge_series(std::vector<series> parts) {
 
 namespace {
 
-// Fans a read out to every shard and gathers the decoded parts, failing once
-// their samples pass `max_samples` (the rest of the answers are then ignored).
-// `decode(bytes, &samples)` turns one shard's answer into parts of type T;
-// `finish` turns the gathered parts into the answer.
-template <class T, class Decode, class Finish, class... Args>
-void gather_limited(caf::actor_system& sys, std::shared_ptr<const shard_view> view, std::chrono::milliseconds timeout,
-                    size_t max_samples, Decode decode, Finish finish, read_done<std::vector<T>> done, Args... args) {
+// The warning or failure for partitions that had no live replica in some
+// epoch of a query read's range.
+status unowned_status(const partition_set& unowned, const std::set<std::string>& missing, bool partial_ok,
+                      std::vector<std::string>& warnings) {
+  uint32_t n = unowned.size();
+  if (n == 0) return status::ok();
+  std::string nodes;
+  for (const auto& m : missing) nodes += (nodes.empty() ? "" : ", ") + m;
+  auto list = unowned.list();
+  std::string first;
+  for (size_t i = 0; i < list.size() && i < 8; ++i) first += (i ? "," : "") + std::to_string(list[i]);
+  if (list.size() > 8) first += ",...";
+  std::string msg = std::to_string(n) + " of " + std::to_string(cluster::partitions) + " partitions (" + first +
+                    ") have no live replica for some of the queried time range (down: " + nodes + ")";
+  if (!partial_ok) return error(strata_errc::unavailable, msg + "; partial_response=false refuses a partial answer");
+  warnings.push_back(msg + ": their series may be missing from this result");
+  return status::ok();
+}
+
+// One query read over planned partitions, run by one actor: every shard of
+// each planned node is asked (make(parts) builds the request), answers go
+// to on_reply(node, bytes, remote), and a node that fails has its
+// partitions planned again without it (when `retry`), else they are
+// reported to on_done as failed for the caller to deal with.
+struct planned_read {
+  caf::event_based_actor* self = nullptr;
+  std::shared_ptr<const shard_view> view;
+  write_window window;
+  int64_t mint = 0, maxt = 0;
+  std::chrono::milliseconds timeout{0};
+  bool retry = true;
+  std::function<caf::message(const std::string& parts)> make;
+  std::function<status(const std::string& node, std::string& bytes, bool remote)> on_reply;
+  std::function<void(status, planned_read&)> on_done;
+
+  std::set<std::string> failed;     // nodes that failed this read
+  partition_set failed_parts;       // their partitions (retry == false)
+  partition_set unowned;
+  std::set<std::string> missing;
+  size_t outstanding = 0;
+  status failure;
+  bool finished = false;
+};
+
+void finish_one(const std::shared_ptr<planned_read>& st) {
+  if (--st->outstanding > 0 || st->finished) return;
+  st->finished = true;
+  st->on_done(st->failure, *st);
+}
+
+void launch(const std::shared_ptr<planned_read>& st, const partition_set& only) {
+  auto plan = plan_read(*st->view, st->mint, st->maxt, st->window, st->failed, only);
+  for (uint32_t p : plan.unowned.list()) st->unowned.add(p);
+  st->missing.insert(plan.missing_nodes.begin(), plan.missing_nodes.end());
+  ++st->outstanding;  // held while sending
+  for (const auto& planned : plan.by_node) {
+    std::string node = planned.first;
+    partition_set parts = planned.second;
+    auto m = static_cast<size_t>(
+        std::lower_bound(st->view->members.begin(), st->view->members.end(), node) - st->view->members.begin());
+    const auto& shards = st->view->member_shards[m];
+    auto node_failed = std::make_shared<bool>(false);
+    // Every partition: no filter for the shards to apply.
+    std::string bytes = parts.size() == cluster::partitions ? std::string() : parts.encode();
+    for (uint32_t i : shards) {
+      const auto& shard = st->view->shards[i];
+      std::string where = "shard " + std::to_string(shard.index) + " on node " + shard.node;
+      ++st->outstanding;
+      bool remote = !shard.local;
+      st->self->request(shard.handle, st->timeout, st->make(bytes))
+          .then(
+              [=](std::string& r) {
+                if (!*node_failed && st->failure.is_ok()) {
+                  auto s = st->on_reply(node, r, remote);
+                  if (!s) st->failure = s;
+                }
+                finish_one(st);
+              },
+              [=](caf::error& e) {
+                auto s = from_caf_error(e, where + " did not answer");
+                bool passing = s.code() == strata_errc::unavailable || s.code() == strata_errc::timeout ||
+                               s.code() == strata_errc::overloaded;
+                if (!passing) {
+                  if (st->failure.is_ok()) st->failure = s;
+                } else if (!*node_failed) {
+                  *node_failed = true;
+                  st->failed.insert(node);
+                  if (st->retry) launch(st, parts);
+                  else
+                    for (uint32_t p : parts.list()) st->failed_parts.add(p);
+                }
+                finish_one(st);
+              });
+    }
+  }
+  finish_one(st);
+}
+
+void start_read(caf::actor_system& sys, std::shared_ptr<planned_read> st, partition_set only) {
+  if (st->view->shards.empty()) {
+    st->failure = error(strata_errc::unavailable, "no shard is available");
+    st->on_done(st->failure, *st);
+    return;
+  }
+  sys.spawn([st, only](caf::event_based_actor* self) {
+    st->self = self;
+    launch(st, only);
+  });
+}
+
+// A planned read that gathers decoded parts, failing once their samples
+// pass `max_samples` (what it gathered is then dropped).
+template <class T, class Decode, class Finish>
+void gather_planned(caf::actor_system& sys, std::shared_ptr<const shard_view> view, write_window window,
+                    std::chrono::milliseconds timeout, int64_t mint, int64_t maxt, size_t max_samples,
+                    read_options ro, partition_set only, std::function<caf::message(const std::string&)> make,
+                    Decode decode, Finish finish, query_done<std::vector<T>> done) {
   struct gathered {
     std::vector<T> parts;
     size_t samples = 0;
-    bool over = false;
+    read_stats stats;
   };
   auto acc = std::make_shared<gathered>();
-  fan_out<std::string>(
-      sys, view, timeout,
-      [acc, max_samples, decode](std::string& bytes) {
-        if (acc->over) return status::ok();  // already failed; the first error is reported
-        size_t n = 0;
-        auto b = decode(bytes, &n);
-        if (!b) return b.error();
-        acc->samples += n;
-        if (acc->samples > max_samples) {
-          acc->over = true;
-          acc->parts = {};
-          return error(strata_errc::bad_request,
-                       "query processing would load too many samples into memory in query execution (limit " +
-                           std::to_string(max_samples) + ")");
-        }
-        for (auto& s : *b) acc->parts.push_back(std::move(s));
-        return status::ok();
-      },
-      [acc, done, view, finish](status st) {
-        if (!st) return done(st, {});
-        done(finish(std::move(acc->parts)), down_warnings(*view));
-      },
-      args...);
+  auto st = std::make_shared<planned_read>();
+  st->view = view;
+  st->window = window;
+  st->mint = mint;
+  st->maxt = maxt;
+  st->timeout = timeout;
+  st->make = std::move(make);
+  st->on_reply = [acc, max_samples, decode](const std::string&, std::string& bytes, bool remote) -> status {
+    size_t n = 0;
+    auto b = decode(bytes, &n);
+    if (!b) return b.error();
+    acc->samples += n;
+    if (acc->samples > max_samples) {
+      acc->parts = {};
+      return error(strata_errc::bad_request,
+                   "query processing would load too many samples into memory in query execution (limit " +
+                       std::to_string(max_samples) + ")");
+    }
+    if (remote) {
+      acc->stats.remote_bytes += bytes.size();
+      acc->stats.remote_series += b->size();
+      acc->stats.remote_samples += n;
+    }
+    for (auto& s : *b) acc->parts.push_back(std::move(s));
+    return status::ok();
+  };
+  st->on_done = [acc, done, finish, ro](status s, planned_read& r) {
+    if (!s) return done(s, {}, acc->stats);
+    std::vector<std::string> warnings;
+    if (auto u = unowned_status(r.unowned, r.missing, ro.partial_response, warnings); !u)
+      return done(u, {}, acc->stats);
+    done(finish(std::move(acc->parts)), std::move(warnings), acc->stats);
+  };
+  start_read(sys, std::move(st), only);
+}
+
+result<std::vector<series>> decode_series(std::string_view bytes, size_t* n) {
+  auto b = wire::decode_batch(bytes);
+  if (b) *n = sample_count(*b);
+  return b;
 }
 
 }  // namespace
 
-void gateway::select(const matchers& ms, int64_t mint, int64_t maxt, size_t max_samples,
-                     read_done<std::vector<series>> done) {
-  auto decode = [](std::string_view bytes, size_t* n) {
-    auto b = wire::decode_batch(bytes);
-    if (b) *n = sample_count(*b);
-    return b;
-  };
-  gather_limited<series>(sys_, table_.snapshot(), timeout_, max_samples, decode, merge_series, std::move(done),
-                         select_atom::value, encode_matchers(ms), mint, maxt);
+void gateway::select(const matchers& ms, int64_t mint, int64_t maxt, size_t max_samples, read_options ro,
+                     query_done<std::vector<series>> done) {
+  auto flat = encode_matchers(ms);
+  gather_planned<series>(
+      sys_, table_.snapshot(), window_, timeout_, mint, maxt, max_samples, ro, partition_set::all(),
+      [flat, mint, maxt](const std::string& parts) { return caf::make_message(select_atom::value, flat, mint, maxt, parts); },
+      decode_series, merge_series, std::move(done));
 }
 
 void gateway::select_buckets(const matchers& ms, int64_t mint, int64_t maxt, int64_t window_ms, size_t max_samples,
-                             read_done<std::vector<query::bucket_series>> done) {
+                             read_options ro, query_done<std::vector<query::bucket_series>> done) {
+  auto flat = encode_matchers(ms);
   auto decode = [](std::string_view bytes, size_t* n) { return decode_bucket_reply(bytes, n); };
   auto keep = [](std::vector<query::bucket_series> parts) { return parts; };
-  gather_limited<query::bucket_series>(sys_, table_.snapshot(), timeout_, max_samples, decode, keep, std::move(done),
-                                       buckets_atom::value, encode_matchers(ms), mint, maxt, window_ms);
+  // Rollup buckets reach back a whole window past maxt (answer_buckets).
+  gather_planned<query::bucket_series>(
+      sys_, table_.snapshot(), window_, timeout_, mint, maxt + window_ms, max_samples, ro, partition_set::all(),
+      [flat, mint, maxt, window_ms](const std::string& parts) {
+        return caf::make_message(buckets_atom::value, flat, mint, maxt, window_ms, parts);
+      },
+      decode, keep, std::move(done));
+}
+
+namespace {
+
+// The series of a few selections, fetched ahead, for evaluating partials
+// of the partitions read raw.
+class fetched_source final : public query::series_source {
+ public:
+  void add(const query::selection& sel, std::vector<series> data) { data_.push_back({sel, std::move(data)}); }
+  result<std::vector<series>> select(const matchers& ms, int64_t mint, int64_t maxt) override {
+    auto same = [](const matchers& a, const matchers& b) {
+      if (a.size() != b.size()) return false;
+      for (size_t i = 0; i < a.size(); ++i)
+        if (a[i].to_string() != b[i].to_string()) return false;
+      return true;
+    };
+    for (const auto& [sel, data] : data_)
+      if (sel.mint == mint && sel.maxt == maxt && same(sel.label_matchers, ms)) return data;
+    std::vector<series> out;
+    for (const auto& [sel, data] : data_)
+      for (const auto& s : data) {
+        if (!matches_all(ms, s.lbls)) continue;
+        series cut{s.lbls, {}};
+        for (const auto& x : s.samples)
+          if (x.t >= mint && x.t <= maxt) cut.samples.push_back(x);
+        if (!cut.samples.empty()) out.push_back(std::move(cut));
+      }
+    return out;
+  }
+
+ private:
+  std::vector<std::pair<query::selection, std::vector<series>>> data_;
+};
+
+bool passing_failure(const status& s) {
+  return s.code() == strata_errc::unavailable || s.code() == strata_errc::timeout ||
+         s.code() == strata_errc::overloaded;
+}
+
+// Sends `msg` to every shard of `node`; each(bytes, remote) per answer,
+// then done(ok or the first failure) once.
+void ask_node(caf::event_based_actor* self, const shard_view& v, const std::string& node, const caf::message& msg,
+              std::chrono::milliseconds timeout, std::function<status(std::string&, bool)> each,
+              std::function<void(status)> done) {
+  auto m = static_cast<size_t>(std::lower_bound(v.members.begin(), v.members.end(), node) - v.members.begin());
+  if (m >= v.members.size() || v.members[m] != node || v.member_shards[m].empty())
+    return done(error(strata_errc::unavailable, "node " + node + " has no shard"));
+  auto left = std::make_shared<size_t>(v.member_shards[m].size());
+  auto failure = std::make_shared<status>();
+  for (uint32_t i : v.member_shards[m]) {
+    const auto& shard = v.shards[i];
+    bool remote = !shard.local;
+    std::string where = "shard " + std::to_string(shard.index) + " on node " + shard.node;
+    self->request(shard.handle, timeout, msg)
+        .then(
+            [=](std::string& r) {
+              if (failure->is_ok())
+                if (auto s = each(r, remote); !s) *failure = s;
+              if (--*left == 0) done(*failure);
+            },
+            [=](caf::error& e) {
+              if (failure->is_ok()) *failure = from_caf_error(e, where + " did not answer");
+              if (--*left == 0) done(*failure);
+            });
+  }
+}
+
+using step_partials = query::partial_table;
+
+struct aggregation {
+  pushdown_request req;
+  read_options ro;
+  std::shared_ptr<const shard_view> view;
+  int64_t mint = INT64_MAX, maxt = INT64_MIN;
+  std::map<std::string, partition_set> sole;  // node -> partitions it aggregates alone
+  partition_set raw;                          // partitions read raw and aggregated here
+  std::set<std::string> failed;
+  std::vector<step_partials> sources;
+  read_stats stats;
+  std::vector<std::string> warnings;
+  status failure;
+  query_done<std::vector<step_partials>> done;
+};
+
+}  // namespace
+
+void gateway::aggregate(pushdown_request req, read_options ro, query_done<std::vector<step_partials>> done) {
+  auto a = std::make_shared<aggregation>();
+  a->view = table_.snapshot();
+  if (a->view->shards.empty()) return done(error(strata_errc::unavailable, "no shard is available"), {}, {});
+  for (const auto& sel : req.selections) {
+    a->mint = std::min(a->mint, sel.mint);
+    a->maxt = std::max(a->maxt, sel.maxt);
+  }
+  if (req.selections.empty()) a->mint = a->maxt = req.start;
+  a->req = std::move(req);
+  a->ro = ro;
+  a->done = std::move(done);
+  auto plan = plan_read(*a->view, a->mint, a->maxt, window_, {}, partition_set::all());
+  if (auto u = unowned_status(plan.unowned, plan.missing_nodes, ro.partial_response, a->warnings); !u)
+    return a->done(u, {}, {});
+  // Partitions one node answers alone are aggregated there; those of several
+  // nodes are probed first: only a node holding some of their series counts.
+  std::map<std::string, partition_set> split;
+  for (const auto& [node, parts] : plan.by_node)
+    for (uint32_t p : parts.list()) (plan.spread[p] == 1 ? a->sole[node] : split[node]).add(p);
+  auto timeout = timeout_;
+  auto* sys = &sys_;
+  auto window = window_;
+  sys_.spawn([a, split, timeout, sys, window](caf::event_based_actor* self) {
+    // Phase 3: the raw partitions, read once each, aggregated here.
+    auto finish = [a, timeout, sys, window]() {
+      if (!a->failure.is_ok()) return a->done(a->failure, {}, a->stats);
+      if (a->raw.empty()) return a->done(std::move(a->sources), std::move(a->warnings), a->stats);
+      struct raw_acc {
+        std::mutex mu;
+        fetched_source src;
+        size_t left;
+        status failure;
+        std::set<std::string> warnings;
+        read_stats stats;
+      };
+      auto acc = std::make_shared<raw_acc>();
+      acc->left = a->req.selections.size();
+      auto view = a->view;
+      auto one_done = [a, acc]() {
+        if (!acc->failure.is_ok()) return a->done(acc->failure, {}, a->stats);
+        a->stats.add(acc->stats);
+        a->warnings.insert(a->warnings.end(), acc->warnings.begin(), acc->warnings.end());
+        auto o = a->req.opts;
+        o.tiers.clear();
+        o.precomputed = nullptr;
+        auto r = query::parse(a->req.text);
+        if (!r) return a->done(r.error(), {}, a->stats);
+        auto local = query::eval_partial_range(*r, acc->src, a->req.start, a->req.end, a->req.step, o);
+        if (!local) return a->done(local.error(), {}, a->stats);
+        a->sources.push_back(std::move(*local));
+        a->done(std::move(a->sources), std::move(a->warnings), a->stats);
+      };
+      for (const auto& sel : a->req.selections) {
+        auto st = std::make_shared<planned_read>();
+        st->view = view;
+        st->window = window;
+        st->mint = sel.mint;
+        st->maxt = sel.maxt;
+        st->timeout = timeout;
+        st->failed = a->failed;
+        auto flat = encode_matchers(sel.label_matchers);
+        int64_t mint = sel.mint, maxt = sel.maxt;
+        st->make = [flat, mint, maxt](const std::string& parts) {
+          return caf::make_message(select_atom::value, flat, mint, maxt, parts);
+        };
+        auto got = std::make_shared<std::vector<series>>();
+        auto stats = std::make_shared<read_stats>();
+        st->on_reply = [got, stats](const std::string&, std::string& bytes, bool remote) -> status {
+          size_t n = 0;
+          auto b = decode_series(bytes, &n);
+          if (!b) return b.error();
+          if (remote) stats->remote_bytes += bytes.size(), stats->remote_series += b->size(), stats->remote_samples += n;
+          for (auto& s : *b) got->push_back(std::move(s));
+          return status::ok();
+        };
+        st->on_done = [a, acc, sel, got, stats, one_done](status s, planned_read& r) {
+          std::unique_lock<std::mutex> lock(acc->mu);
+          std::vector<std::string> w;
+          if (s) s = unowned_status(r.unowned, r.missing, a->ro.partial_response, w);
+          if (!s && acc->failure.is_ok()) acc->failure = s;
+          acc->warnings.insert(w.begin(), w.end());
+          acc->stats.add(*stats);
+          acc->src.add(sel, merge_series(std::move(*got)));
+          if (--acc->left > 0) return;
+          lock.unlock();
+          one_done();
+        };
+        start_read(*sys, st, a->raw);
+      }
+      if (acc->left == 0) one_done();
+    };
+    // Phase 2: every node aggregates its own partitions.
+    auto push = [a, self, timeout, finish]() {
+      auto left = std::make_shared<size_t>(a->sole.size() + 1);
+      auto one = [left, finish]() {
+        if (--*left == 0) finish();
+      };
+      for (const auto& entry : a->sole) {
+        std::string node = entry.first;
+        partition_set parts = entry.second;
+        if (parts.empty()) {
+          one();
+          continue;
+        }
+        auto got = std::make_shared<std::vector<step_partials>>();
+        auto stats = std::make_shared<read_stats>();
+        auto msg = caf::make_message(partial_atom::value, a->req.text, a->req.start, a->req.end, a->req.step,
+                                     a->req.opts.lookback_ms, static_cast<uint64_t>(a->req.opts.max_samples),
+                                     parts.size() == cluster::partitions ? std::string() : parts.encode());
+        ask_node(
+            self, *a->view, node, msg, timeout,
+            [got, stats](std::string& bytes, bool remote) -> status {
+              auto d = decode_partials(bytes);
+              if (!d) return d.error();
+              if (remote) {
+                stats->remote_bytes += bytes.size();
+                for (const auto& step : d->steps) stats->remote_partials += step.size();
+              }
+              got->push_back(std::move(*d));
+              return status::ok();
+            },
+            [a, node, parts, got, stats, one](status s) {
+              if (s) {
+                for (auto& g : *got) a->sources.push_back(std::move(g));
+                a->stats.add(*stats);
+              } else if (passing_failure(s)) {
+                // Its partials are dropped whole; its partitions are read raw from the next replicas.
+                a->failed.insert(node);
+                for (uint32_t p : parts.list()) a->raw.add(p);
+              } else if (a->failure.is_ok()) {
+                a->failure = s;
+              }
+              one();
+            });
+      }
+      one();
+    };
+    // Phase 1: which nodes hold series of the partitions several nodes answer.
+    if (split.empty()) return push();
+    auto holders = std::make_shared<std::vector<uint8_t>>(cluster::partitions, 0);
+    auto held_by = std::make_shared<std::vector<std::string>>(cluster::partitions);
+    auto left = std::make_shared<size_t>(split.size());
+    std::vector<std::pair<matchers, std::pair<int64_t, int64_t>>> sels;
+    for (const auto& sel : a->req.selections) sels.push_back({sel.label_matchers, {sel.mint, sel.maxt}});
+    auto flat = encode_selections(sels);
+    auto all_split = std::make_shared<partition_set>();
+    for (const auto& [node, parts] : split)
+      for (uint32_t p : parts.list()) all_split->add(p);
+    for (const auto& entry : split) {
+      std::string node = entry.first;
+      auto held = std::make_shared<partition_set>();
+      ask_node(
+          self, *a->view, node, caf::make_message(holds_atom::value, flat, entry.second.encode()), timeout,
+          [held, a](std::string& bytes, bool remote) -> status {
+            if (remote) a->stats.remote_bytes += bytes.size();
+            for (uint32_t p : partition_set::decode(bytes).list()) held->add(p);
+            return status::ok();
+          },
+          [a, node, held, holders, held_by, left, all_split, push](status s) {
+            if (!s) {
+              if (passing_failure(s)) a->failed.insert(node);
+              else if (a->failure.is_ok()) a->failure = s;
+            } else {
+              for (uint32_t p : held->list()) {
+                ++(*holders)[p];
+                (*held_by)[p] = node;
+              }
+            }
+            if (--*left > 0) return;
+            // A node that could not answer the probe is left out: what it
+            // was to answer is read raw from the other replicas.
+            bool probe_failed = !a->failed.empty();
+            for (const auto& n : a->failed) {
+              for (uint32_t p : a->sole[n].list()) a->raw.add(p);
+              a->sole.erase(n);
+            }
+            for (uint32_t p : all_split->list()) {
+              if (probe_failed || (*holders)[p] > 1) a->raw.add(p);
+              else if ((*holders)[p] == 1) a->sole[(*held_by)[p]].add(p);
+            }
+            push();
+          });
+    }
+  });
 }
 
 void gateway::select_labels(const matchers& ms, int64_t mint, int64_t maxt, read_done<std::vector<labels>> done) {

@@ -11,15 +11,20 @@
 #include <string>
 #include <vector>
 
+#include "actors/read_plan.hpp"
 #include "actors/shard_table.hpp"
 #include "common/matcher.hpp"
 #include "common/metric_metadata.hpp"
 #include "common/series.hpp"
 #include "common/status.hpp"
+#include "query/engine.hpp"
 #include "query/series_source.hpp"
 
 namespace strata::persistence {
 struct tsdb_summary;  // persistence/shard_store.hpp
+}
+namespace strata::query {
+struct partial_table;  // query/plan.hpp
 }
 
 namespace strata::actors {
@@ -45,11 +50,46 @@ struct tsdb_status {
 template <class T>
 using read_done = std::function<void(result<T>, std::vector<std::string> warnings)>;
 
+// How a query read treats a partition that has no live replica for some
+// epoch of its range (read_plan.hpp): with partial_response a warning names
+// the partitions and nodes; without, the read fails (unavailable).
+struct read_options {
+  bool partial_response = true;
+};
+
+// What a query read received from other nodes' shards (local shards are
+// not counted): answer bytes, series, raw samples (and rollup buckets) and
+// partial aggregates (one per group per step).
+struct read_stats {
+  uint64_t remote_bytes = 0;
+  uint64_t remote_series = 0;
+  uint64_t remote_samples = 0;
+  uint64_t remote_partials = 0;
+  void add(const read_stats& o) {
+    remote_bytes += o.remote_bytes, remote_series += o.remote_series;
+    remote_samples += o.remote_samples, remote_partials += o.remote_partials;
+  }
+};
+
+template <class T>
+using query_done = std::function<void(result<T>, std::vector<std::string> warnings, read_stats)>;
+
+// A decomposable aggregation (query/plan.hpp) for the shards to compute:
+// its PromQL, the query's grid, the engine options it needs, and the
+// selections of its operand (query::selections over the same grid).
+struct pushdown_request {
+  std::string text;
+  int64_t start = 0, end = 0, step = 0;  // an instant query: start == end, step 0
+  query::eval_options opts;
+  std::vector<query::selection> selections;
+};
+
 class gateway {
  public:
   // REQUIRES: sys and table outlive the gateway; collectors is not empty.
+  // `window` bounds the sample times a write may carry (read_plan.hpp).
   gateway(caf::actor_system& sys, const shard_table& table, std::vector<caf::actor> collectors,
-          std::chrono::milliseconds timeout);
+          std::chrono::milliseconds timeout, write_window window = {});
   ~gateway();
 
   // Acknowledges (with the number of samples) only after every shard
@@ -64,13 +104,27 @@ class gateway {
   // Fails (bad_request) as soon as the shards' answers hold more than
   // `max_samples` samples, and drops what it gathered: one query cannot take
   // unbounded memory.
-  void select(const matchers& ms, int64_t mint, int64_t maxt, size_t max_samples,
-              read_done<std::vector<series>> done);
-  // Rollup buckets of width window_ms (series_source::select_buckets) from
-  // every live shard, concatenated (the query engine joins a series that
-  // two shards answer). The same sample limit, buckets counting as samples.
+  //
+  // Each sample is read from exactly one replica: every partition is asked
+  // of the nodes plan_read() picks (one live owner per epoch that can hold
+  // the range's samples), each for that partition only; a node that fails
+  // or times out has its partitions asked again of the next live owners.
+  void select(const matchers& ms, int64_t mint, int64_t maxt, size_t max_samples, read_options ro,
+              query_done<std::vector<series>> done);
+  // Rollup buckets of width window_ms (series_source::select_buckets),
+  // planned like select(), concatenated (the query engine joins a series
+  // that two nodes answer). The same sample limit, buckets counting as samples.
   void select_buckets(const matchers& ms, int64_t mint, int64_t maxt, int64_t window_ms, size_t max_samples,
-                      read_done<std::vector<query::bucket_series>> done);
+                      read_options ro, query_done<std::vector<query::bucket_series>> done);
+  // The partials of a pushed-down aggregation at each step of its grid,
+  // over the whole cluster, each series counted once. A partition whose
+  // range one node holds alone (or whose other planned nodes hold none of
+  // its selected series) is aggregated by that node's shards; the rest
+  // (a series split between nodes by an epoch change, or the partitions of
+  // a node that failed) are read raw, each sample once, and aggregated
+  // here. One table per shard (and one for the raw partitions), still to
+  // be merged (query::merge_partial_tables).
+  void aggregate(pushdown_request req, read_options ro, query_done<std::vector<query::partial_table>> done);
   void select_labels(const matchers& ms, int64_t mint, int64_t maxt, read_done<std::vector<labels>> done);
   void label_names(const matchers& ms, int64_t mint, int64_t maxt, read_done<std::vector<std::string>> done);
   void label_values(const std::string& name, const matchers& ms, int64_t mint, int64_t maxt,
@@ -101,6 +155,7 @@ class gateway {
   std::chrono::milliseconds timeout_;
   watch_fn watch_;
   std::function<void(std::vector<std::string>)> written_;
+  write_window window_;
 };
 
 // Merges per-shard answers: series with equal labels are joined, samples

@@ -8,6 +8,7 @@
 #include <caf/error.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -19,18 +20,31 @@
 namespace strata::persistence {
 struct tsdb_summary;  // persistence/shard_store.hpp
 }
+namespace strata::query {
+struct partial_table;  // query/plan.hpp
+enum class token_kind : uint8_t;  // query/lexer.hpp
+}
 
 namespace strata::actors {
 
 // shard actor
 using append_atom = caf::atom_constant<caf::atom("append")>;    // (bytes) -> uint64 samples
-using select_atom = caf::atom_constant<caf::atom("select")>;    // (ms, mint, maxt) -> bytes
+// Reads name the partitions to answer (read_plan.hpp's partition_set bytes;
+// empty: all): a shard leaves out series of other partitions.
+using select_atom = caf::atom_constant<caf::atom("select")>;    // (ms, mint, maxt, parts) -> bytes
 using series_atom = caf::atom_constant<caf::atom("series")>;    // (ms, mint, maxt) -> bytes (no samples)
 using names_atom = caf::atom_constant<caf::atom("names")>;      // (ms, mint, maxt) -> strvec
 using values_atom = caf::atom_constant<caf::atom("values")>;    // (name, ms, mint, maxt) -> strvec
 using stats_atom = caf::atom_constant<caf::atom("stats")>;      // () -> (uint64 series, uint64 samples)
 using admin_atom = caf::atom_constant<caf::atom("admin")>;      // ("flush"|"compact") -> string summary
-using buckets_atom = caf::atom_constant<caf::atom("buckets")>;  // (ms, mint, maxt, window_ms) -> bytes (bucket_reply.hpp)
+using buckets_atom = caf::atom_constant<caf::atom("buckets")>;  // (ms, mint, maxt, window_ms, parts) -> bytes (bucket_reply.hpp)
+// (encode_selections, parts) -> partition_set bytes: the partitions of
+// `parts` in which the shard holds a series with samples in a selection.
+using holds_atom = caf::atom_constant<caf::atom("holds")>;
+// (PromQL of a decomposable aggregation, start, end, step, lookback_ms,
+// max_samples, parts) -> encode_partials bytes: the shard's partials of
+// the aggregation at each step over its series of `parts`.
+using partial_atom = caf::atom_constant<caf::atom("partial")>;
 using maintain_atom = caf::atom_constant<caf::atom("maintain")>;  // () to self: housekeeping tick
 using tsdb_atom = caf::atom_constant<caf::atom("tsdb")>;        // () -> bytes (encode_tsdb_summary)
 using mdput_atom = caf::atom_constant<caf::atom("mdput")>;      // (flat metadata) -> uint64 entries written
@@ -62,6 +76,22 @@ result<matchers> decode_matchers(const std::vector<std::string>& flat);
 // checks each entry (check_metadata).
 std::vector<std::string> encode_metadata(const std::vector<metric_metadata>& md);
 result<std::vector<metric_metadata>> decode_metadata(const std::vector<std::string>& flat);
+
+// Selections on the wire: per selection mint, maxt (decimal), the matcher
+// count, then its matcher triples.
+std::vector<std::string> encode_selections(const std::vector<std::pair<matchers, std::pair<int64_t, int64_t>>>& sels);
+result<std::vector<std::pair<matchers, std::pair<int64_t, int64_t>>>> decode_selections(
+    const std::vector<std::string>& flat);
+
+// A partial_table on the wire, little-endian: the op (u8) and k (i64);
+// u32 group count and each group's labels (u32 count, then u32 length +
+// bytes of each name and value); u32 step count and per step a u32 entry
+// count and per entry the group (u32) and the state's fields the op uses
+// as f64 bits: count; sum, sum_c (sum, avg); extreme (min, max); mean, m2
+// (stddev, stdvar); for topk/bottomk the kept series (u32 count, per series
+// its labels and value). Decoding checks every length.
+std::string encode_partials(const query::partial_table& t, query::token_kind op, int64_t k);
+result<query::partial_table> decode_partials(std::string_view bytes);
 
 // A shard's tsdb_summary on the wire: fixed-width little-endian integers
 // (series, chunks, min_t, max_t, pair count), then per pair the name and the

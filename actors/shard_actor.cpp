@@ -10,6 +10,10 @@
 
 #include "actors/bucket_reply.hpp"
 #include "actors/messages.hpp"
+#include "actors/read_plan.hpp"
+#include "cluster/ring.hpp"
+#include "query/parser.hpp"
+#include "query/plan.hpp"
 #include "wire/batch.hpp"
 #include "wire/series_hash.hpp"
 
@@ -87,6 +91,32 @@ std::vector<limit_refusal> apply_series_limit(const persistence::shard_store& st
   }
   return out;
 }
+
+// Keeps the series of `parts` only.
+template <class T>
+void keep_partitions(std::vector<T>& v, const partition_set& parts) {
+  v.erase(std::remove_if(v.begin(), v.end(),
+                         [&](const T& s) { return !parts.has(cluster::partition_of(wire::series_hash(s.lbls))); }),
+          v.end());
+}
+
+// One shard's series of some partitions, for evaluating a pushed-down
+// aggregation where the data lies (raw samples only).
+class store_source final : public query::series_source {
+ public:
+  store_source(const persistence::shard_store& store, partition_set parts)
+      : store_(store), parts_(parts), all_(parts.size() == cluster::partitions) {}
+  result<std::vector<series>> select(const matchers& ms, int64_t mint, int64_t maxt) override {
+    auto out = store_.select(ms, mint, maxt);
+    if (!all_) keep_partitions(out, parts_);
+    return out;
+  }
+
+ private:
+  const persistence::shard_store& store_;
+  partition_set parts_;
+  bool all_;
+};
 
 caf::error limit_error(const limit_refusal& r, size_t max, const status& rest) {
   std::string msg = "series " + r.first + (r.series > 1 ? " and " + std::to_string(r.series - 1) + " more" : "") +
@@ -179,18 +209,50 @@ caf::behavior shard_behavior(caf::stateful_actor<shard_state>* self,
       else if (gauges && gauges->fsync_seconds) gauges->fsync_seconds->observe({}, seconds_since(t0));
       self->delayed_send(self, sync_interval, sync_atom::value);
     },
-    [=](select_atom, const std::vector<std::string>& flat, int64_t mint, int64_t maxt) -> caf::result<std::string> {
+    [=](select_atom, const std::vector<std::string>& flat, int64_t mint, int64_t maxt,
+        const std::string& parts) -> caf::result<std::string> {
       auto ms = decode_matchers(flat);
       if (!ms) return to_caf_error(ms.error());
-      return wire::encode_batch(store->select(*ms, mint, maxt));
+      auto out = store->select(*ms, mint, maxt);
+      if (!parts.empty()) keep_partitions(out, partition_set::decode(parts));
+      return wire::encode_batch(out);
     },
-    [=](buckets_atom, const std::vector<std::string>& flat, int64_t mint, int64_t maxt,
-        int64_t window_ms) -> caf::result<std::string> {
+    [=](buckets_atom, const std::vector<std::string>& flat, int64_t mint, int64_t maxt, int64_t window_ms,
+        const std::string& parts) -> caf::result<std::string> {
       auto ms = decode_matchers(flat);
       if (!ms) return to_caf_error(ms.error());
-      auto r = answer_buckets(*store, *ms, mint, maxt, window_ms);
+      auto r = answer_buckets(*store, *ms, mint, maxt, window_ms, partition_set::decode(parts));
       if (!r) return to_caf_error(r.error());
       return std::move(*r);
+    },
+    [=](holds_atom, const std::vector<std::string>& flat, const std::string& parts) -> caf::result<std::string> {
+      auto sels = decode_selections(flat);
+      if (!sels) return to_caf_error(sels.error());
+      auto want = partition_set::decode(parts);
+      partition_set held;
+      for (const auto& [ms, span] : *sels)
+        for (const auto& ls : store->select_labels(ms, span.first, span.second)) {
+          uint32_t p = cluster::partition_of(wire::series_hash(ls));
+          if (want.has(p)) held.add(p);
+        }
+      return held.encode();
+    },
+    [=](partial_atom, const std::string& text, int64_t start, int64_t end, int64_t step, int64_t lookback_ms,
+        uint64_t max_samples, const std::string& parts) -> caf::result<std::string> {
+      auto e = query::parse(text);
+      if (!e) return to_caf_error(e.error());
+      if (!query::is_decomposable_aggregation(*e))
+        return to_caf_error(error(strata_errc::bad_request, "not a decomposable aggregation: " + text));
+      query::eval_options o;
+      o.lookback_ms = lookback_ms;
+      o.max_samples = static_cast<size_t>(max_samples);
+      store_source src(*store, partition_set::decode(parts));
+      auto r = query::eval_partial_range(*e, src, start, end, step, o);
+      if (!r) return to_caf_error(r.error());
+      int64_t k = 0;
+      for (const auto& entries : r->steps)
+        if (!entries.empty()) k = entries.front().second.k;
+      return encode_partials(*r, std::get<query::aggregate_expr>(query::unwrap_parens(*e).node).op, k);
     },
     [=](series_atom, const std::vector<std::string>& flat, int64_t mint, int64_t maxt) -> caf::result<std::string> {
       auto ms = decode_matchers(flat);

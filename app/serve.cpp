@@ -524,7 +524,8 @@ int serve(const serve_config& c) {
   col_opts.hints = actors::spawn_hints(sys, table, hint_opts);
   std::vector<caf::actor> collectors;
   for (unsigned i = 0; i < c.collectors; ++i) collectors.push_back(actors::spawn_collector(sys, table, col_opts));
-  actors::gateway gw(sys, table, collectors, std::chrono::milliseconds(c.request_timeout_ms));
+  actors::gateway gw(sys, table, collectors, std::chrono::milliseconds(c.request_timeout_ms),
+                     actors::write_window{*max_future, *max_age});
 
   std::atomic<bool> ready{false};
   http::server_options http_opts;

@@ -1,6 +1,8 @@
 #include "http/api.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -14,6 +16,7 @@
 
 #include "query/engine.hpp"
 #include "query/parser.hpp"
+#include "query/plan.hpp"
 #include "wire/remote_write.hpp"
 #include "wire/remote_write_v2.hpp"
 
@@ -199,8 +202,11 @@ result<query::eval_options> query_options(const api_context& ctx, const request&
 
 // Fetches every selection of a query from the shards in parallel and calls
 // `done` with a source over them once all arrived (or with the first failure).
+using gathered_fn =
+    std::function<void(result<std::shared_ptr<prefetched_source>>, std::vector<std::string>, actors::read_stats)>;
+
 void gather(const api_context& ctx, const std::vector<query::selection>& sels, size_t max_samples,
-            std::function<void(result<std::shared_ptr<prefetched_source>>, std::vector<std::string>)> done) {
+            actors::read_options ro, gathered_fn done) {
   struct acc_t {
     std::mutex mu;
     std::vector<prefetched_source::entry> entries;
@@ -209,6 +215,7 @@ void gather(const api_context& ctx, const std::vector<query::selection>& sels, s
     size_t left = 0;
     size_t samples = 0;
     status failure;
+    actors::read_stats stats;
   };
   auto acc = std::make_shared<acc_t>();
   std::vector<const query::selection*> unique;
@@ -231,18 +238,21 @@ void gather(const api_context& ctx, const std::vector<query::selection>& sels, s
     unique.push_back(&s);
   }
   acc->left = unique.size() + unique_buckets.size();
-  if (acc->left == 0) return done(std::make_shared<prefetched_source>(std::vector<prefetched_source::entry>{}), {});
+  if (acc->left == 0)
+    return done(std::make_shared<prefetched_source>(std::vector<prefetched_source::entry>{}), {}, {});
   auto finish = [acc, done] {
-    if (!acc->failure.is_ok()) return done(acc->failure, {});
+    if (!acc->failure.is_ok()) return done(acc->failure, {}, acc->stats);
     done(std::make_shared<prefetched_source>(std::move(acc->entries), std::move(acc->bucket_entries)),
-         std::vector<std::string>(acc->warnings.begin(), acc->warnings.end()));
+         std::vector<std::string>(acc->warnings.begin(), acc->warnings.end()), acc->stats);
   };
   for (size_t i = 0; i < unique_buckets.size(); ++i) {
     const auto& sel = *unique_buckets[i];
     ctx.gateway.select_buckets(
-        sel.label_matchers, sel.mint, sel.maxt, sel.window_ms, max_samples,
-        [acc, i, max_samples, finish](result<std::vector<query::bucket_series>> r, std::vector<std::string> w) {
+        sel.label_matchers, sel.mint, sel.maxt, sel.window_ms, max_samples, ro,
+        [acc, i, max_samples, finish](result<std::vector<query::bucket_series>> r, std::vector<std::string> w,
+                                      actors::read_stats stats) {
           std::unique_lock<std::mutex> lock(acc->mu);
+          acc->stats.add(stats);
           if (!r) {
             if (acc->failure.is_ok()) acc->failure = r.error();
           } else {
@@ -260,9 +270,11 @@ void gather(const api_context& ctx, const std::vector<query::selection>& sels, s
   }
   for (size_t i = 0; i < unique.size(); ++i) {
     const auto& sel = *unique[i];
-    ctx.gateway.select(sel.label_matchers, sel.mint, sel.maxt, max_samples,
-                       [acc, i, max_samples, finish](result<std::vector<series>> r, std::vector<std::string> w) {
+    ctx.gateway.select(sel.label_matchers, sel.mint, sel.maxt, max_samples, ro,
+                       [acc, i, max_samples, finish](result<std::vector<series>> r, std::vector<std::string> w,
+                                                     actors::read_stats stats) {
                          std::unique_lock<std::mutex> lock(acc->mu);
+                         acc->stats.add(stats);
                          if (!r) {
                            if (acc->failure.is_ok()) acc->failure = r.error();
                          } else {
@@ -279,6 +291,149 @@ void gather(const api_context& ctx, const std::vector<query::selection>& sels, s
                          finish();
                        });
   }
+}
+
+// The read parameters of /query and /query_range: partial_response
+// (default true), pushdown (default true: aggregations run at the shards)
+// and stats (any value but empty or "none": data.stats is filled).
+struct query_params {
+  actors::read_options read;
+  bool pushdown = true;
+  bool stats = false;
+};
+
+result<bool> bool_param(const request& req, const char* name, bool fallback) {
+  if (!req.has_param(name)) return fallback;
+  std::string v(req.param(name));
+  if (v == "true" || v == "1") return true;
+  if (v == "false" || v == "0") return false;
+  return error(strata_errc::bad_request,
+               std::string("invalid parameter \"") + name + "\": \"" + v + "\" is not one of true, false, 1, 0");
+}
+
+result<query_params> read_query_params(const request& req) {
+  query_params qp;
+  auto partial = bool_param(req, "partial_response", true);
+  if (!partial) return partial.error();
+  qp.read.partial_response = *partial;
+  auto push = bool_param(req, "pushdown", true);
+  if (!push) return push.error();
+  qp.pushdown = *push;
+  std::string st(req.param("stats"));
+  qp.stats = !st.empty() && st != "none";
+  return qp;
+}
+
+using evaluated_fn = std::function<void(result<query::query_result>, std::vector<std::string>, actors::read_stats)>;
+
+// Evaluates `e` over the cluster on the grid start, start + step, ..., end
+// (an instant query: start == end, step 0). The decomposable aggregations
+// of `e` (query::pushable_aggregations, raw samples only) run at the shards
+// through gateway::aggregate and are merged here; every other selection is
+// gathered, each sample from one replica; then the engine evaluates the
+// rest. The same answer as evaluating everything here.
+void run_query(const api_context& ctx, std::shared_ptr<const query::expr> e, int64_t start, int64_t end, int64_t step,
+               query::eval_options opts, query_params qp, evaluated_fn done) {
+  auto sels = query::selections(*e, start, end, step, opts);
+  std::vector<const query::expr*> roots;
+  std::vector<std::vector<query::selection>> root_sels;
+  // With every shard on this node there is no network to spare: evaluate here.
+  auto view = ctx.table.snapshot();
+  bool remote = std::any_of(view->shards.begin(), view->shards.end(), [](const auto& s) { return !s.local; });
+  if (qp.pushdown && remote)
+    for (const query::expr* r : query::pushable_aggregations(*e)) {
+      auto rs = query::selections(*r, start, end, step, opts);
+      if (std::any_of(rs.begin(), rs.end(), [](const query::selection& x) { return x.window_ms > 0; })) continue;
+      roots.push_back(r);
+      root_sels.push_back(std::move(rs));
+    }
+  // What is left to gather: every selection but one occurrence of each pushed one.
+  auto key = [](const query::selection& x) {
+    return prefetched_source::bucket_key(x.label_matchers, x.mint, x.maxt, x.window_ms);
+  };
+  std::vector<std::string> pushed_keys;
+  for (const auto& rs : root_sels)
+    for (const auto& x : rs) pushed_keys.push_back(key(x));
+  std::vector<query::selection> rest;
+  for (auto& x : sels) {
+    auto it = std::find(pushed_keys.begin(), pushed_keys.end(), key(x));
+    if (it != pushed_keys.end()) pushed_keys.erase(it);
+    else rest.push_back(std::move(x));
+  }
+
+  struct acc_t {
+    std::mutex mu;
+    size_t left = 0;
+    status failure;
+    std::set<std::string> warnings;
+    actors::read_stats stats;
+    std::shared_ptr<prefetched_source> src;
+    std::vector<std::pair<const query::expr*, query::matrix>> pre;
+  };
+  auto acc = std::make_shared<acc_t>();
+  acc->left = roots.size() + 1;
+  acc->pre.resize(roots.size());
+  auto finish = [acc, e, start, end, step, opts, done]() mutable {
+    std::vector<std::string> w(acc->warnings.begin(), acc->warnings.end());
+    if (!acc->failure.is_ok()) return done(acc->failure, std::move(w), acc->stats);
+    if (!acc->pre.empty()) opts.precomputed = &acc->pre;
+    auto res = step == 0 ? query::eval_instant(*e, *acc->src, start, opts)
+                         : query::eval_range(*e, *acc->src, start, end, step, opts);
+    done(std::move(res), std::move(w), acc->stats);
+  };
+  auto one_done = [acc, finish](status st, std::vector<std::string> w, actors::read_stats stats) mutable {
+    std::unique_lock<std::mutex> lock(acc->mu);
+    if (!st && acc->failure.is_ok()) acc->failure = st;
+    acc->warnings.insert(w.begin(), w.end());
+    acc->stats.add(stats);
+    if (--acc->left > 0) return;
+    lock.unlock();
+    finish();
+  };
+  for (size_t i = 0; i < roots.size(); ++i) {
+    actors::pushdown_request req;
+    req.text = query::to_string(*roots[i]);
+    req.start = start;
+    req.end = end;
+    req.step = step;
+    req.opts = opts;
+    req.selections = std::move(root_sels[i]);
+    const query::expr* root = roots[i];
+    ctx.gateway.aggregate(
+        std::move(req), qp.read,
+        [acc, i, root, start, step, one_done](result<std::vector<query::partial_table>> r,
+                                               std::vector<std::string> w, actors::read_stats stats) mutable {
+          if (!r) return one_done(r.error(), std::move(w), stats);
+          auto m = query::merge_partial_tables(*root, std::move(*r), start, step == 0 ? 1 : step);
+          {
+            std::lock_guard<std::mutex> lock(acc->mu);
+            acc->pre[i] = {root, std::move(m)};
+          }
+          one_done(status::ok(), std::move(w), stats);
+        });
+  }
+  gather(ctx, rest, opts.max_samples, qp.read,
+         [acc, one_done](result<std::shared_ptr<prefetched_source>> src, std::vector<std::string> w,
+                         actors::read_stats stats) mutable {
+           if (!src) return one_done(src.error(), std::move(w), stats);
+           {
+             std::lock_guard<std::mutex> lock(acc->mu);
+             acc->src = std::move(*src);
+           }
+           one_done(status::ok(), std::move(w), stats);
+         });
+}
+
+// Adds data.stats (Prometheus's `stats` parameter) to an answer: what this
+// query received from other nodes.
+std::string with_stats(std::string body, const actors::read_stats& st) {
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.contains("data")) return body;
+  j["data"]["stats"]["cluster"] = {{"remoteBytes", st.remote_bytes},
+                                   {"remoteSeries", st.remote_series},
+                                   {"remoteSamples", st.remote_samples},
+                                   {"remotePartials", st.remote_partials}};
+  return j.dump();
 }
 
 // The data of /api/v1/status/tsdb, in Prometheus's shape and key order.
@@ -484,20 +639,21 @@ void handle_write(const api_context& ctx, std::shared_ptr<api_metrics> m, reques
 void handle_query(const api_context& ctx, request&& req, respond_fn respond) {
   auto t = time_param(req, "time", now_ms());
   if (!t) return respond(json_error(t.error()));
+  auto qp = read_query_params(req);
+  if (!qp) return respond(json_error(qp.error()));
   auto e = query::parse(req.param("query"));
   if (!e) return respond(json_error(e.error()));
   auto expr = std::make_shared<query::expr>(std::move(*e));
   auto opts_r = query_options(ctx, req);
   if (!opts_r) return respond(json_error(opts_r.error()));
-  query::eval_options opts = *opts_r;
-  int64_t at = *t;
-  gather(ctx, query::selections(*expr, at, at, 0, opts), opts.max_samples,
-         [=](result<std::shared_ptr<prefetched_source>> src, std::vector<std::string> warnings) {
-           if (!src) return respond(eval_error(src.error()));
-           auto res = query::eval_instant(*expr, **src, at, opts);
-           if (!res) return respond(eval_error(res.error()));
-           respond(json_ok(result_json(*res, std::move(warnings))));
-         });
+  bool stats = qp->stats;
+  run_query(ctx, expr, *t, *t, 0, *opts_r, *qp,
+            [respond, stats](result<query::query_result> res, std::vector<std::string> warnings,
+                             actors::read_stats st) {
+              if (!res) return respond(eval_error(res.error()));
+              auto body = result_json(*res, std::move(warnings));
+              respond(json_ok(stats ? with_stats(std::move(body), st) : std::move(body)));
+            });
 }
 
 void handle_query_range(const api_context& ctx, request&& req, respond_fn respond) {
@@ -515,20 +671,21 @@ void handle_query_range(const api_context& ctx, request&& req, respond_fn respon
   if ((*end - *start) / *step >= static_cast<int64_t>(ctx.options.max_points_per_series))
     return respond(bad_data("exceeded maximum resolution of " + std::to_string(ctx.options.max_points_per_series) +
                             " points per timeseries. Try decreasing the query resolution (?step=XX)"));
+  auto qp = read_query_params(req);
+  if (!qp) return respond(json_error(qp.error()));
   auto e = query::parse(req.param("query"));
   if (!e) return respond(json_error(e.error()));
   auto expr = std::make_shared<query::expr>(std::move(*e));
   auto opts_r = query_options(ctx, req);
   if (!opts_r) return respond(json_error(opts_r.error()));
-  query::eval_options opts = *opts_r;
-  int64_t s = *start, en = *end, st = *step;
-  gather(ctx, query::selections(*expr, s, en, st, opts), opts.max_samples,
-         [=](result<std::shared_ptr<prefetched_source>> src, std::vector<std::string> warnings) {
-           if (!src) return respond(eval_error(src.error()));
-           auto res = query::eval_range(*expr, **src, s, en, st, opts);
-           if (!res) return respond(eval_error(res.error()));
-           respond(json_ok(result_json(*res, std::move(warnings))));
-         });
+  bool stats = qp->stats;
+  run_query(ctx, expr, *start, *end, *step, *opts_r, *qp,
+            [respond, stats](result<query::query_result> res, std::vector<std::string> warnings,
+                             actors::read_stats st) {
+              if (!res) return respond(eval_error(res.error()));
+              auto body = result_json(*res, std::move(warnings));
+              respond(json_ok(stats ? with_stats(std::move(body), st) : std::move(body)));
+            });
 }
 
 void handle_series(const api_context& ctx, request&& req, respond_fn respond) {
@@ -624,11 +781,8 @@ void eval_instant_async(const api_context& ctx, std::shared_ptr<const query::exp
   opts.tiers = ctx.options.rollup_tiers;
   opts.raw_retention_ms = ctx.options.raw_retention_ms;
   opts.now_ms = now_ms();
-  gather(ctx, query::selections(*e, t_ms, t_ms, 0, opts), opts.max_samples,
-         [e, t_ms, opts, done](result<std::shared_ptr<prefetched_source>> src, std::vector<std::string>) {
-           if (!src) return done(src.error());
-           done(query::eval_instant(*e, **src, t_ms, opts));
-         });
+  run_query(ctx, e, t_ms, t_ms, 0, opts, query_params{},
+            [done](result<query::query_result> r, std::vector<std::string>, actors::read_stats) { done(std::move(r)); });
 }
 
 void register_api(server& srv, const api_context& ctx) {

@@ -344,6 +344,24 @@ result<std::vector<series>> evaluator::fetch(const matchers& ms, int64_t mint, i
 }
 
 result<value> evaluator::eval(const expr& e) {
+  if (opts_.precomputed)
+    for (const auto& [at, m] : *opts_.precomputed) {
+      if (at != &e) continue;
+      vec_value out;
+      for (const auto& s : m) {
+        vseries vs;
+        vs.metric = s.lbls;
+        vs.v.assign(grid_.n, 0);
+        vs.ok.assign(grid_.n, 0);
+        for (const auto& x : s.samples) {
+          if (x.t < grid_.start) continue;
+          auto k = static_cast<size_t>((x.t - grid_.start) / grid_.step);
+          if (k < grid_.n && grid_.at(k) == x.t) vs.v[k] = x.v, vs.ok[k] = 1;
+        }
+        out.series.push_back(std::move(vs));
+      }
+      return value{std::move(out)};
+    }
   return std::visit(
       [&](const auto& n) -> result<value> {
         using T = std::decay_t<decltype(n)>;

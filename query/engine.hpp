@@ -56,6 +56,12 @@ struct eval_options {
   // The widest tier a query may read; 0 reads raw samples only (the
   // max_source_resolution query parameter).
   int64_t max_rollup_window_ms = std::numeric_limits<int64_t>::max();
+  // Values of subtrees computed elsewhere (aggregations pushed down to the
+  // shards and merged): the evaluator answers these nodes, found by
+  // address, with them instead of evaluating them. Each series holds its
+  // values at the query's evaluation times, in the order a node's result
+  // has them. Not owned; null: none.
+  const std::vector<std::pair<const expr*, matrix>>* precomputed = nullptr;
 };
 
 result<query_result> eval_instant(const expr& e, series_source& src, int64_t t_ms, const eval_options& o);

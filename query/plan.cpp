@@ -191,7 +191,7 @@ void partial_aggregate::merge(const partial_aggregate& o) {
 double partial_aggregate::finish() const {
   switch (op) {
     case token_kind::kw_sum: return std::isinf(sum) ? sum : sum + sum_c;
-    case token_kind::kw_avg: return (std::isinf(sum) ? sum : sum + sum_c) / count;
+    case token_kind::kw_avg: return std::isinf(sum) ? sum / count : sum / count + sum_c / count;  // as the engine's avg
     case token_kind::kw_count: return count;
     case token_kind::kw_group: return 1;
     case token_kind::kw_min:
@@ -243,6 +243,120 @@ vector merge_partials(const expr& agg_expr, std::vector<std::vector<partial_grou
     }
     out.push_back({g, sample{t_ms, st.finish()}});
   }
+  return out;
+}
+
+result<partial_table> eval_partial_range(const expr& agg_expr, series_source& shard, int64_t start_ms, int64_t end_ms,
+                                         int64_t step_ms, const eval_options& o) {
+  const auto& a = std::get<aggregate_expr>(unwrap_parens(agg_expr).node);
+  if (step_ms <= 0 || end_ms == start_ms) step_ms = 1;
+  size_t steps = static_cast<size_t>((end_ms - start_ms) / step_ms) + 1;
+  auto in = eval_range(*a.operand, shard, start_ms, end_ms, step_ms, o);
+  if (!in) return in.error();
+  int64_t k = 0;
+  if (a.param) {
+    auto p = eval_instant(*a.param, shard, start_ms, o);
+    if (!p) return p.error();
+    double v = std::get<scalar_result>(p->value).v;
+    k = std::isnan(v) ? 0 : static_cast<int64_t>(std::max(std::min(v, 1e15), -1e15));
+  }
+  // Groups are found once per series; states are dense per step and group.
+  std::map<labels, uint32_t> index;
+  std::vector<std::vector<partial_aggregate>> at(steps);
+  for (const auto& s : std::get<matrix>(in->value)) {
+    auto next = static_cast<uint32_t>(index.size());
+    auto [it, fresh] = index.try_emplace(group_of(s.lbls, a), next);
+    if (fresh) {
+      partial_aggregate empty;
+      empty.op = a.op;
+      empty.k = k;
+      for (auto& row : at) row.push_back(empty);
+    }
+    for (const auto& x : s.samples) at[static_cast<size_t>((x.t - start_ms) / step_ms)][it->second].add(x.v, &s.lbls);
+  }
+  partial_table out;
+  out.groups.resize(index.size());
+  for (auto& [g, j] : index) out.groups[j] = g;
+  out.steps.resize(steps);
+  for (size_t i = 0; i < steps; ++i)
+    for (uint32_t j = 0; j < at[i].size(); ++j)
+      if (at[i][j].count > 0) out.steps[i].emplace_back(j, std::move(at[i][j]));
+  return out;
+}
+
+matrix merge_partial_tables(const expr& agg_expr, std::vector<partial_table> shards, int64_t start_ms,
+                            int64_t step_ms) {
+  const auto& a = std::get<aggregate_expr>(unwrap_parens(agg_expr).node);
+  bool ranked = a.op == token_kind::kw_topk || a.op == token_kind::kw_bottomk;
+  // Every shard's group numbers mapped to one numbering, in label order.
+  std::map<labels, uint32_t> ids;
+  size_t steps = 0;
+  for (const auto& t : shards) {
+    for (const auto& g : t.groups) ids.emplace(g, 0);
+    steps = std::max(steps, t.steps.size());
+  }
+  std::vector<const labels*> by_id;
+  for (auto& [g, id] : ids) {
+    id = static_cast<uint32_t>(by_id.size());
+    by_id.push_back(&g);
+  }
+  std::vector<std::vector<uint32_t>> remap(shards.size());
+  for (size_t i = 0; i < shards.size(); ++i)
+    for (const auto& g : shards[i].groups) remap[i].push_back(ids[g]);
+  matrix out;
+  std::map<labels, size_t> series_at;
+  auto emit = [&](const labels& ls, sample x) {
+    auto [it, fresh] = series_at.try_emplace(ls, out.size());
+    if (fresh) out.push_back({ls, {}});
+    out[it->second].samples.push_back(x);
+  };
+  std::vector<partial_aggregate> merged(by_id.size());
+  for (size_t k = 0; k < steps; ++k) {
+    for (auto& m : merged) m = partial_aggregate{};
+    for (size_t i = 0; i < shards.size(); ++i) {
+      if (k >= shards[i].steps.size()) continue;
+      for (auto& [g, st] : shards[i].steps[k]) {
+        auto& into = merged[remap[i][g]];
+        if (into.count == 0) into = std::move(st);
+        else into.merge(st);
+      }
+    }
+    int64_t t = start_ms + static_cast<int64_t>(k) * step_ms;
+    for (size_t g = 0; g < merged.size(); ++g) {
+      if (merged[g].count == 0) continue;
+      if (ranked) {
+        for (const auto& x : merged[g].kept) emit(x.metric, sample{t, x.s.v});
+      } else {
+        emit(*by_id[g], sample{t, merged[g].finish()});
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<const expr*> pushable_aggregations(const expr& e) {
+  if (is_decomposable_aggregation(e)) {
+    const auto& a = std::get<aggregate_expr>(unwrap_parens(e).node);
+    if (a.without || !contains(a.grouping, metric_name_label)) return {&e};
+  }
+  std::vector<const expr*> out;
+  auto add = [&](const expr& child) {
+    auto sub = pushable_aggregations(child);
+    out.insert(out.end(), sub.begin(), sub.end());
+  };
+  std::visit(
+      [&](const auto& n) {
+        using T = std::decay_t<decltype(n)>;
+        if constexpr (std::is_same_v<T, paren_expr>) add(*n.inner);
+        else if constexpr (std::is_same_v<T, unary_expr>) add(*n.operand);
+        else if constexpr (std::is_same_v<T, binary_expr>) add(*n.lhs), add(*n.rhs);
+        else if constexpr (std::is_same_v<T, call_expr>) {
+          for (const auto& a : n.args) add(*a);
+        } else if constexpr (std::is_same_v<T, aggregate_expr>) {
+          add(*n.operand);
+        }
+      },
+      e.node);
   return out;
 }
 

@@ -16,6 +16,7 @@
 // subtrees' results.
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/status.hpp"
@@ -72,5 +73,31 @@ result<std::vector<partial_group>> eval_partial(const expr& agg, series_source& 
 // vector a single node would answer (groups sorted by labels; topk/bottomk
 // answer their series).
 vector merge_partials(const expr& agg, std::vector<std::vector<partial_group>> shards, int64_t t_ms);
+
+// A shard's partials of one aggregation over a grid: every group once, then
+// per step the states of the groups that have a value there (index into
+// `groups`, state).
+struct partial_table {
+  std::vector<labels> groups;
+  std::vector<std::vector<std::pair<uint32_t, partial_aggregate>>> steps;
+};
+
+// eval_partial at every step start, start + step, ..., end (an instant
+// query: start == end), the operand evaluated once over the whole grid.
+// REQUIRES: is_decomposable_aggregation(agg).
+result<partial_table> eval_partial_range(const expr& agg, series_source& shard, int64_t start_ms, int64_t end_ms,
+                                         int64_t step_ms, const eval_options& o);
+
+// Merges the shards' tables step by step and finishes them: the
+// aggregation's result on the grid, one series per output series with a
+// sample at each step where it has a value, in the order merge_partials
+// gives them at their first step.
+matrix merge_partial_tables(const expr& agg, std::vector<partial_table> shards, int64_t start_ms, int64_t step_ms);
+
+// The decomposable aggregations of `e` that a coordinator may have the
+// shards compute for a query evaluated on its own grid: not below a
+// subquery (whose grid differs), not grouping by __name__ (a shard sees
+// names already dropped), outermost first.
+std::vector<const expr*> pushable_aggregations(const expr& e);
 
 }  // namespace strata::query

@@ -110,8 +110,8 @@ TEST_F(LocalShards, WriteSpreadsSeriesAndSelectFindsThemAll) {
   }
 
   std::promise<result<std::vector<series>>> read;
-  gw_->select({*matcher::make(matcher::op::re, "i", "1.")}, 0, 1500, 1000,
-              [&](result<std::vector<series>> r, std::vector<std::string>) { read.set_value(std::move(r)); });
+  gw_->select({*matcher::make(matcher::op::re, "i", "1.")}, 0, 1500, 1000, {},
+              [&](result<std::vector<series>> r, std::vector<std::string>, read_stats) { read.set_value(std::move(r)); });
   auto got = read.get_future().get();
   ASSERT_TRUE(got.is_ok());
   ASSERT_EQ(got->size(), 10u);  // i = 10..19
@@ -135,8 +135,8 @@ TEST_F(LocalShards, SelectPastTheSampleLimitFails) {
   ASSERT_TRUE(wrote.get_future().get().is_ok());
   auto read = [&](size_t limit) {
     std::promise<result<std::vector<series>>> p;
-    gw_->select({*matcher::make(matcher::op::eq, "__name__", "m")}, 0, 5000, limit,
-                [&](result<std::vector<series>> r, std::vector<std::string>) { p.set_value(std::move(r)); });
+    gw_->select({*matcher::make(matcher::op::eq, "__name__", "m")}, 0, 5000, limit, {},
+                [&](result<std::vector<series>> r, std::vector<std::string>, read_stats) { p.set_value(std::move(r)); });
     return p.get_future().get();
   };
   auto over = read(59);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 #include <random>
 
 #include "query/parser.hpp"
@@ -112,6 +113,70 @@ TEST(Pushdown, MergedShardAnswersEqualSingleNode) {
       else EXPECT_EQ(merged[i].s.v, expect[i].s.v);
     }
   }
+}
+
+// Range partials: per step, the merged partials of three shards equal the
+// single-node range answer at that step.
+TEST(Pushdown, RangePartialsMergedPerStepEqualSingleNodeRange) {
+  memory_source all;
+  std::vector<memory_source> shards(3);
+  for (int i = 0; i < 24; ++i) {
+    series s{{{"__name__", "m"}, {"i", std::to_string(i)}, {"job", std::string(1, static_cast<char>('a' + i % 3))}},
+             {}};
+    sort_labels(s.lbls);
+    for (int t = 0; t <= 40; ++t) s.samples.push_back({t * 15000, double(t * (i + 1))});
+    shards[i % 3].add(s);
+    all.add(std::move(s));
+  }
+  const int64_t start = 120000, end = 600000, step = 60000;
+  for (const char* text : {"sum by (job) (rate(m[2m]))", "count(m)", "max by (job) (m)", "topk(2, m)"}) {
+    SCOPED_TRACE(text);
+    auto e = q(text);
+    auto single = eval_range(e, all, start, end, step, {});
+    ASSERT_TRUE(single.is_ok()) << single.error().message();
+    std::vector<partial_table> per_shard;
+    for (auto& sh : shards) {
+      auto p = eval_partial_range(e, sh, start, end, step, {});
+      ASSERT_TRUE(p.is_ok()) << p.error().message();
+      ASSERT_EQ(p->steps.size(), 9u);
+      per_shard.push_back(std::move(*p));
+    }
+    std::map<labels, std::vector<sample>> merged;
+    for (auto& s : merge_partial_tables(e, std::move(per_shard), start, step)) merged[s.lbls] = std::move(s.samples);
+    const auto& expect = std::get<matrix>(single->value);
+    ASSERT_EQ(merged.size(), expect.size());
+    for (const auto& s : expect) {
+      ASSERT_EQ(merged[s.lbls].size(), s.samples.size()) << to_string(s.lbls);
+      for (size_t i = 0; i < s.samples.size(); ++i) {
+        EXPECT_EQ(merged[s.lbls][i].t, s.samples[i].t);
+        EXPECT_EQ(merged[s.lbls][i].v, s.samples[i].v);
+      }
+    }
+  }
+}
+
+TEST(Pushdown, PushableAggregationsStopAtSubqueriesAndNameGrouping) {
+  auto e = q("sum(rate(a[5m])) / max_over_time(sum(b)[10m:1m]) + count by (__name__) (c) + histogram_quantile(0.9, sum by (le) (rate(h[5m])))");
+  auto roots = pushable_aggregations(e);
+  ASSERT_EQ(roots.size(), 2u);
+  EXPECT_EQ(to_string(*roots[0]), "sum(rate(a[5m]))");
+  EXPECT_EQ(to_string(*roots[1]), "sum by (le) (rate(h[5m]))");
+}
+
+// The engine answers a precomputed node with the given values instead of
+// evaluating it (the coordinator's merged pushdown results).
+TEST(Pushdown, PrecomputedNodesAreNotEvaluated) {
+  memory_source empty;
+  auto e = q("sum(x) * 2");
+  const auto& b = std::get<binary_expr>(e.node);
+  std::vector<std::pair<const expr*, matrix>> pre{{b.lhs.get(), matrix{series{{}, {{60000, 21}}}}}};
+  eval_options o;
+  o.precomputed = &pre;
+  auto r = eval_instant(e, empty, 60000, o);
+  ASSERT_TRUE(r.is_ok()) << r.error().message();
+  const auto& v = std::get<vector>(r->value);
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].s.v, 42);
 }
 
 }  // namespace

@@ -1,0 +1,165 @@
+// The read planner: one live owner per partition and epoch, epochs chosen by
+// the write window, members that stayed through an epoch preferred.
+#include "actors/read_plan.hpp"
+
+#include "actors/messages.hpp"
+#include "query/plan.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace strata::actors {
+namespace {
+
+const std::string a = "127.0.0.1:1", b = "127.0.0.1:2", c = "127.0.0.1:3";
+
+// Live members with one shard each (no actors: the planner reads nodes only).
+shard_view view_of(std::vector<std::string> live, uint32_t rf, std::shared_ptr<cluster::epoch_history> h = nullptr) {
+  shard_view v;
+  for (const auto& n : live) v.shards.push_back({caf::actor(), n, 0, false});
+  v.members = live;
+  v.rf = rf;
+  v.epochs = std::move(h);
+  place(v);
+  return v;
+}
+
+std::shared_ptr<cluster::epoch_history> history(std::vector<std::pair<int64_t, std::vector<std::string>>> es,
+                                                uint32_t rf) {
+  auto h = std::make_shared<cluster::epoch_history>();
+  for (auto& [t, members] : es) h->advance(members, rf, t);
+  return h;
+}
+
+TEST(ReadPlan, EachPartitionIsAskedOfOneOwner) {
+  auto v = view_of({a, b, c}, 2);
+  auto plan = plan_read(v, 0, 1000, {}, {}, partition_set::all());
+  EXPECT_EQ(plan.unowned_count, 0u);
+  std::vector<int> asked(cluster::partitions, 0);
+  for (const auto& [node, parts] : plan.by_node)
+    for (uint32_t p : parts.list()) {
+      ++asked[p];
+      auto os = cluster::owners(v.members, p, 2);
+      EXPECT_NE(std::find(os.begin(), os.end(), node), os.end()) << p;
+    }
+  EXPECT_TRUE(std::all_of(asked.begin(), asked.end(), [](int n) { return n == 1; }));
+  EXPECT_EQ(plan.by_node.size(), 3u);  // the load is spread over every replica
+}
+
+TEST(ReadPlan, ADownOwnerIsReplacedByTheOtherReplica) {
+  auto v = view_of({a, b}, 2, history({{0, {a, b, c}}}, 2));
+  auto plan = plan_read(v, 0, 1000, {}, {}, partition_set::all());
+  EXPECT_EQ(plan.unowned_count, 0u);
+  EXPECT_EQ(plan.by_node.count(c), 0u);
+  uint32_t total = 0;
+  for (const auto& [node, parts] : plan.by_node) total += parts.size();
+  EXPECT_EQ(total, cluster::partitions);
+}
+
+TEST(ReadPlan, WithOneReplicaADownOwnersPartitionsAreUnowned) {
+  auto v = view_of({a, b}, 1, history({{0, {a, b, c}}}, 1));
+  auto plan = plan_read(v, 0, 1000, {}, {}, partition_set::all());
+  uint32_t owned_by_c = 0;
+  for (uint32_t p = 0; p < cluster::partitions; ++p) {
+    bool c_owns = cluster::owners({a, b, c}, p, 1)[0] == c;
+    owned_by_c += c_owns;
+    EXPECT_EQ(plan.unowned.has(p), c_owns) << p;
+  }
+  EXPECT_EQ(plan.unowned_count, owned_by_c);
+  EXPECT_EQ(plan.missing_nodes, std::set<std::string>{c});
+  // A node that failed during the read counts as down.
+  auto without_b = plan_read(v, 0, 1000, {}, {b}, partition_set::all());
+  EXPECT_EQ(without_b.by_node.size(), 1u);
+  EXPECT_EQ(without_b.missing_nodes, (std::set<std::string>{b, c}));
+}
+
+TEST(ReadPlan, EpochsThatCannotHoldTheRangeAreNotAsked) {
+  auto v = view_of({a, b}, 1, history({{0, {a}}, {1'000'000, {a, b}}}, 1));
+  write_window w{10'000, 0};
+  // Writes of the first epoch ended by 1,000,000 + 10 s: a later range is the second epoch's alone.
+  auto late = plan_read(v, 2'000'000, 3'000'000, w, {}, partition_set::all());
+  for (uint32_t p = 0; p < cluster::partitions; ++p) ASSERT_EQ(late.spread[p], 1) << p;
+  EXPECT_EQ(late.by_node.size(), 2u);
+  // An earlier range meets both: partitions that moved to b are asked of a and b.
+  auto early = plan_read(v, 500'000, 3'000'000, w, {}, partition_set::all());
+  for (uint32_t p = 0; p < cluster::partitions; ++p) {
+    bool moved = cluster::owners({a, b}, p, 1)[0] == b;
+    ASSERT_EQ(early.spread[p], moved ? 2 : 1) << p;
+  }
+}
+
+TEST(ReadPlan, AMemberThatStayedThroughAnEpochIsPreferred) {
+  // b left (a new epoch without it) and came back: for the first epoch a,
+  // which stayed, is asked, and reused for the last, so one node reads all.
+  auto v = view_of({a, b}, 2, history({{0, {a, b}}, {1000, {a}}, {2000, {a, b}}}, 2));
+  auto plan = plan_read(v, 0, 3000, {}, {}, partition_set::all());
+  ASSERT_EQ(plan.by_node.size(), 1u);
+  EXPECT_EQ(plan.by_node.begin()->first, a);
+  EXPECT_EQ(plan.by_node.begin()->second.size(), cluster::partitions);
+}
+
+TEST(ReadPlan, PartitionSetsRoundTrip) {
+  partition_set s;
+  for (uint32_t p : {0u, 63u, 64u, 4095u}) s.add(p);
+  auto back = partition_set::decode(s.encode());
+  EXPECT_EQ(back.list(), (std::vector<uint32_t>{0, 63, 64, 4095}));
+  EXPECT_EQ(s.encode().size(), 512u);
+  EXPECT_EQ(partition_set::decode("").size(), cluster::partitions);
+  // Only the named partitions: planning a subset plans nothing else.
+  auto v = view_of({a, b}, 1);
+  auto plan = plan_read(v, 0, 1, {}, {}, s);
+  uint32_t total = 0;
+  for (const auto& [node, parts] : plan.by_node) total += parts.size();
+  EXPECT_EQ(total, 4u);
+}
+
+TEST(PartialsWire, RoundTripBitForBitAndDamageIsAnError) {
+  query::partial_table t;
+  t.groups = {{{"job", "a"}}, {}};
+  query::partial_aggregate st;
+  st.op = query::token_kind::kw_topk;
+  st.count = 3;
+  st.k = 2;
+  st.kept = {{{{"__name__", "m"}, {"i", "1"}}, {0, 7.5}}, {{{"__name__", "m"}, {"i", "2"}}, {0, std::nan("")}}};
+  t.steps = {{{1, st}}, {}};
+  auto bytes = encode_partials(t, query::token_kind::kw_topk, 2);
+  auto back = decode_partials(bytes);
+  ASSERT_TRUE(back.is_ok()) << back.error().message();
+  EXPECT_EQ(back->groups, t.groups);
+  ASSERT_EQ(back->steps.size(), 2u);
+  ASSERT_EQ(back->steps[0].size(), 1u);
+  EXPECT_TRUE(back->steps[1].empty());
+  const auto& [g, s] = back->steps[0][0];
+  EXPECT_EQ(g, 1u);
+  EXPECT_EQ(s.op, query::token_kind::kw_topk);
+  EXPECT_EQ(s.k, 2);
+  EXPECT_EQ(s.count, 3);
+  ASSERT_EQ(s.kept.size(), 2u);
+  EXPECT_EQ(s.kept[0].metric, st.kept[0].metric);
+  EXPECT_EQ(s.kept[0].s.v, 7.5);
+  EXPECT_TRUE(std::isnan(s.kept[1].s.v));
+  // A sum keeps its compensation bit for bit.
+  query::partial_aggregate sum;
+  sum.op = query::token_kind::kw_sum;
+  sum.count = 2;
+  sum.sum = 0.1;
+  sum.sum_c = -1e-17;
+  query::partial_table ts;
+  ts.groups = {{}};
+  ts.steps = {{{0, sum}}};
+  auto sb = decode_partials(encode_partials(ts, query::token_kind::kw_sum, 0));
+  ASSERT_TRUE(sb.is_ok());
+  EXPECT_EQ(sb->steps[0][0].second.sum, 0.1);
+  EXPECT_EQ(sb->steps[0][0].second.sum_c, -1e-17);
+  EXPECT_FALSE(decode_partials(bytes.substr(0, bytes.size() - 1)).is_ok());
+  EXPECT_FALSE(decode_partials(bytes + "x").is_ok());
+  // A group number past the group list is damage, not a crash later.
+  auto past = t;
+  past.steps[0][0].first = 5;
+  EXPECT_FALSE(decode_partials(encode_partials(past, query::token_kind::kw_topk, 2)).is_ok());
+}
+
+}  // namespace
+}  // namespace strata::actors
