@@ -210,15 +210,22 @@ class FaultLoop:
             time.sleep(calm)
 
     def check_sees_down(self, targets, hold):
-        """Holds a cut for `hold` seconds; by then each side must see the other down."""
+        """Holds a cut for `hold` seconds, and on until each side sees the
+        other down (a violation if that takes more than 30 s more)."""
         time.sleep(hold)
         a, b = targets
+        deadline = time.monotonic() + 30
         for x, y in ((a, b), (b, a)):
-            v = self.c.view(x)
             peer = "127.0.0.1:%d" % self.c.cluster_port(y)
-            if v is None or peer not in v[1]:
-                self.violations.append("node %d did not see node %d down after a %.1f s cut: %s" % (
-                    x + 1, y + 1, hold, v and sorted(v[1])))
+            while True:
+                v = self.c.view(x)
+                if v and peer in v[1]:
+                    break
+                if time.monotonic() > deadline:
+                    self.violations.append("node %d did not see node %d down during a %.1f s cut: it sees %s down" % (
+                        x + 1, y + 1, hold + 30, v and sorted(v[1])))
+                    break
+                time.sleep(0.2)
 
     def heal_all(self):
         if self.frozen:
