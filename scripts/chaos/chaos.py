@@ -4,7 +4,8 @@ then a proof that every acknowledged sample is readable exactly once through
 every node.
 
   scripts/chaos/chaos.py [--nodes 3] [--rf 2] [--duration 120] [--scenarios kill,stop,partition]
-                         [--seed S] [--bin build/app/strata] [--base-port 19300] [--dir DIR] [--keep]
+                         [--seed S] [--bin build/app/strata] [--base-port P] [--dir DIR] [--keep]
+                         [--allow-peer-timeouts] [--summary-json FILE]
 
 It starts the cluster with scripts/cluster-up.sh (its own --dir and --base-port),
 runs the writer and the querier (workload.py) and a fault loop that, one fault
@@ -311,7 +312,7 @@ def main(argv):
         a.seed, a.nodes, a.rf, a.duration, ",".join(a.scenarios), a.base_port, a.base_port + 10 * (a.nodes - 1) + 1,
         dir_), flush=True)
     print("chaos: replay with: %s --nodes %d --rf %d --duration %g --scenarios %s --seed %d" % (
-        os.path.relpath(os.path.abspath(__file__)), a.nodes, a.rf, a.duration, ",".join(a.scenarios), a.seed), flush=True)
+        sys.argv[0], a.nodes, a.rf, a.duration, ",".join(a.scenarios), a.seed), flush=True)
 
     skip = netcut.unavailable_reason() if "partition" in a.scenarios else None
     if skip:

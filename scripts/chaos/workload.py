@@ -202,7 +202,7 @@ class Querier:
         self.lock = threading.Lock()
         self.stats = {}       # phase -> kind -> count
         self.failures = []    # texts of the failures that are violations
-        self.warnings = []    # a few warnings of partial answers, as examples
+        self.warnings = []    # the first few distinct warnings of partial answers
         self.in_flight = []
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -242,9 +242,11 @@ class Querier:
             else:
                 kind = "failed"
             with self.lock:
-                if kind == "partial" and len(self.warnings) < 5:
-                    self.warnings.append("%s: node %d at %.1f s: %s" % (phase, node + 1, start - self.cluster.started,
-                                                                         "; ".join(doc["warnings"])[:300]))
+                if kind == "partial":
+                    text = "; ".join(doc["warnings"])[:300]
+                    if len(self.warnings) < 8 and not any(w.endswith(": " + text) for w in self.warnings):
+                        self.warnings.append("%s: node %d at %.1f s: %s" % (phase, node + 1,
+                                                                             start - self.cluster.started, text))
                 if kind == "failed" or (kind == "failed_peer" and not self.allow_peer):
                     self.failures.append("%s: query at node %d (%.1f-%.1f s after start) answered %s: %s" % (
                         phase, node + 1, start - self.cluster.started, end - self.cluster.started, status or "nothing",
