@@ -22,6 +22,7 @@ list alone; where partitions cannot run they are skipped in place, so the
 rest of the schedule stays the same.
 """
 import argparse
+import fcntl
 import json
 import os
 import random
@@ -274,17 +275,46 @@ def parse_args(argv):
         p.error("no strata binary at %s (build it: cmake --build build --target strata, or pass --bin)" % a.bin)
     if a.seed is None:
         a.seed = random.SystemRandom().randrange(1 << 31)
-    if not a.base_port:
-        a.base_port = free_base(a.nodes)
+    if a.base_port:
+        a.port_lock = lock_block(a.base_port)
+        if not a.port_lock:
+            p.error("another chaos run holds ports from %d (%s); pass another --base-port or leave it out"
+                    % (a.base_port, lock_path(a.base_port)))
+    else:
+        a.base_port, a.port_lock = free_base(a.nodes)
         if not a.base_port:
             p.error("no block of free ports between 19300 and 29999; pass --base-port")
     return a
 
 
+def lock_path(base):
+    return os.path.join(tempfile.gettempdir(), "strata-chaos-%d.lock" % base)
+
+
+def lock_block(base):
+    """An open file holding an exclusive lock on the block of ports from
+    `base` while this process lives (so that runs started at the same moment,
+    e.g. by two test suites, never pick the same block), or None."""
+    try:
+        fd = os.open(lock_path(base), os.O_CREAT | os.O_RDWR, 0o666)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return fd
+    except OSError:
+        os.close(fd)
+        return None
+
+
 def free_base(n):
-    """The first base port from 19300 on (in steps of 100, below the ephemeral
-    range) whose 2n ports all bind on 127.0.0.1 now."""
+    """(base, lock): the first base port from 19300 on (in steps of 100, below
+    the ephemeral range) whose lock this run gets and whose 2n ports all bind
+    on 127.0.0.1 now; (0, None) when there is none."""
     for base in range(19300, 30000, 100):
+        lock = lock_block(base)
+        if lock is None:
+            continue
         socks = []
         try:
             for i in range(n):
@@ -292,13 +322,13 @@ def free_base(n):
                     s = socket.socket()
                     socks.append(s)
                     s.bind(("127.0.0.1", port))
-            return base
+            return base, lock
         except OSError:
-            continue
+            os.close(lock)
         finally:
             for s in socks:
                 s.close()
-    return 0
+    return 0, None
 
 
 def main(argv):
