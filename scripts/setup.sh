@@ -23,6 +23,8 @@ packages=(
   python3-prometheus-client
   # vmagent (VictoriaMetrics' agent) remote-writing into strata (integration test)
   victoria-metrics
+  # chaos runs: network cuts between nodes (scripts/chaos/netcut.py)
+  iptables
 )
 
 missing=()
