@@ -96,8 +96,13 @@ read_plan plan_read(const shard_view& v, int64_t mint, int64_t maxt, const write
       bool early = w.max_age_ms > 0 && start != INT64_MIN && start - w.max_age_ms > maxt;
       bool late = w.max_future_ms > 0 && end != INT64_MAX && sat_add(end, w.max_future_ms) < mint;
       if (early || late) continue;
+      // Fewer members than a write quorum: every write was refused before
+      // anything was sent (a node alone for a moment at start or after a
+      // freeze, with rf >= 2), so the epoch holds no samples.
+      if (es[i].members.size() < cluster::write_quorum(es[i].rf)) continue;
       add_epoch(&es[i], i + 1 < es.size() ? &es[i + 1] : nullptr);
     }
+    if (rel.empty()) add_epoch(&fallback, nullptr);
   } else {
     add_epoch(&fallback, nullptr);
   }

@@ -90,6 +90,18 @@ TEST(ReadPlan, EpochsThatCannotHoldTheRangeAreNotAsked) {
   }
 }
 
+TEST(ReadPlan, AnEpochWithFewerMembersThanAWriteQuorumIsNotAsked) {
+  // c saw no peer for a moment (a freeze) and opened an epoch alone: with
+  // rf 2 nothing was written in it, so c being down now loses nothing.
+  auto v = view_of({a, b}, 2, history({{0, {a, b, c}}, {1000, {c}}, {2000, {a, b, c}}}, 2));
+  auto plan = plan_read(v, 0, 3000, {}, {}, partition_set::all());
+  EXPECT_EQ(plan.unowned_count, 0u);
+  EXPECT_TRUE(plan.missing_nodes.empty());
+  // With rf 1 a node alone takes writes: its epoch is asked.
+  auto v1 = view_of({a, b}, 1, history({{0, {a, b, c}}, {1000, {c}}, {2000, {a, b, c}}}, 1));
+  EXPECT_EQ(plan_read(v1, 0, 3000, {}, {}, partition_set::all()).unowned_count, cluster::partitions);
+}
+
 TEST(ReadPlan, AMemberThatStayedThroughAnEpochIsPreferred) {
   // b left (a new epoch without it) and came back: for the first epoch a,
   // which stayed, is asked, and reused for the last, so one node reads all.
