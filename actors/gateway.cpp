@@ -172,6 +172,9 @@ struct planned_read {
 
   std::set<std::string> failed;     // nodes that failed this read
   partition_set failed_parts;       // their partitions (retry == false)
+  // Per remote node: fails its requests still waiting, at once (its shards'
+  // proxies went down: the connection to it closed), instead of at the timeout.
+  std::map<std::string, std::vector<std::function<void()>>> abandon;
   partition_set unowned;
   std::set<std::string> missing;
   size_t outstanding = 0;
@@ -197,16 +200,29 @@ void launch(const std::shared_ptr<planned_read>& st, const partition_set& only) 
         std::lower_bound(st->view->members.begin(), st->view->members.end(), node) - st->view->members.begin());
     const auto& shards = st->view->member_shards[m];
     auto node_failed = std::make_shared<bool>(false);
+    // Each request settles once: by its answer, or when its node is abandoned.
+    auto settled = std::make_shared<std::vector<bool>>(shards.size(), false);
+    auto fail_node = [=] {
+      if (*node_failed) return;
+      *node_failed = true;
+      st->failed.insert(node);
+      if (st->retry) launch(st, parts);
+      else
+        for (uint32_t p : parts.list()) st->failed_parts.add(p);
+    };
     // Every partition: no filter for the shards to apply.
     std::string bytes = parts.size() == cluster::partitions ? std::string() : parts.encode();
-    for (uint32_t i : shards) {
-      const auto& shard = st->view->shards[i];
+    for (size_t k = 0; k < shards.size(); ++k) {
+      const auto& shard = st->view->shards[shards[k]];
       std::string where = "shard " + std::to_string(shard.index) + " on node " + shard.node;
       ++st->outstanding;
       bool remote = !shard.local;
+      if (remote) st->self->monitor(shard.handle);
       st->self->request(shard.handle, st->timeout, st->make(bytes))
           .then(
               [=](std::string& r) {
+                if ((*settled)[k]) return;
+                (*settled)[k] = true;
                 if (!*node_failed && st->failure.is_ok()) {
                   auto s = st->on_reply(node, r, remote);
                   if (!s) st->failure = s;
@@ -214,21 +230,28 @@ void launch(const std::shared_ptr<planned_read>& st, const partition_set& only) 
                 finish_one(st);
               },
               [=](caf::error& e) {
+                if ((*settled)[k]) return;
+                (*settled)[k] = true;
                 auto s = from_caf_error(e, where + " did not answer");
                 bool passing = s.code() == strata_errc::unavailable || s.code() == strata_errc::timeout ||
                                s.code() == strata_errc::overloaded;
                 if (!passing) {
                   if (st->failure.is_ok()) st->failure = s;
-                } else if (!*node_failed) {
-                  *node_failed = true;
-                  st->failed.insert(node);
-                  if (st->retry) launch(st, parts);
-                  else
-                    for (uint32_t p : parts.list()) st->failed_parts.add(p);
+                } else {
+                  fail_node();
                 }
                 finish_one(st);
               });
     }
+    if (!st->view->shards[shards.front()].local)
+      st->abandon[node].push_back([=] {
+        fail_node();
+        for (size_t k = 0; k < settled->size(); ++k)
+          if (!(*settled)[k]) {
+            (*settled)[k] = true;
+            finish_one(st);
+          }
+      });
   }
   finish_one(st);
 }
@@ -241,6 +264,21 @@ void start_read(caf::actor_system& sys, std::shared_ptr<planned_read> st, partit
   }
   sys.spawn([st, only](caf::event_based_actor* self) {
     st->self = self;
+    // A remote shard whose proxy goes down: its node's connection closed
+    // (killed, or frozen past --connection-timeout-ms). Its partitions go to
+    // other replicas now rather than after the request timeout.
+    self->set_down_handler([st](caf::down_msg& dm) {
+      for (const auto& sh : st->view->shards)
+        if (!sh.local && sh.handle.address() == dm.source) {
+          auto it = st->abandon.find(sh.node);
+          if (it == st->abandon.end()) return;
+          auto batches = std::move(it->second);
+          st->abandon.erase(it);
+          for (auto& abandon : batches)
+            if (!st->finished) abandon();
+          return;
+        }
+    });
     launch(st, only);
   });
 }
