@@ -202,23 +202,31 @@ double partial_aggregate::finish() const {
   }
 }
 
+namespace {
+
+// topk/bottomk's k at t_ms (0 for other operators), clamped like the engine's.
+result<int64_t> param_k(const aggregate_expr& a, series_source& shard, int64_t t_ms, const eval_options& o) {
+  if (!a.param) return int64_t{0};
+  auto p = eval_instant(*a.param, shard, t_ms, o);
+  if (!p) return p.error();
+  double v = std::get<scalar_result>(p->value).v;
+  return std::isnan(v) ? 0 : static_cast<int64_t>(std::max(std::min(v, 1e15), -1e15));
+}
+
+}  // namespace
+
 result<std::vector<partial_group>> eval_partial(const expr& agg_expr, series_source& shard, int64_t t_ms,
                                                 const eval_options& o) {
   const auto& a = std::get<aggregate_expr>(unwrap_parens(agg_expr).node);
   auto in = eval_instant(*a.operand, shard, t_ms, o);
   if (!in) return in.error();
-  int64_t k = 0;
-  if (a.param) {
-    auto p = eval_instant(*a.param, shard, t_ms, o);
-    if (!p) return p.error();
-    double v = std::get<scalar_result>(p->value).v;
-    k = std::isnan(v) ? 0 : static_cast<int64_t>(std::max(std::min(v, 1e15), -1e15));
-  }
+  auto k = param_k(a, shard, t_ms, o);
+  if (!k) return k.error();
   std::map<labels, partial_aggregate> groups;
   for (const auto& s : std::get<vector>(in->value)) {
     labels g = group_of(s.metric, a);
     auto [it, fresh] = groups.try_emplace(std::move(g));
-    if (fresh) it->second.op = a.op, it->second.k = k;
+    if (fresh) it->second.op = a.op, it->second.k = *k;
     it->second.add(s.s.v, &s.metric);
   }
   std::vector<partial_group> out;
@@ -253,13 +261,8 @@ result<partial_table> eval_partial_range(const expr& agg_expr, series_source& sh
   size_t steps = static_cast<size_t>((end_ms - start_ms) / step_ms) + 1;
   auto in = eval_range(*a.operand, shard, start_ms, end_ms, step_ms, o);
   if (!in) return in.error();
-  int64_t k = 0;
-  if (a.param) {
-    auto p = eval_instant(*a.param, shard, start_ms, o);
-    if (!p) return p.error();
-    double v = std::get<scalar_result>(p->value).v;
-    k = std::isnan(v) ? 0 : static_cast<int64_t>(std::max(std::min(v, 1e15), -1e15));
-  }
+  auto k = param_k(a, shard, start_ms, o);
+  if (!k) return k.error();
   // Groups are found once per series; states are dense per step and group.
   std::map<labels, uint32_t> index;
   std::vector<std::vector<partial_aggregate>> at(steps);
@@ -269,7 +272,7 @@ result<partial_table> eval_partial_range(const expr& agg_expr, series_source& sh
     if (fresh) {
       partial_aggregate empty;
       empty.op = a.op;
-      empty.k = k;
+      empty.k = *k;
       for (auto& row : at) row.push_back(empty);
     }
     for (const auto& x : s.samples) at[static_cast<size_t>((x.t - start_ms) / step_ms)][it->second].add(x.v, &s.lbls);
