@@ -99,18 +99,24 @@ bool is_decomposable_aggregation(const expr& e) {
   return is_series_local(*a->operand);
 }
 
-std::vector<const expr*> pushdown_roots(const expr& e) {
-  if (is_decomposable_aggregation(e) || is_series_local(e)) return {&e};
+namespace {
+
+// What `find` returns for each direct child of `e` (the inner expression of a
+// subquery only when into_subqueries), in order.
+std::vector<const expr*> collect_below(const expr& e, bool into_subqueries,
+                                       std::vector<const expr*> (*find)(const expr&)) {
   std::vector<const expr*> out;
   auto add = [&](const expr& child) {
-    auto sub = pushdown_roots(child);
+    auto sub = find(child);
     out.insert(out.end(), sub.begin(), sub.end());
   };
   std::visit(
       [&](const auto& n) {
         using T = std::decay_t<decltype(n)>;
-        if constexpr (std::is_same_v<T, paren_expr> || std::is_same_v<T, subquery_expr>) add(*n.inner);
-        else if constexpr (std::is_same_v<T, unary_expr>) add(*n.operand);
+        if constexpr (std::is_same_v<T, paren_expr>) add(*n.inner);
+        else if constexpr (std::is_same_v<T, subquery_expr>) {
+          if (into_subqueries) add(*n.inner);
+        } else if constexpr (std::is_same_v<T, unary_expr>) add(*n.operand);
         else if constexpr (std::is_same_v<T, binary_expr>) add(*n.lhs), add(*n.rhs);
         else if constexpr (std::is_same_v<T, call_expr>) {
           for (const auto& a : n.args) add(*a);
@@ -120,6 +126,13 @@ std::vector<const expr*> pushdown_roots(const expr& e) {
       },
       e.node);
   return out;
+}
+
+}  // namespace
+
+std::vector<const expr*> pushdown_roots(const expr& e) {
+  if (is_decomposable_aggregation(e) || is_series_local(e)) return {&e};
+  return collect_below(e, true, pushdown_roots);
 }
 
 void partial_aggregate::add(double v, const labels* metric) {
@@ -342,25 +355,7 @@ std::vector<const expr*> pushable_aggregations(const expr& e) {
     const auto& a = std::get<aggregate_expr>(unwrap_parens(e).node);
     if (a.without || !contains(a.grouping, metric_name_label)) return {&e};
   }
-  std::vector<const expr*> out;
-  auto add = [&](const expr& child) {
-    auto sub = pushable_aggregations(child);
-    out.insert(out.end(), sub.begin(), sub.end());
-  };
-  std::visit(
-      [&](const auto& n) {
-        using T = std::decay_t<decltype(n)>;
-        if constexpr (std::is_same_v<T, paren_expr>) add(*n.inner);
-        else if constexpr (std::is_same_v<T, unary_expr>) add(*n.operand);
-        else if constexpr (std::is_same_v<T, binary_expr>) add(*n.lhs), add(*n.rhs);
-        else if constexpr (std::is_same_v<T, call_expr>) {
-          for (const auto& a : n.args) add(*a);
-        } else if constexpr (std::is_same_v<T, aggregate_expr>) {
-          add(*n.operand);
-        }
-      },
-      e.node);
-  return out;
+  return collect_below(e, false, pushable_aggregations);
 }
 
 }  // namespace strata::query

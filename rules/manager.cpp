@@ -93,10 +93,10 @@ status manager::reload() {
     next.push_back(std::move(e));
   }
   groups_ = std::move(next);
-  auto watched = std::make_shared<std::set<std::string>>();
+  auto watched = std::make_shared<std::set<std::string, std::less<>>>();
   if (opts_.prompt_evaluation)
     for (const auto& e : groups_) watched->insert(e.g->alert_metric_names().begin(), e.g->alert_metric_names().end());
-  std::atomic_store(&watched_, std::shared_ptr<const std::set<std::string>>(std::move(watched)));
+  std::atomic_store(&watched_, std::shared_ptr<const std::set<std::string, std::less<>>>(std::move(watched)));
   changed_ = true;
   cv_.notify_all();
   size_t rules = 0;
@@ -177,7 +177,7 @@ std::vector<std::string> manager::watched_names(const write_batch& b) const {
   if (!watched || watched->empty()) return out;
   for (const auto& s : b) {
     auto name = label_value(s.lbls, "__name__");
-    if (name.empty() || !watched->count(std::string(name))) continue;
+    if (name.empty() || watched->find(name) == watched->end()) continue;
     if (std::find(out.begin(), out.end(), name) == out.end()) out.emplace_back(name);
   }
   return out;

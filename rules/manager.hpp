@@ -141,7 +141,9 @@ class manager {
   int64_t started_ms_ = 0;
   bool synced_ = false;
   std::set<std::string> heard_from_;  // peers whose whole state arrived
-  std::shared_ptr<const std::set<std::string>> watched_;  // std::atomic_load/store: read by writers
+  // Metric names alerting rules select; std::atomic_load/store: read by
+  // writers, looked up by string_view (no allocation per series written).
+  std::shared_ptr<const std::set<std::string, std::less<>>> watched_;
   std::thread thread_;
 };
 
