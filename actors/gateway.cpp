@@ -161,6 +161,7 @@ status unowned_status(const partition_set& unowned, const std::set<std::string>&
 // reported to on_done as failed for the caller to deal with.
 struct planned_read {
   caf::event_based_actor* self = nullptr;
+  const shard_table* table = nullptr;  // watched for nodes leaving the members
   std::shared_ptr<const shard_view> view;
   write_window window;
   int64_t mint = 0, maxt = 0;
@@ -172,8 +173,8 @@ struct planned_read {
 
   std::set<std::string> failed;     // nodes that failed this read
   partition_set failed_parts;       // their partitions (retry == false)
-  // Per remote node: fails its requests still waiting, at once (its shards'
-  // proxies went down: the connection to it closed), instead of at the timeout.
+  // Per remote node: fails its requests still waiting, at once (it left the
+  // table's members: the connection to it closed), instead of at the timeout.
   std::map<std::string, std::vector<std::function<void()>>> abandon;
   partition_set unowned;
   std::set<std::string> missing;
@@ -186,6 +187,7 @@ void finish_one(const std::shared_ptr<planned_read>& st) {
   if (--st->outstanding > 0 || st->finished) return;
   st->finished = true;
   st->on_done(st->failure, *st);
+  st->self->quit();  // answers still on their way are dropped
 }
 
 void launch(const std::shared_ptr<planned_read>& st, const partition_set& only) {
@@ -217,7 +219,6 @@ void launch(const std::shared_ptr<planned_read>& st, const partition_set& only) 
       std::string where = "shard " + std::to_string(shard.index) + " on node " + shard.node;
       ++st->outstanding;
       bool remote = !shard.local;
-      if (remote) st->self->monitor(shard.handle);
       st->self->request(shard.handle, st->timeout, st->make(bytes))
           .then(
               [=](std::string& r) {
@@ -256,37 +257,46 @@ void launch(const std::shared_ptr<planned_read>& st, const partition_set& only) 
   finish_one(st);
 }
 
-void start_read(caf::actor_system& sys, std::shared_ptr<planned_read> st, partition_set only) {
+// Runs `st` on an actor of its own that lives until the read is finished.
+void start_read(caf::actor_system& sys, const shard_table& table, std::shared_ptr<planned_read> st,
+                partition_set only) {
   if (st->view->shards.empty()) {
     st->failure = error(strata_errc::unavailable, "no shard is available");
     st->on_done(st->failure, *st);
     return;
   }
-  sys.spawn([st, only](caf::event_based_actor* self) {
+  st->table = &table;
+  sys.spawn([st, only](caf::event_based_actor* self) -> caf::behavior {
     st->self = self;
-    // A remote shard whose proxy goes down: its node's connection closed
-    // (killed, or frozen past --connection-timeout-ms). Its partitions go to
-    // other replicas now rather than after the request timeout.
-    self->set_down_handler([st](caf::down_msg& dm) {
-      for (const auto& sh : st->view->shards)
-        if (!sh.local && sh.handle.address() == dm.source) {
-          auto it = st->abandon.find(sh.node);
-          if (it == st->abandon.end()) return;
-          auto batches = std::move(it->second);
-          st->abandon.erase(it);
-          for (auto& abandon : batches)
-            if (!st->finished) abandon();
-          return;
-        }
-    });
+    auto id = st->table->watch(caf::actor_cast<caf::actor>(self));
+    self->attach_functor([table = st->table, id] { table->unwatch(id); });
     launch(st, only);
+    if (st->finished) return {};
+    return {
+        // A node left the members: its connection closed (killed, or frozen
+        // past --connection-timeout-ms). Its partitions go to other replicas
+        // now rather than after the request timeout.
+        [st](view_atom) {
+          auto now = st->table->snapshot();
+          for (auto it = st->abandon.begin(); it != st->abandon.end() && !st->finished;) {
+            if (std::binary_search(now->members.begin(), now->members.end(), it->first)) {
+              ++it;
+              continue;
+            }
+            auto batches = std::move(it->second);
+            it = st->abandon.erase(it);
+            for (auto& abandon : batches)
+              if (!st->finished) abandon();
+          }
+        },
+    };
   });
 }
 
 // A planned read that gathers decoded parts, failing once their samples
 // pass `max_samples` (what it gathered is then dropped).
 template <class T, class Decode, class Finish>
-void gather_planned(caf::actor_system& sys, std::shared_ptr<const shard_view> view, write_window window,
+void gather_planned(caf::actor_system& sys, const shard_table& table, write_window window,
                     std::chrono::milliseconds timeout, int64_t mint, int64_t maxt, size_t max_samples,
                     read_options ro, partition_set only, std::function<caf::message(const std::string&)> make,
                     Decode decode, Finish finish, query_done<std::vector<T>> done) {
@@ -297,7 +307,7 @@ void gather_planned(caf::actor_system& sys, std::shared_ptr<const shard_view> vi
   };
   auto acc = std::make_shared<gathered>();
   auto st = std::make_shared<planned_read>();
-  st->view = view;
+  st->view = table.snapshot();
   st->window = window;
   st->mint = mint;
   st->maxt = maxt;
@@ -329,7 +339,7 @@ void gather_planned(caf::actor_system& sys, std::shared_ptr<const shard_view> vi
       return done(u, {}, acc->stats);
     done(finish(std::move(acc->parts)), std::move(warnings), acc->stats);
   };
-  start_read(sys, std::move(st), only);
+  start_read(sys, table, std::move(st), only);
 }
 
 result<std::vector<series>> decode_series(std::string_view bytes, size_t* n) {
@@ -344,7 +354,7 @@ void gateway::select(const matchers& ms, int64_t mint, int64_t maxt, size_t max_
                      query_done<std::vector<series>> done) {
   auto flat = encode_matchers(ms);
   gather_planned<series>(
-      sys_, table_.snapshot(), window_, timeout_, mint, maxt, max_samples, ro, partition_set::all(),
+      sys_, table_, window_, timeout_, mint, maxt, max_samples, ro, partition_set::all(),
       [flat, mint, maxt](const std::string& parts) { return caf::make_message(select_atom::value, flat, mint, maxt, parts); },
       decode_series, merge_series, std::move(done));
 }
@@ -356,7 +366,7 @@ void gateway::select_buckets(const matchers& ms, int64_t mint, int64_t maxt, int
   auto keep = [](std::vector<query::bucket_series> parts) { return parts; };
   // Rollup buckets reach back a whole window past maxt (answer_buckets).
   gather_planned<query::bucket_series>(
-      sys_, table_.snapshot(), window_, timeout_, mint, maxt + window_ms, max_samples, ro, partition_set::all(),
+      sys_, table_, window_, timeout_, mint, maxt + window_ms, max_samples, ro, partition_set::all(),
       [flat, mint, maxt, window_ms](const std::string& parts) {
         return caf::make_message(buckets_atom::value, flat, mint, maxt, window_ms, parts);
       },
@@ -400,14 +410,23 @@ bool passing_failure(const status& s) {
          s.code() == strata_errc::overloaded;
 }
 
-// Sends `msg` to every shard of `node`; each(bytes, remote) per answer,
-// then done(ok or the first failure) once.
+// Sends `msg` to `node`'s aggregator (one combined answer), or where it has
+// none to every shard of it; each(bytes, remote) per answer, then
+// done(ok or the first failure) once.
 void ask_node(caf::event_based_actor* self, const shard_view& v, const std::string& node, const caf::message& msg,
               std::chrono::milliseconds timeout, std::function<status(std::string&, bool)> each,
               std::function<void(status)> done) {
   auto m = static_cast<size_t>(std::lower_bound(v.members.begin(), v.members.end(), node) - v.members.begin());
   if (m >= v.members.size() || v.members[m] != node || v.member_shards[m].empty())
     return done(error(strata_errc::unavailable, "node " + node + " has no shard"));
+  if (m < v.aggregators.size() && v.aggregators[m]) {
+    bool remote = !v.shards[v.member_shards[m].front()].local;
+    self->request(v.aggregators[m], timeout, msg)
+        .then(
+            [=](std::string& r) { done(each(r, remote)); },
+            [=](caf::error& e) { done(from_caf_error(e, "the aggregator of node " + node + " did not answer")); });
+    return;
+  }
   auto left = std::make_shared<size_t>(v.member_shards[m].size());
   auto failure = std::make_shared<status>();
   for (uint32_t i : v.member_shards[m]) {
@@ -470,9 +489,10 @@ void gateway::aggregate(pushdown_request req, read_options ro, query_done<std::v
   auto timeout = timeout_;
   auto* sys = &sys_;
   auto window = window_;
-  sys_.spawn([a, split, timeout, sys, window](caf::event_based_actor* self) {
+  const shard_table* table = &table_;
+  sys_.spawn([a, split, timeout, sys, window, table](caf::event_based_actor* self) {
     // Phase 3: the raw partitions, read once each, aggregated here.
-    auto finish = [a, timeout, sys, window]() {
+    auto finish = [a, timeout, sys, window, table]() {
       if (!a->failure.is_ok()) return a->done(a->failure, {}, a->stats);
       if (a->raw.empty()) return a->done(std::move(a->sources), std::move(a->warnings), a->stats);
       struct raw_acc {
@@ -535,7 +555,7 @@ void gateway::aggregate(pushdown_request req, read_options ro, query_done<std::v
           lock.unlock();
           one_done();
         };
-        start_read(*sys, st, a->raw);
+        start_read(*sys, *table, st, a->raw);
       }
       if (acc->left == 0) one_done();
     };

@@ -57,6 +57,7 @@ using hint_atom = caf::atom_constant<caf::atom("hint")>;        // (node, shard 
 using join_atom = caf::atom_constant<caf::atom("join")>;
 using epochs_atom = caf::atom_constant<caf::atom("epochs")>;  // (encoded epoch_history) to a peer, which merges it
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using view_atom = caf::atom_constant<caf::atom("view")>;  // () to a shard_table watcher: a new view is out
 // Events (docs/api/events.md), the event JSON as a string: evpublish from
 // this node's bus to its node actor, which sends evremote to every peer's.
 using evpublish_atom = caf::atom_constant<caf::atom("evpublish")>;

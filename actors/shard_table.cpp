@@ -1,6 +1,10 @@
 #include "actors/shard_table.hpp"
 
+#include <caf/send.hpp>
+
 #include <algorithm>
+
+#include "actors/messages.hpp"
 
 namespace strata::actors {
 
@@ -31,6 +35,29 @@ void place(shard_view& v) {
       v.owners[p * v.replicas + k] = index_of[static_cast<size_t>(it - holders.begin())];
     }
   }
+}
+
+void shard_table::replace(shard_view v) {
+  place(v);
+  auto next = std::make_shared<const shard_view>(std::move(v));
+  std::vector<caf::actor> told;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    view_ = std::move(next);
+    for (const auto& [id, a] : watchers_) told.push_back(a);
+  }
+  for (const auto& a : told) caf::anon_send(a, view_atom::value);
+}
+
+uint64_t shard_table::watch(caf::actor a) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  watchers_.emplace(next_watch_, std::move(a));
+  return next_watch_++;
+}
+
+void shard_table::unwatch(uint64_t id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  watchers_.erase(id);
 }
 
 }  // namespace strata::actors

@@ -8,6 +8,8 @@
 // and queries read snapshots from any thread.
 #include <caf/actor.hpp>
 
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -28,6 +30,9 @@ struct shard_view {
   std::vector<shard_ref> shards;     // sorted by (node, index)
   std::vector<std::string> members;  // live nodes, self included, sorted
   std::vector<std::string> down;     // nodes known but unreachable now
+  // Per member (same order): its aggregator (actors/aggregator.hpp), or
+  // null where its shards are to be asked one by one.
+  std::vector<caf::actor> aggregators;
   uint32_t rf = 1;                   // --replication-factor
   std::shared_ptr<const cluster::epoch_history> epochs;  // null: no history kept (tests)
 
@@ -56,17 +61,20 @@ class shard_table {
     std::lock_guard<std::mutex> lock(mu_);
     return view_;
   }
-  // Places the partitions (place()) and publishes the view.
-  void replace(shard_view v) {
-    place(v);
-    auto next = std::make_shared<const shard_view>(std::move(v));
-    std::lock_guard<std::mutex> lock(mu_);
-    view_ = std::move(next);
-  }
+  // Places the partitions (place()), publishes the view and tells every
+  // watcher (view_atom) that a new view is out.
+  void replace(shard_view v);
+  // Reads under way watch the table to notice at once a node they wait on
+  // leaving the members (its connection closed). watch() returns the id
+  // for unwatch().
+  uint64_t watch(caf::actor a) const;
+  void unwatch(uint64_t id) const;
 
  private:
   mutable std::mutex mu_;
   std::shared_ptr<const shard_view> view_ = std::make_shared<const shard_view>();
+  mutable std::map<uint64_t, caf::actor> watchers_;
+  mutable uint64_t next_watch_ = 0;
 };
 
 }  // namespace strata::actors

@@ -20,6 +20,7 @@
 #include "actors/collector.hpp"
 #include "actors/gateway.hpp"
 #include "actors/hints.hpp"
+#include "actors/aggregator.hpp"
 #include "actors/shard_actor.hpp"
 #include "app/config.hpp"
 #include "actors/messages.hpp"
@@ -495,6 +496,7 @@ int serve(const serve_config& c) {
   auto relay = std::make_shared<state_relay>();
   node_opts.on_state = [relay](const std::string& blob) { relay->state(blob); };
   node_opts.on_peer_up = [relay](const std::string& peer) { relay->peer_up(peer); };
+  node_opts.aggregator = actors::spawn_aggregator(sys, shards, std::chrono::milliseconds(c.request_timeout_ms));
   auto node = cluster::start_node(sys, table, shards, node_opts);
   if (!node) {
     stop_all({});
@@ -687,6 +689,7 @@ int serve(const serve_config& c) {
   for (auto& w : webhooks) w->stop();
   collectors.push_back(node->actor);
   collectors.push_back(col_opts.hints);
+  collectors.push_back(node_opts.aggregator);
   stop_all(collectors);
   spdlog::info("stopped");
   // Every shard has stopped and closed its LMDB environment, so nothing is

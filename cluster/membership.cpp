@@ -37,11 +37,13 @@ int64_t wall_ms() {
 struct member {
   caf::actor node;
   std::vector<caf::actor> shards;
+  caf::actor aggregator;
 };
 
 struct node_state {
   std::string self_address;
   std::vector<caf::actor> local_shards;
+  caf::actor aggregator;                  // of this node's shards (actors/aggregator.hpp)
   std::map<std::string, member> members;  // live peers, by address
   std::set<std::string> known;            // every address ever heard of (seeds, peers)
   std::set<std::string> connecting;
@@ -71,6 +73,8 @@ void publish_view(self_ptr self, actors::shard_table& table) {
   view.members.push_back(st.self_address);
   for (const auto& [addr, m] : st.members) view.members.push_back(addr);
   std::sort(view.members.begin(), view.members.end());
+  for (const auto& addr : view.members)
+    view.aggregators.push_back(addr == st.self_address ? st.aggregator : st.members.at(addr).aggregator);
   for (const auto& addr : st.known)
     if (addr != st.self_address && !st.members.count(addr)) view.down.push_back(addr);
   for (uint32_t i = 0; i < st.local_shards.size(); ++i)
@@ -124,13 +128,13 @@ void check_first_round(self_ptr self) {
 }
 
 void add_member(self_ptr self, actors::shard_table& table, const std::string& addr, caf::actor node,
-                std::vector<caf::actor> shards) {
+                std::vector<caf::actor> shards, caf::actor aggregator) {
   auto& st = self->state;
-  if (addr == st.self_address) return;
+  if (addr == st.self_address || !node) return;
   auto it = st.members.find(addr);
   if (it != st.members.end() && it->second.node == node) return;
   self->monitor(node);
-  st.members[addr] = member{node, std::move(shards)};
+  st.members[addr] = member{node, std::move(shards), std::move(aggregator)};
   if (st.health) {
     st.health->joined(addr);
     st.health->heard(addr, wall_ms());
@@ -158,12 +162,12 @@ void try_connect(self_ptr self, actors::shard_table& table, const std::string& a
               return;
             }
             self->request(peer, opts.join_timeout, join_atom::value, self->state.self_address,
-                          self->state.local_shards)
+                          self->state.local_shards, self->state.aggregator)
                 .then(
-                    [=, &table](std::string& peer_addr, std::vector<caf::actor>& shards,
+                    [=, &table](std::string& peer_addr, std::vector<caf::actor>& shards, caf::actor& aggregator,
                                 std::vector<std::string>& peer_members) {
                       self->state.connecting.erase(addr);
-                      add_member(self, table, peer_addr, peer, std::move(shards));
+                      add_member(self, table, peer_addr, peer, std::move(shards), std::move(aggregator));
                       for (auto& a : peer_members)
                         if (a != self->state.self_address && self->state.known.insert(a).second) {
                           save_peers(self->state);
@@ -190,6 +194,7 @@ caf::behavior node_behavior(self_ptr self, actors::shard_table* table, std::vect
   auto& st = self->state;
   st.self_address = std::move(self_address);
   st.local_shards = std::move(local_shards);
+  st.aggregator = opts.aggregator;
   st.peers_file = opts.peers_file;
   st.first_round_done = std::move(first_round_done);
   st.rf = opts.replication_factor;
@@ -219,13 +224,17 @@ caf::behavior node_behavior(self_ptr self, actors::shard_table* table, std::vect
   self->send(self, tick_atom::value);
   self->send(self, hb_atom::value);
   return {
-    [=](join_atom, std::string& addr, std::vector<caf::actor>& shards)
-        -> caf::result<std::string, std::vector<caf::actor>, std::vector<std::string>> {
+    [=](join_atom, std::string& addr, std::vector<caf::actor>& shards, caf::actor& aggregator)
+        -> caf::result<std::string, std::vector<caf::actor>, caf::actor, std::vector<std::string>> {
+      // The sender is null when its connection closed before the join was
+      // handled (e.g. a node resuming from a freeze, its peers' links timed
+      // out): nothing to monitor, the peer joins again on its next tick.
       auto peer = caf::actor_cast<caf::actor>(self->current_sender());
+      if (!peer) return actors::to_caf_error(error(strata_errc::unavailable, "join from " + addr + ": its connection closed"));
       std::vector<std::string> addrs;
       for (const auto& [a, m] : self->state.members) addrs.push_back(a);
-      add_member(self, *table, addr, peer, std::move(shards));
-      return {self->state.self_address, self->state.local_shards, std::move(addrs)};
+      add_member(self, *table, addr, peer, std::move(shards), std::move(aggregator));
+      return {self->state.self_address, self->state.local_shards, self->state.aggregator, std::move(addrs)};
     },
     [=](actors::evpublish_atom, const std::string& json) {
       for (const auto& [addr, m] : self->state.members) self->send(m.node, actors::evremote_atom::value, json);
@@ -334,9 +343,8 @@ result<started_node> start_node(caf::actor_system& sys, actors::shard_table& tab
                                 std::vector<caf::actor> local_shards, const node_options& opts) {
   if (opts.port == 0)
     return error(strata_errc::bad_request, "--cluster-listen needs an explicit port: peers know a node by host:port");
-  auto first_round_done = std::make_shared<std::atomic<bool>>(false);
-  auto node = sys.spawn(node_behavior, &table, std::move(local_shards),
-                        opts.host + ":" + std::to_string(opts.port), opts, first_round_done);
+  auto started = spawn_node(sys, table, std::move(local_shards), opts.host + ":" + std::to_string(opts.port), opts);
+  auto node = started.actor;
   auto port = opts.tls ? caf::openssl::publish(node, opts.port, opts.host.c_str(), true)
                        : sys.middleman().publish(node, opts.port, opts.host.c_str(), true);
   if (!port) {
@@ -344,7 +352,15 @@ result<started_node> start_node(caf::actor_system& sys, actors::shard_table& tab
     return error(strata_errc::unavailable, "cannot listen for cluster peers on " + opts.host + ":" +
                                                std::to_string(opts.port) + ": " + sys.render(port.error()));
   }
-  return started_node{node, opts.host + ":" + std::to_string(*port), first_round_done};
+  started.address = opts.host + ":" + std::to_string(*port);
+  return started;
+}
+
+started_node spawn_node(caf::actor_system& sys, actors::shard_table& table, std::vector<caf::actor> local_shards,
+                        std::string address, const node_options& opts) {
+  auto first_round_done = std::make_shared<std::atomic<bool>>(false);
+  auto node = sys.spawn(node_behavior, &table, std::move(local_shards), address, opts, first_round_done);
+  return started_node{node, std::move(address), first_round_done};
 }
 
 }  // namespace strata::cluster

@@ -58,6 +58,9 @@ struct node_options {
   // Nodes talk over TLS (caf::openssl): publish and connect through the
   // OpenSSL middleman. REQUIRES the system loaded caf::openssl::manager.
   bool tls = false;
+  // Merges this node's shards' partials (actors/aggregator.hpp); peers learn
+  // it at join. Null: peers ask this node's shards one by one.
+  caf::actor aggregator;
 };
 
 struct started_node {
@@ -72,6 +75,11 @@ struct started_node {
 // REQUIRES: the middleman is loaded; `table` outlives the node actor.
 result<started_node> start_node(caf::actor_system& sys, actors::shard_table& table,
                                 std::vector<caf::actor> local_shards, const node_options& opts);
+
+// The node actor alone, not published (start_node publishes it): what
+// start_node runs, and what tests drive with CAF's testing scheduler.
+started_node spawn_node(caf::actor_system& sys, actors::shard_table& table, std::vector<caf::actor> local_shards,
+                        std::string address, const node_options& opts);
 
 // Sends `blob` to every live peer's on_state (publish_state), or to the one
 // at `peer` (send_state; dropped when it is not a live member).

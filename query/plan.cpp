@@ -300,6 +300,41 @@ result<partial_table> eval_partial_range(const expr& agg_expr, series_source& sh
   return out;
 }
 
+partial_table combine_partial_tables(std::vector<partial_table> parts) {
+  if (parts.size() == 1) return std::move(parts.front());
+  partial_table out;
+  std::map<labels, uint32_t> ids;
+  std::vector<std::vector<uint32_t>> remap(parts.size());
+  size_t steps = 0;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    steps = std::max(steps, parts[i].steps.size());
+    for (auto& g : parts[i].groups) {
+      auto [it, fresh] = ids.try_emplace(g, static_cast<uint32_t>(out.groups.size()));
+      if (fresh) out.groups.push_back(std::move(g));
+      remap[i].push_back(it->second);
+    }
+  }
+  out.steps.resize(steps);
+  std::vector<int64_t> slot(out.groups.size(), -1);  // a group's entry in the step being built
+  for (size_t k = 0; k < steps; ++k) {
+    auto& into = out.steps[k];
+    for (size_t i = 0; i < parts.size(); ++i) {
+      if (k >= parts[i].steps.size()) continue;
+      for (auto& [g, st] : parts[i].steps[k]) {
+        uint32_t id = remap[i][g];
+        if (slot[id] < 0) {
+          slot[id] = static_cast<int64_t>(into.size());
+          into.emplace_back(id, std::move(st));
+        } else {
+          into[static_cast<size_t>(slot[id])].second.merge(st);
+        }
+      }
+    }
+    for (const auto& e : into) slot[e.first] = -1;
+  }
+  return out;
+}
+
 matrix merge_partial_tables(const expr& agg_expr, std::vector<partial_table> shards, int64_t start_ms,
                             int64_t step_ms) {
   const auto& a = std::get<aggregate_expr>(unwrap_parens(agg_expr).node);

@@ -88,6 +88,10 @@ struct partial_table {
 result<partial_table> eval_partial_range(const expr& agg, series_source& shard, int64_t start_ms, int64_t end_ms,
                                          int64_t step_ms, const eval_options& o);
 
+// Merges several shards' tables into one table of the same form (groups
+// merged step by step, nothing finished): what a node sends for its shards.
+partial_table combine_partial_tables(std::vector<partial_table> parts);
+
 // Merges the shards' tables step by step and finishes them: the
 // aggregation's result on the grid, one series per output series with a
 // sample at each step where it has a value, in the order merge_partials

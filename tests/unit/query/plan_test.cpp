@@ -155,6 +155,57 @@ TEST(Pushdown, RangePartialsMergedPerStepEqualSingleNodeRange) {
   }
 }
 
+// A node combines its shards' tables before sending them: merging the
+// combined table with another shard's equals merging the three.
+TEST(Pushdown, CombinedTablesMergeLikeTheirParts) {
+  std::vector<memory_source> shards(3);
+  for (int i = 0; i < 30; ++i) {
+    series s{{{"__name__", "m"}, {"i", std::to_string(i)}, {"job", std::string(1, static_cast<char>('a' + i % 4))}},
+             {}};
+    sort_labels(s.lbls);
+    // Shard 2 starts late: its table has groups and steps the others lack.
+    for (int t = (i % 3 == 2 ? 20 : 0); t <= 40; ++t) s.samples.push_back({t * 15000, double((t * (i + 3)) % 17)});
+    shards[i % 3].add(std::move(s));
+  }
+  const int64_t start = 120000, end = 600000, step = 60000;
+  for (const char* text : {"sum by (job) (rate(m[2m]))", "count(m)", "min by (job) (m)", "avg by (job) (m)",
+                           "stddev(m)", "topk(3, m)", "bottomk(2, m)", "group by (job) (m)"}) {
+    SCOPED_TRACE(text);
+    auto e = q(text);
+    auto tables = [&] {
+      std::vector<partial_table> out;
+      for (auto& sh : shards) {
+        auto p = eval_partial_range(e, sh, start, end, step, {});
+        EXPECT_TRUE(p.is_ok());
+        out.push_back(p.is_ok() ? std::move(*p) : partial_table{});
+      }
+      return out;
+    };
+    auto three = tables();
+    auto parts = tables();
+    std::vector<partial_table> first_two;
+    first_two.push_back(std::move(parts[0]));
+    first_two.push_back(std::move(parts[1]));
+    std::vector<partial_table> two;
+    two.push_back(combine_partial_tables(std::move(first_two)));
+    two.push_back(std::move(parts[2]));
+    auto want = merge_partial_tables(e, std::move(three), start, step);
+    auto got = merge_partial_tables(e, std::move(two), start, step);
+    ASSERT_FALSE(want.empty());
+    std::map<labels, std::vector<sample>> by_labels;
+    for (auto& s : got) by_labels[s.lbls] = std::move(s.samples);
+    ASSERT_EQ(by_labels.size(), want.size());
+    for (const auto& s : want) {
+      const auto& g = by_labels[s.lbls];
+      ASSERT_EQ(g.size(), s.samples.size()) << to_string(s.lbls);
+      for (size_t i = 0; i < g.size(); ++i) {
+        EXPECT_EQ(g[i].t, s.samples[i].t);
+        EXPECT_NEAR(g[i].v, s.samples[i].v, 1e-9 * std::fabs(s.samples[i].v)) << to_string(s.lbls);
+      }
+    }
+  }
+}
+
 TEST(Pushdown, PushableAggregationsStopAtSubqueriesAndNameGrouping) {
   auto e = q("sum(rate(a[5m])) / max_over_time(sum(b)[10m:1m]) + count by (__name__) (c) + histogram_quantile(0.9, sum by (le) (rate(h[5m])))");
   auto roots = pushable_aggregations(e);
