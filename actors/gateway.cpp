@@ -148,10 +148,39 @@ status unowned_status(const partition_set& unowned, const std::set<std::string>&
   for (size_t i = 0; i < list.size() && i < 8; ++i) first += (i ? "," : "") + std::to_string(list[i]);
   if (list.size() > 8) first += ",...";
   std::string msg = std::to_string(n) + " of " + std::to_string(cluster::partitions) + " partitions (" + first +
-                    ") have no live replica for some of the queried time range (down: " + nodes + ")";
+                    ") have no live replica for some of the queried time range (owners not live: " + nodes + ")";
   if (!partial_ok) return error(strata_errc::unavailable, msg + "; partial_response=false refuses a partial answer");
   warnings.push_back(msg + ": their series may be missing from this result");
   return status::ok();
+}
+
+// What an actor waits for from other nodes, per node: the calls that give it
+// up. A read actor watches the shard table (shard_table::watch); when a node
+// leaves the members (its connection closed: killed, or frozen past
+// --connection-timeout-ms) its calls run at once, so the read goes on without
+// it instead of waiting for --request-timeout-ms.
+using departures = std::map<std::string, std::vector<std::function<void()>>>;
+
+// Runs (and forgets) the calls of every node that is not a member now.
+void give_up_departed(departures& waiting, const shard_table& table) {
+  auto now = table.snapshot();
+  std::vector<std::function<void()>> calls;  // run after the walk: they may change `waiting`
+  for (auto it = waiting.begin(); it != waiting.end();) {
+    if (std::binary_search(now->members.begin(), now->members.end(), it->first)) {
+      ++it;
+      continue;
+    }
+    for (auto& call : it->second) calls.push_back(std::move(call));
+    it = waiting.erase(it);
+  }
+  for (auto& call : calls) call();
+}
+
+// Registers `self` with the table until it terminates; the actor must
+// handle view_atom (by calling give_up_departed).
+void watch_table(caf::event_based_actor* self, const shard_table& table) {
+  auto id = table.watch(caf::actor_cast<caf::actor>(self));
+  self->attach_functor([t = &table, id] { t->unwatch(id); });
 }
 
 // One query read over planned partitions, run by one actor: every shard of
@@ -173,9 +202,8 @@ struct planned_read {
 
   std::set<std::string> failed;     // nodes that failed this read
   partition_set failed_parts;       // their partitions (retry == false)
-  // Per remote node: fails its requests still waiting, at once (it left the
-  // table's members: the connection to it closed), instead of at the timeout.
-  std::map<std::string, std::vector<std::function<void()>>> abandon;
+  // Per remote node: fails its requests still waiting (departures).
+  departures abandon;
   partition_set unowned;
   std::set<std::string> missing;
   size_t outstanding = 0;
@@ -246,6 +274,7 @@ void launch(const std::shared_ptr<planned_read>& st, const partition_set& only) 
     }
     if (!st->view->shards[shards.front()].local)
       st->abandon[node].push_back([=] {
+        if (st->finished) return;
         fail_node();
         for (size_t k = 0; k < settled->size(); ++k)
           if (!(*settled)[k]) {
@@ -268,28 +297,12 @@ void start_read(caf::actor_system& sys, const shard_table& table, std::shared_pt
   st->table = &table;
   sys.spawn([st, only](caf::event_based_actor* self) -> caf::behavior {
     st->self = self;
-    auto id = st->table->watch(caf::actor_cast<caf::actor>(self));
-    self->attach_functor([table = st->table, id] { table->unwatch(id); });
+    watch_table(self, *st->table);
     launch(st, only);
     if (st->finished) return {};
-    return {
-        // A node left the members: its connection closed (killed, or frozen
-        // past --connection-timeout-ms). Its partitions go to other replicas
-        // now rather than after the request timeout.
-        [st](view_atom) {
-          auto now = st->table->snapshot();
-          for (auto it = st->abandon.begin(); it != st->abandon.end() && !st->finished;) {
-            if (std::binary_search(now->members.begin(), now->members.end(), it->first)) {
-              ++it;
-              continue;
-            }
-            auto batches = std::move(it->second);
-            it = st->abandon.erase(it);
-            for (auto& abandon : batches)
-              if (!st->finished) abandon();
-          }
-        },
-    };
+    give_up_departed(st->abandon, *st->table);  // the view planned may be stale already
+    if (st->finished) return {};
+    return {[st](view_atom) { give_up_departed(st->abandon, *st->table); }};
   });
 }
 
@@ -413,36 +426,48 @@ bool passing_failure(const status& s) {
 // Sends `msg` to `node`'s aggregator (one combined answer), or where it has
 // none to every shard of it; each(bytes, remote) per answer, then
 // done(ok or the first failure) once.
+// A remote node that leaves the members before it answered fails at once
+// (`waiting`, see departures).
 void ask_node(caf::event_based_actor* self, const shard_view& v, const std::string& node, const caf::message& msg,
               std::chrono::milliseconds timeout, std::function<status(std::string&, bool)> each,
-              std::function<void(status)> done) {
+              std::function<void(status)> done, departures& waiting) {
   auto m = static_cast<size_t>(std::lower_bound(v.members.begin(), v.members.end(), node) - v.members.begin());
   if (m >= v.members.size() || v.members[m] != node || v.member_shards[m].empty())
     return done(error(strata_errc::unavailable, "node " + node + " has no shard"));
+  bool remote = !v.shards[v.member_shards[m].front()].local;
+  auto settled = std::make_shared<bool>(false);
+  auto settle = [settled, done](status s) {
+    if (*settled) return;
+    *settled = true;
+    done(std::move(s));
+  };
+  if (remote)
+    waiting[node].push_back(
+        [=] { settle(error(strata_errc::unavailable, "node " + node + " left the members before it answered")); });
   if (m < v.aggregators.size() && v.aggregators[m]) {
-    bool remote = !v.shards[v.member_shards[m].front()].local;
     self->request(v.aggregators[m], timeout, msg)
         .then(
-            [=](std::string& r) { done(each(r, remote)); },
-            [=](caf::error& e) { done(from_caf_error(e, "the aggregator of node " + node + " did not answer")); });
+            [=](std::string& r) {
+              if (!*settled) settle(each(r, remote));
+            },
+            [=](caf::error& e) { settle(from_caf_error(e, "the aggregator of node " + node + " did not answer")); });
     return;
   }
   auto left = std::make_shared<size_t>(v.member_shards[m].size());
   auto failure = std::make_shared<status>();
   for (uint32_t i : v.member_shards[m]) {
     const auto& shard = v.shards[i];
-    bool remote = !shard.local;
     std::string where = "shard " + std::to_string(shard.index) + " on node " + shard.node;
     self->request(shard.handle, timeout, msg)
         .then(
             [=](std::string& r) {
-              if (failure->is_ok())
+              if (failure->is_ok() && !*settled)
                 if (auto s = each(r, remote); !s) *failure = s;
-              if (--*left == 0) done(*failure);
+              if (--*left == 0) settle(*failure);
             },
             [=](caf::error& e) {
               if (failure->is_ok()) *failure = from_caf_error(e, where + " did not answer");
-              if (--*left == 0) done(*failure);
+              if (--*left == 0) settle(*failure);
             });
   }
 }
@@ -490,9 +515,12 @@ void gateway::aggregate(pushdown_request req, read_options ro, query_done<std::v
   auto* sys = &sys_;
   auto window = window_;
   const shard_table* table = &table_;
-  sys_.spawn([a, split, timeout, sys, window, table](caf::event_based_actor* self) {
-    // Phase 3: the raw partitions, read once each, aggregated here.
-    auto finish = [a, timeout, sys, window, table]() {
+  sys_.spawn([a, split, timeout, sys, window, table](caf::event_based_actor* self) -> caf::behavior {
+    watch_table(self, *table);
+    auto waiting = std::make_shared<departures>();
+    // Phase 3: the raw partitions, read once each, aggregated here (by
+    // actors of their own: this one is done).
+    auto read_raw = [a, timeout, sys, window, table]() {
       if (!a->failure.is_ok()) return a->done(a->failure, {}, a->stats);
       if (a->raw.empty()) return a->done(std::move(a->sources), std::move(a->warnings), a->stats);
       struct raw_acc {
@@ -559,8 +587,14 @@ void gateway::aggregate(pushdown_request req, read_options ro, query_done<std::v
       }
       if (acc->left == 0) one_done();
     };
+    auto finished = std::make_shared<bool>(false);
+    auto finish = [self, finished, read_raw]() {
+      *finished = true;
+      self->quit();
+      read_raw();
+    };
     // Phase 2: every node aggregates its own partitions.
-    auto push = [a, self, timeout, finish]() {
+    auto push = [a, self, timeout, finish, waiting]() {
       auto left = std::make_shared<size_t>(a->sole.size() + 1);
       auto one = [left, finish]() {
         if (--*left == 0) finish();
@@ -601,12 +635,22 @@ void gateway::aggregate(pushdown_request req, read_options ro, query_done<std::v
                 a->failure = s;
               }
               one();
-            });
+            },
+            *waiting);
       }
       one();
     };
+    auto behave = [waiting, table, finished]() -> caf::behavior {
+      if (*finished) return {};
+      give_up_departed(*waiting, *table);  // the view planned may be stale already
+      if (*finished) return {};
+      return {[waiting, table](view_atom) { give_up_departed(*waiting, *table); }};
+    };
     // Phase 1: which nodes hold series of the partitions several nodes answer.
-    if (split.empty()) return push();
+    if (split.empty()) {
+      push();
+      return behave();
+    }
     auto holders = std::make_shared<std::vector<uint8_t>>(cluster::partitions, 0);
     auto held_by = std::make_shared<std::vector<std::string>>(cluster::partitions);
     auto left = std::make_shared<size_t>(split.size());
@@ -649,8 +693,10 @@ void gateway::aggregate(pushdown_request req, read_options ro, query_done<std::v
               else if ((*holders)[p] == 1) a->sole[(*held_by)[p]].add(p);
             }
             push();
-          });
+          },
+          *waiting);
     }
+    return behave();
   });
 }
 

@@ -121,38 +121,50 @@ read_plan plan_read(const shard_view& v, int64_t mint, int64_t maxt, const write
   out.spread.assign(cluster::partitions, 0);
   std::vector<partition_set> by_id(names.size());
   std::vector<uint8_t> missing(names.size(), 0);
-  std::vector<uint32_t> chosen, os;  // ids; positions in e->members
+  std::vector<uint32_t> chosen;                    // ids
+  std::vector<std::vector<uint32_t>> os(rel.size());  // per relevant epoch: positions in e->members
+  std::vector<uint32_t> cover(names.size(), 0);     // per id: epochs in which it is a live owner
   for (uint32_t p = 0; p < cluster::partitions; ++p) {
     if (!only.has(p)) continue;
     chosen.clear();
     bool lost = false;
-    // Oldest first, so that a member that stayed through the older epochs
-    // is then reused for the newer ones.
-    for (const auto& r : rel) {
-      os.clear();
+    for (size_t i = 0; i < rel.size(); ++i) {
+      const auto& r = rel[i];
+      os[i].clear();
       if (r.placed) {
-        for (uint32_t k = 0; k < v.replicas; ++k) os.push_back(v.owners[p * v.replicas + k]);
+        for (uint32_t k = 0; k < v.replicas; ++k) os[i].push_back(v.owners[p * v.replicas + k]);
       } else {
         for (const auto& o : cluster::owners(r.e->members, p, r.e->rf))
-          os.push_back(static_cast<uint32_t>(std::lower_bound(r.e->members.begin(), r.e->members.end(), o) -
-                                             r.e->members.begin()));
+          os[i].push_back(static_cast<uint32_t>(std::lower_bound(r.e->members.begin(), r.e->members.end(), o) -
+                                                r.e->members.begin()));
       }
-      int best = -1;
+      for (uint32_t m : os[i])
+        if (live[r.ids[m]]) ++cover[r.ids[m]];
+    }
+    // Oldest first, so that a member that stayed through the older epochs
+    // is then reused for the newer ones; among equals the owner of the most
+    // epochs, so that a partition is read from as few nodes as possible.
+    for (size_t i = 0; i < rel.size(); ++i) {
+      const auto& r = rel[i];
+      int64_t best = -1;
       uint32_t pick = 0;
-      for (uint32_t m : os) {
+      for (uint32_t m : os[i]) {
         uint32_t n = r.ids[m];
         if (!live[n]) continue;
         bool reused = std::find(chosen.begin(), chosen.end(), n) != chosen.end();
-        int score = (r.stayed[m] ? 4 : 0) + (reused ? 2 : 0) + local[n];
+        int64_t score = (r.stayed[m] ? int64_t{1} << 40 : 0) + (reused ? int64_t{1} << 39 : 0) +
+                        int64_t{cover[n]} * 2 + local[n];
         if (score > best) best = score, pick = n;
       }
       if (best < 0) {
         lost = true;
-        for (uint32_t m : os) missing[r.ids[m]] = 1;
+        for (uint32_t m : os[i]) missing[r.ids[m]] = 1;
         continue;
       }
       if (std::find(chosen.begin(), chosen.end(), pick) == chosen.end()) chosen.push_back(pick);
     }
+    for (size_t i = 0; i < rel.size(); ++i)
+      for (uint32_t m : os[i]) cover[rel[i].ids[m]] = 0;
     if (lost) {
       out.unowned.add(p);
       ++out.unowned_count;

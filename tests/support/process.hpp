@@ -25,6 +25,7 @@ class child_process {
   pid_t pid_ = -1;
 };
 
+// A loopback TCP port free now, outside the ephemeral range (see process.cpp).
 uint16_t free_port();
 std::string make_temp_dir();
 void remove_dir(const std::string& dir);

@@ -112,6 +112,19 @@ TEST(ReadPlan, AMemberThatStayedThroughAnEpochIsPreferred) {
   EXPECT_EQ(plan.by_node.begin()->second.size(), cluster::partitions);
 }
 
+TEST(ReadPlan, AnOwnerOfEveryEpochReadsThePartitionAlone) {
+  // Three nodes starting one after another with rf 2: {a, b} own everything
+  // in the first epoch, and every owner pair of the second meets {a, b}, so
+  // one node can answer each partition for both epochs (and a pushed-down
+  // aggregation needs no probe).
+  auto v = view_of({a, b, c}, 2, history({{0, {a, b}}, {1000, {a, b, c}}}, 2));
+  auto plan = plan_read(v, 0, 3000, {}, {}, partition_set::all());
+  EXPECT_EQ(plan.unowned_count, 0u);
+  for (uint32_t p = 0; p < cluster::partitions; ++p) ASSERT_EQ(plan.spread[p], 1) << p;
+  EXPECT_EQ(plan.by_node.size(), 2u);  // c holds the second epoch's samples only
+  EXPECT_EQ(plan.by_node.count(c), 0u);
+}
+
 TEST(ReadPlan, PartitionSetsRoundTrip) {
   partition_set s;
   for (uint32_t p : {0u, 63u, 64u, 4095u}) s.add(p);
