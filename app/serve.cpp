@@ -11,7 +11,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <malloc.h>
+
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -380,6 +383,13 @@ int serve(const serve_config& c) {
   }
   // Rule files are checked before anything starts: a bad file stops the node.
   if (auto loaded = rules::load_rule_files(rule_opts.rule_files); !loaded) return fail(loaded.error().message());
+
+  // glibc gives threads their own malloc arenas (up to 8 per core), and what
+  // a thread frees stays in its arena: with the shard and scheduler threads
+  // that kept ~2x the live heap resident. Two arenas measured best
+  // (docs/bench/storage.md, "Memory"); MALLOC_ARENA_MAX still overrides.
+  // Set before the actor system starts its threads.
+  if (!std::getenv("MALLOC_ARENA_MAX")) mallopt(M_ARENA_MAX, 2);
 
   caf::actor_system_config cfg;
   cfg.load<caf::io::middleman>();

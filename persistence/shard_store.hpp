@@ -159,7 +159,8 @@ class shard_store {
   result<compact_stats> compact();
   // Housekeeping, called periodically with the wall clock: writes chunks
   // sealed since the last commit, seals series that hold the WAL back past
-  // wal_max_bytes, and applies retention relative to `now_ms`.
+  // wal_max_bytes, applies retention relative to `now_ms`, and unmaps the
+  // file pages it touched (kv::store::release_mapped_pages).
   status maintain(int64_t now_ms);
   // Flushes committed transactions to disk (for sync = false).
   status sync();

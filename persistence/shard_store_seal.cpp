@@ -252,7 +252,11 @@ status shard_store::maintain(int64_t now_ms) {
       if (heads_[ref].has_unsealed() && heads_[ref].first_seq < cutoff) seal(ref, last_committed());
   }
   if (auto st = apply_retention(now_ms); !st) return st;
-  return commit_pending();
+  auto st = commit_pending();
+  // Seals, rollup reads and commits map in file pages that no read needs
+  // again soon; unmapped, they stay in the page cache but not in the RSS.
+  kv_->release_mapped_pages();
+  return st;
 }
 
 status shard_store::apply_retention(int64_t now_ms) {

@@ -54,6 +54,7 @@ class faulty_store final : public store {
   status compact_copy() override;
   // The wrapped store's figures (its commits are the ones that got through).
   store_stats stats() const override { return inner_->stats(); }
+  void release_mapped_pages() override { inner_->release_mapped_pages(); }
 
  private:
   struct fault {

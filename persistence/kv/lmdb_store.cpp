@@ -26,12 +26,16 @@
 // the shard reads mostly in key order (scans), where readahead helps.
 #include <fcntl.h>
 #include <lmdb.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cinttypes>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <system_error>
 
 #include "persistence/kv/detail/check.hpp"
@@ -217,6 +221,28 @@ class lmdb_store final : public store {
       return r;
     }
     return st;
+  }
+
+  void release_mapped_pages() override {
+    if (!env_ || read_depth_ > 0) return;
+    MDB_envinfo info;
+    MDB_stat st;
+    if (mdb_env_info(env_, &info) != 0 || mdb_env_stat(env_, &st) != 0) return;
+    // LMDB does not say where it mapped the file (me_mapaddr is only set for
+    // MDB_FIXEDMAP), and a map resize moves it: find it in /proc/self/maps.
+    // Pages past the last one in use were never mapped in. The map is shared
+    // and read-only (no MDB_WRITEMAP): dropping it loses nothing.
+    std::error_code ec;
+    const auto file = std::filesystem::canonical(opts_.dir + "/data.mdb", ec).string();
+    if (ec) return;
+    std::ifstream maps("/proc/self/maps");
+    const size_t used = (static_cast<size_t>(info.me_last_pgno) + 1) * st.ms_psize;
+    for (std::string line; std::getline(maps, line);) {
+      if (line.size() <= file.size() || line.compare(line.size() - file.size(), file.size(), file) != 0) continue;
+      uintptr_t lo = 0, hi = 0;
+      if (std::sscanf(line.c_str(), "%" SCNxPTR "-%" SCNxPTR, &lo, &hi) != 2 || hi <= lo) continue;
+      ::madvise(reinterpret_cast<void*>(lo), std::min<size_t>(hi - lo, used), MADV_DONTNEED);
+    }
   }
 
   store_stats stats() const override {

@@ -105,6 +105,13 @@ class store {
   //   internal: called from inside a scan callback of this store.
   virtual status compact_copy() = 0;
 
+  // Unmaps the file pages the process has touched (LMDB: madvise
+  // MADV_DONTNEED over the used part of the map), so that they stop counting
+  // in its resident memory; they stay in the page cache and the next read
+  // maps them again. What is stored is unchanged. Best effort: a no-op where
+  // nothing is mapped, inside a scan callback, or when the kernel refuses.
+  virtual void release_mapped_pages() {}
+
   virtual store_stats stats() const = 0;
 };
 

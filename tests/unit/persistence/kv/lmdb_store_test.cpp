@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
@@ -178,6 +179,52 @@ TEST(LmdbStore, LargeValuesRoundTripThroughScan) {
   for (size_t i = 0; i < v1.size(); ++i) v1[i] = static_cast<char>(i * 7);
   ASSERT_OK(s->commit({op::put(table::chunks, "1", v1), op::put(table::chunks, "2", v2)}));
   EXPECT_EQ(all_of(*s, table::chunks), (model_table{{"1", v1}, {"2", v2}}));
+}
+
+// Resident kilobytes of this process's mappings of `file` (/proc/self/smaps).
+size_t mapped_kb(const std::string& file) {
+  std::ifstream smaps("/proc/self/smaps");
+  size_t kb = 0;
+  bool ours = false;
+  for (std::string line; std::getline(smaps, line);) {
+    if (!line.empty() && std::isxdigit(static_cast<unsigned char>(line[0])) && line.find('-') != std::string::npos &&
+        line.find(' ') > line.find('-'))
+      ours = line.size() >= file.size() && line.compare(line.size() - file.size(), file.size(), file) == 0;
+    else if (ours && line.rfind("Rss:", 0) == 0)
+      kb += std::stoul(line.substr(4));
+  }
+  return kb;
+}
+
+TEST(LmdbStore, ReleasingMappedPagesDropsThemFromTheRssAndKeepsTheData) {
+  temp_dir dir;
+  auto s = open_or_fail(small(dir.path()));
+  ASSERT_NE(s, nullptr);
+  std::deque<std::string> keep;
+  std::vector<op> ops;
+  for (int i = 0; i < 2000; ++i)  // ~8 MB, one 4 KiB value each
+    ops.push_back(op::put(table::chunks, keep.emplace_back(be_key(i)), keep.emplace_back(4000, static_cast<char>(i))));
+  ASSERT_OK(s->commit(ops));
+  const auto file = std::filesystem::canonical(dir.path() + "/data.mdb").string();
+  auto read_all = [&] {  // touches every byte of every value
+    size_t bytes = 0;
+    EXPECT_OK(s->scan(table::chunks, "", "", [&](std::string_view, std::string_view v) {
+      for (char c : v) bytes += c == v.front();
+      return true;
+    }));
+    return bytes;
+  };
+  EXPECT_EQ(read_all(), 2000u * 4000);
+  const size_t before = mapped_kb(file);
+  EXPECT_GT(before, 7000u);  // every page was read through the map
+  s->release_mapped_pages();
+  EXPECT_LT(mapped_kb(file), 100u);
+  EXPECT_EQ(all_of(*s, table::chunks).size(), 2000u);
+  for (int i : {0, 999, 1999}) {
+    std::string v;
+    ASSERT_OK(s->get(table::chunks, be_key(i), v));
+    EXPECT_EQ(v, std::string(4000, static_cast<char>(i)));
+  }
 }
 
 // In a child process whose file size limit is just above the data file: the
