@@ -7,6 +7,8 @@
 #include <cstring>
 #include <numeric>
 
+#include "persistence/codec/detail/zstd_context.hpp"
+
 namespace strata::persistence {
 namespace {
 
@@ -273,7 +275,7 @@ status decode_packed_chunk(std::string_view b, int64_t mint, int64_t maxt, std::
   if (body_size < 2 * n - 1 || body_size > n * 20) return corrupt("body length " + std::to_string(body_size));
   std::string body(body_size, '\0');
   auto frame = b.substr(p->frame_at, b.size() - p->frame_at - checksum_size);
-  size_t got = ZSTD_decompress(body.data(), body.size(), frame.data(), frame.size());
+  size_t got = codec::detail::zstd_decompress(body.data(), body.size(), frame.data(), frame.size());
   if (ZSTD_isError(got) || got != body_size) return corrupt("body does not decompress");
 
   std::vector<int64_t> ts(n);

@@ -56,6 +56,11 @@ struct eval_options {
   // The widest tier a query may read; 0 reads raw samples only (the
   // max_source_resolution query parameter).
   int64_t max_rollup_window_ms = std::numeric_limits<int64_t>::max();
+  // Within raw retention an equivalent tier is read only when it is at least
+  // this wide: a bucket costs several raw samples to read (its sketch), so
+  // narrower buckets, which stand in for a few samples at common scrape
+  // intervals (5 at 1 m in a 5m bucket), make the query slower, not faster.
+  int64_t min_tier_within_raw_ms = 3'600'000;
   // Values of subtrees computed elsewhere (aggregations pushed down to the
   // shards and merged): the evaluator answers these nodes, found by
   // address, with them instead of evaluating them. Each series holds its

@@ -367,6 +367,12 @@ result<value> evaluator::eval_range_function(const call_expr& c) {
   if (m->mode != range_mode::plain) return eval_extended_range(c, *m);
   fn::range_fn rf = fn::find_range_function(f);
   bool drop = !keeps_name(f);
+  // rate and increase slide over each series: its counter resets are found
+  // once, and a window adds those inside it in the same order as
+  // fn::extrapolated_rate, so the sums are bit for bit the same.
+  const bool counter = f == "rate" || f == "increase";
+  const bool is_rate = f == "rate";
+  std::vector<size_t> resets;
   std::vector<double> args(scalars.size());
   out.series.reserve(m->data.size());
   for (auto& s : m->data) {
@@ -377,20 +383,38 @@ result<value> evaluator::eval_range_function(const call_expr& c) {
     bool any = false;
     const sample* base = s.samples.data();
     size_t count = s.samples.size();
-    size_t lo = 0, hi = 0;
+    if (counter) {
+      resets.clear();
+      for (size_t i = 1; i < count; ++i)
+        if (base[i].v < base[i - 1].v) resets.push_back(i);
+    }
+    size_t lo = 0, hi = 0, first_reset = 0;
     int64_t prev_end = std::numeric_limits<int64_t>::min();
     for (size_t k = 0; k < n; ++k) {
       int64_t end = m->ends[k], begin = end - m->range_ms;
-      if (end < prev_end) lo = hi = 0;
+      if (end < prev_end) lo = hi = first_reset = 0;
       prev_end = end;
       if (begin < horizon) continue;
       while (hi < count && base[hi].t <= end) ++hi;
       while (lo < hi && base[lo].t <= begin) ++lo;
       if (lo == hi) continue;
+      double x;
+      if (counter) {
+        if (hi - lo < 2) continue;
+        const sample& a = base[lo];
+        const sample& b = base[hi - 1];
+        double change = b.v - a.v;
+        while (first_reset < resets.size() && resets[first_reset] <= lo) ++first_reset;
+        for (size_t i = first_reset; i < resets.size() && resets[i] < hi; ++i) change += base[resets[i] - 1].v;
+        x = fn::extrapolate({a.t, a.v, b.t, b.v, hi - lo, change}, end, m->range_ms, true, is_rate);
+        r.v[k] = x;
+        r.ok[k] = 1;
+        any = true;
+        continue;
+      }
       for (size_t a = 0; a < scalars.size(); ++a) args[a] = scalars[a].v[k];
       if (predict) args[0] += static_cast<double>(grid_.at(k) - end) / 1000.0;
       fn::window w{base + lo, base + hi, end, m->range_ms};
-      double x;
       if (!rf(w, args.data(), x)) continue;
       r.v[k] = x;
       r.ok[k] = 1;

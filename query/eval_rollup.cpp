@@ -165,8 +165,9 @@ int64_t choose_rollup_window(int64_t first_end, int64_t last_end, int64_t step, 
         (!equivalent || t.window_ms > equivalent->window_ms))
       equivalent = &t;
   }
-  if (equivalent) return equivalent->window_ms;
-  if (oldest >= raw_horizon(o)) return 0;
+  const bool past_raw = oldest < raw_horizon(o);
+  if (equivalent && (past_raw || equivalent->window_ms >= o.min_tier_within_raw_ms)) return equivalent->window_ms;
+  if (!past_raw) return 0;
   if (finest_covering) return finest_covering->window_ms;
   return longest ? longest->window_ms : 0;
 }

@@ -14,6 +14,7 @@
 
 #include "persistence/codec/detail/bits.hpp"
 #include "persistence/codec/detail/sketch_bins.hpp"
+#include "persistence/codec/detail/zstd_context.hpp"
 #include "persistence/codec/rollup.hpp"
 
 namespace strata::persistence::codec {
@@ -254,7 +255,7 @@ result<bucket_run> decode_buckets_v2(std::string_view in, int64_t* window_ms) {
     unsigned long long size = ZSTD_getFrameContentSize(body.data(), body.size());
     if (size != body_size) return corrupt("compressed body does not declare its length " + std::to_string(body_size));
     inflated.resize(body_size);
-    size_t got = ZSTD_decompress(inflated.data(), inflated.size(), body.data(), body.size());
+    size_t got = detail::zstd_decompress(inflated.data(), inflated.size(), body.data(), body.size());
     if (ZSTD_isError(got) || got != body_size) return corrupt("body does not decompress");
     body = inflated;
   } else if (body.size() != body_size) {

@@ -20,6 +20,8 @@ bool rollup_function(std::string_view f);
 // step, ..., last_end (step 0 when there is one end, or all are equal).
 //  1. the coarsest tier that is equivalent: range, step and first_end whole
 //     multiples of its width, and its retention covers first_end - range;
+//     within raw retention only if it is at least o.min_tier_within_raw_ms
+//     wide;
 //  2. else, when first_end - range lies before the raw horizon, the finest
 //     tier whose retention covers it (or the longest-kept tier);
 //  3. else raw.

@@ -147,6 +147,9 @@ eval_options tiered(int64_t now) {
   o.tiers = {{min_ms, 7 * day_ms}, {5 * min_ms, 30 * day_ms}, {hour_ms, 365 * day_ms}};
   o.raw_retention_ms = day_ms;
   o.now_ms = now;
+  // The answers of every tier are checked against raw samples within raw
+  // retention, where by default only the 1h tier would be read.
+  o.min_tier_within_raw_ms = 0;
   return o;
 }
 
@@ -353,6 +356,35 @@ TEST(RollupTiers, SourceWithoutBucketsFallsBackToRawSamples) {
   ASSERT_TRUE(got.is_ok());
   EXPECT_EQ(src.raw_calls, 1);
   EXPECT_FALSE(as_matrix(*got).empty());
+}
+
+TEST(RollupTiers, WithinRawRetentionOnlyTheHourTierIsRead) {
+  const int64_t now = 10 * day_ms;
+  eval_options o = tiered(now);
+  o.min_tier_within_raw_ms = eval_options{}.min_tier_within_raw_ms;
+  // 1m and 5m buckets cost more to read than the raw samples they stand for.
+  auto sels = selections(q("rate(c[5m])"), now - hour_ms, now, min_ms, o);
+  ASSERT_EQ(sels.size(), 1u);
+  EXPECT_EQ(sels[0].window_ms, 0);
+  sels = selections(q("rate(c[10m])"), now - hour_ms, now, 5 * min_ms, o);
+  EXPECT_EQ(sels[0].window_ms, 0);
+  sels = selections(q("sum(rate(c[2h]))"), now - 6 * hour_ms, now, hour_ms, o);
+  EXPECT_EQ(sels[0].window_ms, hour_ms);
+  // Past raw retention the coarsest equivalent tier, as before.
+  sels = selections(q("rate(c[10m])"), now - 3 * day_ms, now - 2 * day_ms, 5 * min_ms, o);
+  EXPECT_EQ(sels[0].window_ms, 5 * min_ms);
+
+  tier_source src;
+  fill(src, now - 3 * hour_ms, now);
+  tier_source raw;
+  fill(raw, now - 3 * hour_ms, now);
+  raw.has_tiers = false;
+  auto e = q("rate(c[5m])");
+  auto got = eval_range(e, src, now - hour_ms, now, min_ms, o);
+  ASSERT_TRUE(got.is_ok()) << got.error().message();
+  EXPECT_EQ(src.bucket_calls, 0);
+  EXPECT_EQ(src.raw_calls, 1);
+  expect_same(as_matrix(*got), as_matrix(*eval_range(e, raw, now - hour_ms, now, min_ms, o)), "rate(c[5m])");
 }
 
 TEST(RollupTiers, SelectionsListBucketSpans) {
