@@ -6,7 +6,9 @@
 #include "persistence/shard_store.hpp"
 #include "query/plan.hpp"
 
+#include <cmath>
 #include <cstring>
+#include <map>
 
 namespace strata::actors {
 
@@ -94,6 +96,27 @@ struct le_reader {
     for (int i = 0; i < bytes; ++i) v |= uint64_t{static_cast<uint8_t>(in[pos + i])} << (8 * i);
     pos += bytes;
     return v;
+  }
+  uint64_t take_varint() {
+    uint64_t v = 0;
+    for (int shift = 0; ok && shift < 64; shift += 7) {
+      if (pos >= in.size()) break;
+      auto byte = static_cast<uint8_t>(in[pos++]);
+      v |= uint64_t{byte & 0x7fu} << shift;
+      if (!(byte & 0x80)) return v;
+    }
+    ok = false;
+    return 0;
+  }
+  std::string take_vstring() {
+    auto n = take_varint();
+    if (!ok || in.size() - pos < n) {
+      ok = false;
+      return {};
+    }
+    std::string s(in.substr(pos, n));
+    pos += n;
+    return s;
   }
   std::string take_string() {
     auto n = take(4);
@@ -205,27 +228,35 @@ double take_f64(le_reader& r) {
   return v;
 }
 
+void put_varint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out += static_cast<char>(static_cast<uint8_t>(v) | 0x80);
+    v >>= 7;
+  }
+  out += static_cast<char>(v);
+}
+
 void put_labels(std::string& out, const labels& ls) {
-  put_le(out, ls.size(), 4);
+  put_varint(out, ls.size());
   for (const auto& l : ls) {
-    put_le(out, l.name.size(), 4);
+    put_varint(out, l.name.size());
     out += l.name;
-    put_le(out, l.value.size(), 4);
+    put_varint(out, l.value.size());
     out += l.value;
   }
 }
 
-labels take_labels(le_reader& r, size_t total) {
+labels take_labels(le_reader& r) {
   labels ls;
-  uint64_t n = r.take(4);
-  if (!r.ok || n > (total - r.pos) / 8) {
+  uint64_t n = r.take_varint();
+  if (!r.ok || n > (r.in.size() - r.pos) / 2) {
     r.ok = false;
     return ls;
   }
   for (uint64_t i = 0; r.ok && i < n; ++i) {
     label l;
-    l.name = r.take_string();
-    l.value = r.take_string();
+    l.name = r.take_vstring();
+    l.value = r.take_vstring();
     ls.push_back(std::move(l));
   }
   return ls;
@@ -253,26 +284,48 @@ uint8_t fields_of(query::token_kind op) {
 
 }  // namespace
 
+// A count that is a whole number (every count is, unless a sum of weights)
+// goes as a varint; a compensation of 0 (the usual) is left out.
+enum entry_flags : uint8_t { e_count_whole = 1, e_sum_c = 2 };
+
 std::string encode_partials(const query::partial_table& t, query::token_kind op, int64_t k) {
   std::string out;
   uint8_t f = fields_of(op);
-  put_le(out, static_cast<uint64_t>(op), 1);
-  put_le(out, static_cast<uint64_t>(k), 8);
-  put_le(out, t.groups.size(), 4);
+  out += static_cast<char>(op);
+  put_varint(out, (static_cast<uint64_t>(k) << 1) ^ static_cast<uint64_t>(k >> 63));  // zigzag
+  put_varint(out, t.groups.size());
   for (const auto& g : t.groups) put_labels(out, g);
-  put_le(out, t.steps.size(), 4);
+  // topk/bottomk: every kept series' labels once, then referred to by number.
+  std::map<labels, uint64_t> kept_ids;
+  if (f & f_kept) {
+    std::vector<const labels*> order;
+    for (const auto& entries : t.steps)
+      for (const auto& [g, st] : entries)
+        for (const auto& x : st.kept)
+          if (kept_ids.emplace(x.metric, order.size()).second) order.push_back(&x.metric);
+    put_varint(out, order.size());
+    for (const labels* ls : order) put_labels(out, *ls);
+  }
+  put_varint(out, t.steps.size());
   for (const auto& entries : t.steps) {
-    put_le(out, entries.size(), 4);
+    put_varint(out, entries.size());
     for (const auto& [g, st] : entries) {
-      put_le(out, g, 4);
-      put_f64(out, st.count);
-      if (f & f_sum) put_f64(out, st.sum), put_f64(out, st.sum_c);
+      put_varint(out, g);
+      bool whole = st.count >= 0 && st.count < 9007199254740992.0 && std::floor(st.count) == st.count;
+      uint8_t flags = (whole ? e_count_whole : 0) | ((f & f_sum) && st.sum_c != 0 ? e_sum_c : 0);
+      out += static_cast<char>(flags);
+      if (whole) put_varint(out, static_cast<uint64_t>(st.count));
+      else put_f64(out, st.count);
+      if (f & f_sum) {
+        put_f64(out, st.sum);
+        if (flags & e_sum_c) put_f64(out, st.sum_c);
+      }
       if (f & f_extreme) put_f64(out, st.extreme);
       if (f & f_var) put_f64(out, st.mean), put_f64(out, st.m2);
       if (f & f_kept) {
-        put_le(out, st.kept.size(), 4);
+        put_varint(out, st.kept.size());
         for (const auto& x : st.kept) {
-          put_labels(out, x.metric);
+          put_varint(out, kept_ids.at(x.metric));
           put_f64(out, x.s.v);
         }
       }
@@ -285,38 +338,58 @@ result<query::partial_table> decode_partials(std::string_view bytes) {
   le_reader r{bytes};
   query::partial_table t;
   auto op = static_cast<query::token_kind>(r.take(1));
-  auto k = static_cast<int64_t>(r.take(8));
+  uint64_t zk = r.take_varint();
+  auto k = static_cast<int64_t>((zk >> 1) ^ (~(zk & 1) + 1));
   uint8_t f = fields_of(op);
-  uint64_t groups = r.take(4);
-  if (r.ok && groups > (bytes.size() - r.pos) / 4) r.ok = false;
-  for (uint64_t i = 0; r.ok && i < groups; ++i) t.groups.push_back(take_labels(r, bytes.size()));
-  uint64_t steps = r.take(4);
-  if (r.ok && steps > (bytes.size() - r.pos) / 4) r.ok = false;
-  if (r.ok) t.steps.resize(steps);
+  // Every count below is checked against the bytes left (each item takes one at least).
+  auto count_ok = [&](uint64_t n) {
+    if (r.ok && n > bytes.size() - r.pos) r.ok = false;
+    return r.ok;
+  };
+  uint64_t groups = r.take_varint();
+  if (count_ok(groups))
+    for (uint64_t i = 0; r.ok && i < groups; ++i) t.groups.push_back(take_labels(r));
+  std::vector<labels> kept_labels;
+  if (f & f_kept) {
+    uint64_t n = r.take_varint();
+    if (count_ok(n))
+      for (uint64_t i = 0; r.ok && i < n; ++i) kept_labels.push_back(take_labels(r));
+  }
+  uint64_t steps = r.take_varint();
+  if (count_ok(steps)) t.steps.resize(steps);
   for (uint64_t i = 0; r.ok && i < steps; ++i) {
-    uint64_t n = r.take(4);
-    if (r.ok && n > (bytes.size() - r.pos) / 12) r.ok = false;
+    uint64_t n = r.take_varint();
+    if (!count_ok(n)) break;
     for (uint64_t j = 0; r.ok && j < n; ++j) {
-      auto g = static_cast<uint32_t>(r.take(4));
+      uint64_t g = r.take_varint();
       if (g >= t.groups.size()) r.ok = false;
+      uint8_t flags = static_cast<uint8_t>(r.take(1));
       query::partial_aggregate st;
       st.op = op;
       st.k = k;
-      st.count = take_f64(r);
-      if (f & f_sum) st.sum = take_f64(r), st.sum_c = take_f64(r);
+      st.count = (flags & e_count_whole) ? static_cast<double>(r.take_varint()) : take_f64(r);
+      if (f & f_sum) {
+        st.sum = take_f64(r);
+        if (flags & e_sum_c) st.sum_c = take_f64(r);
+      }
       if (f & f_extreme) st.extreme = take_f64(r);
       if (f & f_var) st.mean = take_f64(r), st.m2 = take_f64(r);
       if (f & f_kept) {
-        uint64_t kept = r.take(4);
-        if (r.ok && kept > (bytes.size() - r.pos) / 12) r.ok = false;
+        uint64_t kept = r.take_varint();
+        if (!count_ok(kept)) break;
         for (uint64_t x = 0; r.ok && x < kept; ++x) {
+          uint64_t id = r.take_varint();
+          if (id >= kept_labels.size()) {
+            r.ok = false;
+            break;
+          }
           query::instant_sample s;
-          s.metric = take_labels(r, bytes.size());
+          s.metric = kept_labels[id];
           s.s.v = take_f64(r);
           st.kept.push_back(std::move(s));
         }
       }
-      if (r.ok) t.steps[i].emplace_back(g, std::move(st));
+      if (r.ok) t.steps[i].emplace_back(static_cast<uint32_t>(g), std::move(st));
     }
   }
   if (!r.ok || r.pos != bytes.size())

@@ -84,13 +84,16 @@ std::vector<std::string> encode_selections(const std::vector<std::pair<matchers,
 result<std::vector<std::pair<matchers, std::pair<int64_t, int64_t>>>> decode_selections(
     const std::vector<std::string>& flat);
 
-// A partial_table on the wire, little-endian: the op (u8) and k (i64);
-// u32 group count and each group's labels (u32 count, then u32 length +
-// bytes of each name and value); u32 step count and per step a u32 entry
-// count and per entry the group (u32) and the state's fields the op uses
-// as f64 bits: count; sum, sum_c (sum, avg); extreme (min, max); mean, m2
-// (stddev, stdvar); for topk/bottomk the kept series (u32 count, per series
-// its labels and value). Decoding checks every length.
+// A partial_table on the wire: the op (u8) and k (zigzag varint); the
+// group count and each group's labels (varint count, then varint length +
+// bytes of each name and value); for topk/bottomk the kept series' label
+// sets, each once; the step count and per step the entry count and per
+// entry the group (varint), a flags byte, the count (a varint when whole,
+// else f64 bits) and the fields the op uses as little-endian f64 bits:
+// sum and sum_c (only when not 0) for sum and avg; extreme (min, max); mean,
+// m2 (stddev, stdvar); for topk/bottomk the kept series (varint count, per
+// series its label set's number and value). Decoding checks every length
+// and number.
 std::string encode_partials(const query::partial_table& t, query::token_kind op, int64_t k);
 result<query::partial_table> decode_partials(std::string_view bytes);
 

@@ -184,6 +184,57 @@ TEST(PartialsWire, RoundTripBitForBitAndDamageIsAnError) {
   auto past = t;
   past.steps[0][0].first = 5;
   EXPECT_FALSE(decode_partials(encode_partials(past, query::token_kind::kw_topk, 2)).is_ok());
+  // Every cut of the bytes is an error, and no damaged byte crashes the decoder.
+  for (size_t n = 0; n < bytes.size(); ++n) EXPECT_FALSE(decode_partials(bytes.substr(0, n)).is_ok()) << n;
+  for (size_t i = 0; i < bytes.size(); ++i)
+    for (int bit = 0; bit < 8; ++bit) {
+      std::string bad = bytes;
+      bad[i] = static_cast<char>(bad[i] ^ (1 << bit));
+      (void)decode_partials(bad);
+    }
+}
+
+// The compact form: whole counts as varints, a zero compensation left out,
+// each kept series' labels once however many steps keep it.
+TEST(PartialsWire, CountsCompensationsAndKeptLabelsCostLittle) {
+  query::partial_table t;
+  t.groups = {{{"job", "a"}}};
+  for (int i = 0; i < 100; ++i) {
+    query::partial_aggregate st;
+    st.op = query::token_kind::kw_sum;
+    st.count = 3;
+    st.sum = i * 1.5;
+    t.steps.push_back({{0, st}});
+  }
+  auto bytes = encode_partials(t, query::token_kind::kw_sum, 0);
+  EXPECT_LE(bytes.size(), 100u * 12 + 20);  // per step: entries, group, flags, count: 4 bytes; the sum: 8
+  auto back = decode_partials(bytes);
+  ASSERT_TRUE(back.is_ok());
+  EXPECT_EQ(back->steps[99][0].second.sum, 99 * 1.5);
+  EXPECT_EQ(back->steps[99][0].second.count, 3);
+  // A fractional count and a negative k travel exactly.
+  t.steps[0][0].second.count = 2.5;
+  auto frac = decode_partials(encode_partials(t, query::token_kind::kw_sum, -7));
+  ASSERT_TRUE(frac.is_ok());
+  EXPECT_EQ(frac->steps[0][0].second.count, 2.5);
+  EXPECT_EQ(frac->steps[0][0].second.k, -7);
+  query::partial_table top;
+  top.groups = {{}};
+  labels long_labels{{"__name__", std::string(200, 'm')}, {"instance", "host-1"}};
+  for (int i = 0; i < 100; ++i) {
+    query::partial_aggregate st;
+    st.op = query::token_kind::kw_topk;
+    st.count = 1;
+    st.k = 1;
+    st.kept = {{long_labels, {0, double(i)}}};
+    top.steps.push_back({{0, st}});
+  }
+  auto tb = encode_partials(top, query::token_kind::kw_topk, 1);
+  EXPECT_LE(tb.size(), 250u + 100 * 14);
+  auto tback = decode_partials(tb);
+  ASSERT_TRUE(tback.is_ok());
+  EXPECT_EQ(tback->steps[42][0].second.kept[0].metric, long_labels);
+  EXPECT_EQ(tback->steps[42][0].second.kept[0].s.v, 42.0);
 }
 
 }  // namespace
