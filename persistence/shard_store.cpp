@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <limits>
+#include <memory_resource>
 #include <optional>
 #include <unordered_map>
 #include <utility>
@@ -284,7 +285,13 @@ std::vector<result<size_t>> shard_store::append_group(std::vector<batch_plan>& p
     int64_t t;
     uint64_t bits;
   };
-  std::unordered_map<uint32_t, newest> in_group;
+  // One node per series of the group: taken from one buffer and released at
+  // once (a malloc and a free per series showed in ingest profiles).
+  size_t group_series = 0;
+  for (const auto& p : plans) group_series += p.batch.size();
+  std::pmr::monotonic_buffer_resource group_memory(group_series * 48 + 1024);
+  std::pmr::unordered_map<uint32_t, newest> in_group(&group_memory);
+  in_group.reserve(group_series);
   for (auto& p : plans) {
     if (p.failed) continue;
     bool filtered = false;

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <memory_resource>
 #include <unordered_map>
 
 #include "schema/batch.capnp.h"
@@ -22,6 +23,8 @@ status corrupt(std::string msg) { return error(strata_errc::corruption, "batch: 
 // Interns label strings; the views point into the batch being encoded.
 class string_table {
  public:
+  // Every distinct string takes a node from one buffer, released with the table.
+  explicit string_table(size_t expected) : memory_(expected * 64 + 1024), ids_(&memory_) { ids_.reserve(expected); }
   uint32_t index(const std::string& s) {
     auto [it, inserted] = ids_.try_emplace(std::string_view(s), static_cast<uint32_t>(order_.size()));
     if (inserted) order_.push_back(&s);
@@ -30,7 +33,8 @@ class string_table {
   const std::vector<const std::string*>& strings() const { return order_; }
 
  private:
-  std::unordered_map<std::string_view, uint32_t> ids_;
+  std::pmr::monotonic_buffer_resource memory_;
+  std::pmr::unordered_map<std::string_view, uint32_t> ids_;
   std::vector<const std::string*> order_;
 };
 
@@ -85,9 +89,9 @@ result<write_batch> read_batch(kj::ArrayPtr<const capnp::word> words) {
 }  // namespace
 
 std::string encode_batch(const write_batch& b) {
-  string_table strings;
-  size_t label_words = 0, sample_words = 0;
+  size_t label_words = 0, sample_words = 0, label_count = 0;
   for (const auto& s : b) {
+    label_count += s.lbls.size();
     label_words += s.lbls.size() + 1;
     for (const auto& l : s.lbls) label_words += (l.name.size() + l.value.size()) / 8 + 4;  // as strings, at most
     sample_words += 2 * s.samples.size() + 2;
@@ -95,6 +99,8 @@ std::string encode_batch(const write_batch& b) {
   // One first segment big enough for the usual batch (stack.md: fewer segments,
   // fewer copies); the builder adds more when the estimate is short.
   size_t estimate = 16 + b.size() * 5 + label_words + sample_words;
+  // Distinct strings: far fewer than label strings in a usual batch (names repeat).
+  string_table strings(std::min<size_t>(label_count, 4096));
   capnp::MallocMessageBuilder mb(static_cast<unsigned>(std::min<size_t>(estimate, 1u << 26)));
   auto root = mb.initRoot<schema::Batch>();
   root.setVersion(batch_version);

@@ -281,6 +281,30 @@ TEST(ShardStore, BatchWithoutSamplesWritesNothing) {
   EXPECT_EQ(s->stats().series, 0u);
 }
 
+TEST(ShardStoreEncoded, SamplesRepeatedWithinOneGroupAreJudgedAgainstEachOther) {
+  test_support::temp_dir dir;
+  std::string first = wire::encode_batch({{{{"__name__", "m"}}, {{10, 1}, {20, 2}}}});
+  std::string same = wire::encode_batch({{{{"__name__", "m"}}, {{20, 2}, {30, 3}}}});
+  std::string conflicting = wire::encode_batch({{{{"__name__", "m"}}, {{30, 4}}}});
+  {
+    auto s = open_store(dir.path());
+    auto r = s->append_encoded_group({first, same, conflicting});
+    ASSERT_EQ(r.size(), 3u);
+    ASSERT_TRUE(r[0].is_ok());
+    EXPECT_EQ(*r[0], 2u);
+    ASSERT_TRUE(r[1].is_ok());
+    EXPECT_EQ(*r[1], 1u);  // t=20 repeats the first batch's sample: dropped as a duplicate
+    ASSERT_FALSE(r[2].is_ok());
+    EXPECT_EQ(r[2].error().code(), strata_errc::bad_request);
+    EXPECT_NE(r[2].error().message().find("duplicate sample for timestamp 30"), std::string::npos)
+        << r[2].error().message();
+  }
+  auto s = open_store(dir.path());
+  auto got = s->select({test_support::eq("__name__", "m")}, 0, 100);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].samples, (std::vector<sample>{{10, 1}, {20, 2}, {30, 3}}));
+}
+
 }  // namespace
 }  // namespace strata::persistence
 
