@@ -386,10 +386,12 @@ int serve(const serve_config& c) {
 
   // glibc gives threads their own malloc arenas (up to 8 per core), and what
   // a thread frees stays in its arena: with the shard and scheduler threads
-  // that kept ~2x the live heap resident. Two arenas measured best
+  // that kept ~2x the live heap resident. One arena per core, at least
+  // four: two cost a third more CPU per ingested sample from contention
   // (docs/bench/storage.md, "Memory"); MALLOC_ARENA_MAX still overrides.
   // Set before the actor system starts its threads.
-  if (!std::getenv("MALLOC_ARENA_MAX")) mallopt(M_ARENA_MAX, 2);
+  if (!std::getenv("MALLOC_ARENA_MAX"))
+    mallopt(M_ARENA_MAX, static_cast<int>(std::max(4u, std::thread::hardware_concurrency())));
 
   caf::actor_system_config cfg;
   cfg.load<caf::io::middleman>();
