@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <condition_variable>
 #include <mutex>
 #include <thread>
 
@@ -205,6 +206,33 @@ void stop_actors(caf::actor_system& sys, const std::vector<caf::actor>& actors) 
   sys.clock().cancel_all();
 }
 
+// Returns the memory malloc keeps after frees to the system every
+// `interval`: glibc gives back only the top of a heap by itself, so after
+// a burst of ingest or a large query most of the freed memory stayed
+// resident (docs/bench/storage.md, "Memory").
+class memory_trimmer {
+ public:
+  explicit memory_trimmer(std::chrono::milliseconds interval)
+      : thread_([this, interval] {
+          std::unique_lock<std::mutex> lock(mu_);
+          while (!cv_.wait_for(lock, interval, [this] { return stop_; })) malloc_trim(0);
+        }) {}
+  ~memory_trimmer() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
 int fail(const std::string& msg) {
   spdlog::critical("{}", msg);
   return 1;
@@ -392,6 +420,7 @@ int serve(const serve_config& c) {
   // Set before the actor system starts its threads.
   if (!std::getenv("MALLOC_ARENA_MAX"))
     mallopt(M_ARENA_MAX, static_cast<int>(std::max(4u, std::thread::hardware_concurrency())));
+  auto trimmer = std::make_unique<memory_trimmer>(std::chrono::seconds(5));
 
   caf::actor_system_config cfg;
   cfg.load<caf::io::middleman>();
@@ -700,6 +729,7 @@ int serve(const serve_config& c) {
   spdlog::info("received signal {}, stopping", sig);
   ready = false;
   scraper.stop();
+  trimmer.reset();
   rule_mgr.stop();
   relay->attach(nullptr);
   srv.stop();

@@ -65,7 +65,9 @@ void expect_same_answer(const nlohmann::json& pushed, const nlohmann::json& raw)
     auto pv = values(p[i]), rv = values(r[i]);
     ASSERT_EQ(pv.size(), rv.size()) << p[i]["metric"];
     for (size_t k = 0; k < pv.size(); ++k)
-      if (pv[k] != rv[k]) EXPECT_NEAR(pv[k], rv[k], 1e-12 * std::fabs(rv[k])) << p[i]["metric"];
+      if (pv[k] != rv[k]) {
+        EXPECT_NEAR(pv[k], rv[k], 1e-12 * std::fabs(rv[k])) << p[i]["metric"];
+      }
   }
 }
 
@@ -135,8 +137,9 @@ TEST_P(Pushdown, SumOverManySeriesMovesPartialsNotSamples) {
     EXPECT_LT(remote_bytes(pushed) * 10, remote_bytes(raw)) << remote_bytes(pushed) << " vs " << remote_bytes(raw);
     // Each other node's aggregator combines its two shards' partials: one
     // table per node, at most one entry per group (one group for `sum`).
-    if (std::string(q) == "sum(rate(pd_requests_total[5m]))")
+    if (std::string(q) == "sum(rate(pd_requests_total[5m]))") {
       EXPECT_LE(pushed["data"]["stats"]["cluster"]["remotePartials"].get<uint64_t>(), 2u) << pushed["data"]["stats"];
+    }
     std::printf("%s: bytes from other nodes pushed down %llu, raw %llu\n", q,
                 static_cast<unsigned long long>(remote_bytes(pushed)), static_cast<unsigned long long>(remote_bytes(raw)));
   }
