@@ -108,8 +108,7 @@ struct le_reader {
     ok = false;
     return 0;
   }
-  std::string take_vstring() {
-    auto n = take_varint();
+  std::string take_bytes(uint64_t n) {
     if (!ok || in.size() - pos < n) {
       ok = false;
       return {};
@@ -118,16 +117,8 @@ struct le_reader {
     pos += n;
     return s;
   }
-  std::string take_string() {
-    auto n = take(4);
-    if (!ok || in.size() - pos < n) {
-      ok = false;
-      return {};
-    }
-    std::string s(in.substr(pos, n));
-    pos += n;
-    return s;
-  }
+  std::string take_vstring() { return take_bytes(take_varint()); }  // varint length + bytes
+  std::string take_string() { return take_bytes(take(4)); }         // u32 length + bytes
 };
 
 }  // namespace
