@@ -177,10 +177,22 @@ void give_up_departed(departures& waiting, const shard_table& table) {
 }
 
 // Registers `self` with the table until it terminates; the actor must
-// handle view_atom (by calling give_up_departed).
+// handle view_atom (await_departures).
 void watch_table(caf::event_based_actor* self, const shard_table& table) {
   auto id = table.watch(caf::actor_cast<caf::actor>(self));
   self->attach_functor([t = &table, id] { t->unwatch(id); });
+}
+
+// The behavior of a read actor that waits on other nodes: gives up the nodes
+// already gone from the table (the view it planned with may be stale), then
+// each one as it leaves. Empty (the actor ends) once *finished. `keep` owns
+// what `waiting` and `finished` point into.
+template <class Keep>
+caf::behavior await_departures(const shard_table* table, departures* waiting, const bool* finished, Keep keep) {
+  if (*finished) return {};
+  give_up_departed(*waiting, *table);
+  if (*finished) return {};
+  return {[table, waiting, keep](view_atom) { give_up_departed(*waiting, *table); }};
 }
 
 // One query read over planned partitions, run by one actor: every shard of
@@ -299,10 +311,7 @@ void start_read(caf::actor_system& sys, const shard_table& table, std::shared_pt
     st->self = self;
     watch_table(self, *st->table);
     launch(st, only);
-    if (st->finished) return {};
-    give_up_departed(st->abandon, *st->table);  // the view planned may be stale already
-    if (st->finished) return {};
-    return {[st](view_atom) { give_up_departed(st->abandon, *st->table); }};
+    return await_departures(st->table, &st->abandon, &st->finished, st);
   });
 }
 
@@ -640,11 +649,8 @@ void gateway::aggregate(pushdown_request req, read_options ro, query_done<std::v
       }
       one();
     };
-    auto behave = [waiting, table, finished]() -> caf::behavior {
-      if (*finished) return {};
-      give_up_departed(*waiting, *table);  // the view planned may be stale already
-      if (*finished) return {};
-      return {[waiting, table](view_atom) { give_up_departed(*waiting, *table); }};
+    auto behave = [waiting, table, finished]() {
+      return await_departures(table, waiting.get(), finished.get(), std::make_pair(waiting, finished));
     };
     // Phase 1: which nodes hold series of the partitions several nodes answer.
     if (split.empty()) {
