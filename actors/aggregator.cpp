@@ -56,8 +56,7 @@ caf::response_promise gather(caf::event_based_actor* self, const std::vector<caf
 result<std::string> combine_partials(const std::string& text, std::vector<std::string>& replies) {
   auto e = query::parse(text);
   if (!e) return e.error();
-  if (!query::is_decomposable_aggregation(*e))
-    return error(strata_errc::bad_request, "not a decomposable aggregation: " + text);
+  if (!query::is_pushable(*e)) return error(strata_errc::bad_request, "not an expression a shard evaluates: " + text);
   std::vector<query::partial_table> tables;
   for (const auto& bytes : replies) {
     auto t = decode_partials(bytes);
@@ -68,7 +67,7 @@ result<std::string> combine_partials(const std::string& text, std::vector<std::s
   int64_t k = 0;
   for (const auto& entries : merged.steps)
     if (!entries.empty()) k = entries.front().second.k;
-  return encode_partials(merged, std::get<query::aggregate_expr>(query::unwrap_parens(*e).node).op, k);
+  return encode_partials(merged, query::partial_op(*e), k);
 }
 
 result<std::string> combine_holds(std::vector<std::string>& replies) {

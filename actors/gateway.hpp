@@ -74,7 +74,8 @@ struct read_stats {
 template <class T>
 using query_done = std::function<void(result<T>, std::vector<std::string> warnings, read_stats)>;
 
-// A decomposable aggregation (query/plan.hpp) for the shards to compute:
+// A pushable expression (query/plan.hpp: a decomposable aggregation or a
+// series-local expression) for the shards to compute:
 // its PromQL, the query's grid, the engine options it needs, and the
 // selections of its operand (query::selections over the same grid).
 struct pushdown_request {

@@ -6,9 +6,12 @@
 #include "persistence/shard_store.hpp"
 #include "query/plan.hpp"
 
+#include <zstd.h>
+
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <memory>
 
 namespace strata::actors {
 
@@ -262,7 +265,8 @@ enum fields : uint8_t { f_sum = 1, f_extreme = 2, f_var = 4, f_kept = 8 };
 uint8_t fields_of(query::token_kind op) {
   switch (op) {
     case query::token_kind::kw_sum:
-    case query::token_kind::kw_avg: return f_sum;
+    case query::token_kind::kw_avg:
+    case query::series_value_op: return f_sum;
     case query::token_kind::kw_min:
     case query::token_kind::kw_max: return f_extreme;
     case query::token_kind::kw_stddev:
@@ -279,7 +283,16 @@ uint8_t fields_of(query::token_kind op) {
 // goes as a varint; a compensation of 0 (the usual) is left out.
 enum entry_flags : uint8_t { e_count_whole = 1, e_sum_c = 2 };
 
-std::string encode_partials(const query::partial_table& t, query::token_kind op, int64_t k) {
+namespace {
+
+// A table over compress_above bytes travels as a marker byte (no operator
+// takes it) and one zstd frame with its checksum: steps of one group repeat
+// their labels' numbers and similar values.
+constexpr char zstd_marker = '\xff';
+constexpr size_t compress_above = 1024;
+constexpr unsigned long long max_table_bytes = 256ull << 20;
+
+std::string encode_table(const query::partial_table& t, query::token_kind op, int64_t k) {
   std::string out;
   uint8_t f = fields_of(op);
   out += static_cast<char>(op);
@@ -325,7 +338,42 @@ std::string encode_partials(const query::partial_table& t, query::token_kind op,
   return out;
 }
 
+result<query::partial_table> decode_table(std::string_view bytes);
+
+}  // namespace
+
+std::string encode_partials(const query::partial_table& t, query::token_kind op, int64_t k) {
+  std::string plain = encode_table(t, op, k);
+  if (plain.size() <= compress_above) return plain;
+  thread_local std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
+  ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, 1);
+  ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_checksumFlag, 1);
+  std::string out(1 + ZSTD_compressBound(plain.size()), zstd_marker);
+  size_t n = ZSTD_compress2(cctx.get(), out.data() + 1, out.size() - 1, plain.data(), plain.size());
+  if (ZSTD_isError(n) || n + 1 >= plain.size()) return plain;
+  out.resize(n + 1);
+  return out;
+}
+
 result<query::partial_table> decode_partials(std::string_view bytes) {
+  if (bytes.empty() || bytes[0] != zstd_marker) return decode_table(bytes);
+  auto frame = bytes.substr(1);
+  unsigned long long size = ZSTD_getFrameContentSize(frame.data(), frame.size());
+  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > max_table_bytes)
+    return error(strata_errc::internal, "compressed partial aggregates of " + std::to_string(bytes.size()) +
+                                            " bytes have no valid frame header");
+  thread_local std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+  std::string plain(static_cast<size_t>(size), '\0');
+  size_t got = ZSTD_decompressDCtx(dctx.get(), plain.data(), plain.size(), frame.data(), frame.size());
+  if (ZSTD_isError(got) || got != plain.size())
+    return error(strata_errc::internal, "compressed partial aggregates of " + std::to_string(bytes.size()) +
+                                            " bytes do not decompress");
+  return decode_table(plain);
+}
+
+namespace {
+
+result<query::partial_table> decode_table(std::string_view bytes) {
   le_reader r{bytes};
   query::partial_table t;
   auto op = static_cast<query::token_kind>(r.take(1));
@@ -388,5 +436,7 @@ result<query::partial_table> decode_partials(std::string_view bytes) {
                                             " bytes do not decode (at offset " + std::to_string(r.pos) + ")");
   return t;
 }
+
+}  // namespace
 
 }  // namespace strata::actors

@@ -41,7 +41,7 @@ using buckets_atom = caf::atom_constant<caf::atom("buckets")>;  // (ms, mint, ma
 // (encode_selections, parts) -> partition_set bytes: the partitions of
 // `parts` in which the shard holds a series with samples in a selection.
 using holds_atom = caf::atom_constant<caf::atom("holds")>;
-// (PromQL of a decomposable aggregation, start, end, step, lookback_ms,
+// (PromQL of a pushable expression (query::is_pushable), start, end, step, lookback_ms,
 // max_samples, parts) -> encode_partials bytes: the shard's partials of
 // the aggregation at each step over its series of `parts`.
 using partial_atom = caf::atom_constant<caf::atom("partial")>;

@@ -241,8 +241,8 @@ caf::behavior shard_behavior(caf::stateful_actor<shard_state>* self,
         uint64_t max_samples, const std::string& parts) -> caf::result<std::string> {
       auto e = query::parse(text);
       if (!e) return to_caf_error(e.error());
-      if (!query::is_decomposable_aggregation(*e))
-        return to_caf_error(error(strata_errc::bad_request, "not a decomposable aggregation: " + text));
+      if (!query::is_pushable(*e))
+        return to_caf_error(error(strata_errc::bad_request, "not an expression a shard evaluates: " + text));
       query::eval_options o;
       o.lookback_ms = lookback_ms;
       o.max_samples = static_cast<size_t>(max_samples);
@@ -252,7 +252,7 @@ caf::behavior shard_behavior(caf::stateful_actor<shard_state>* self,
       int64_t k = 0;
       for (const auto& entries : r->steps)
         if (!entries.empty()) k = entries.front().second.k;
-      return encode_partials(*r, std::get<query::aggregate_expr>(query::unwrap_parens(*e).node).op, k);
+      return encode_partials(*r, query::partial_op(*e), k);
     },
     [=](series_atom, const std::vector<std::string>& flat, int64_t mint, int64_t maxt) -> caf::result<std::string> {
       auto ms = decode_matchers(flat);

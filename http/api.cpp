@@ -327,8 +327,9 @@ result<query_params> read_query_params(const request& req) {
 using evaluated_fn = std::function<void(result<query::query_result>, std::vector<std::string>, actors::read_stats)>;
 
 // Evaluates `e` over the cluster on the grid start, start + step, ..., end
-// (an instant query: start == end, step 0). The decomposable aggregations
-// of `e` (query::pushable_aggregations, raw samples only) run at the shards
+// (an instant query: start == end, step 0). The pushable subtrees of `e`
+// (query::pushable_subtrees: decomposable aggregations and series-local
+// expressions, raw samples only) run at the shards
 // through gateway::aggregate and are merged here; every other selection is
 // gathered, each sample from one replica; then the engine evaluates the
 // rest. The same answer as evaluating everything here.
@@ -341,7 +342,7 @@ void run_query(const api_context& ctx, std::shared_ptr<const query::expr> e, int
   auto view = ctx.table.snapshot();
   bool remote = std::any_of(view->shards.begin(), view->shards.end(), [](const auto& s) { return !s.local; });
   if (qp.pushdown && remote)
-    for (const query::expr* r : query::pushable_aggregations(*e)) {
+    for (const query::expr* r : query::pushable_subtrees(*e)) {
       auto rs = query::selections(*r, start, end, step, opts);
       if (std::any_of(rs.begin(), rs.end(), [](const query::selection& x) { return x.window_ms > 0; })) continue;
       roots.push_back(r);
@@ -405,9 +406,10 @@ void run_query(const api_context& ctx, std::shared_ptr<const query::expr> e, int
                                                std::vector<std::string> w, actors::read_stats stats) mutable {
           if (!r) return one_done(r.error(), std::move(w), stats);
           auto m = query::merge_partial_tables(*root, std::move(*r), start, step == 0 ? 1 : step);
+          if (!m) return one_done(m.error(), std::move(w), stats);
           {
             std::lock_guard<std::mutex> lock(acc->mu);
-            acc->pre[i] = {root, std::move(m)};
+            acc->pre[i] = {root, std::move(*m)};
           }
           one_done(status::ok(), std::move(w), stats);
         });

@@ -99,6 +99,15 @@ bool is_decomposable_aggregation(const expr& e) {
   return is_series_local(*a->operand);
 }
 
+bool is_pushable(const expr& e) {
+  return is_decomposable_aggregation(e) || (is_series_local(e) && type_of(e) == value_type::vector);
+}
+
+token_kind partial_op(const expr& e) {
+  const auto* a = std::get_if<aggregate_expr>(&unwrap_parens(e).node);
+  return a && is_decomposable_aggregation(e) ? a->op : series_value_op;
+}
+
 namespace {
 
 // What `find` returns for each direct child of `e` (the inner expression of a
@@ -140,6 +149,7 @@ void partial_aggregate::add(double v, const labels* metric) {
   switch (op) {
     case token_kind::kw_sum:
     case token_kind::kw_avg: kahan_inc(v, sum, sum_c); break;
+    case series_value_op: sum = v; break;
     case token_kind::kw_min:
       if (count == 1 || extreme > v || std::isnan(extreme)) extreme = v;
       break;
@@ -207,6 +217,7 @@ double partial_aggregate::finish() const {
     case token_kind::kw_avg: return std::isinf(sum) ? sum / count : sum / count + sum_c / count;  // as the engine's avg
     case token_kind::kw_count: return count;
     case token_kind::kw_group: return 1;
+    case series_value_op: return sum;
     case token_kind::kw_min:
     case token_kind::kw_max: return extreme;
     case token_kind::kw_stdvar: return m2 / count;
@@ -267,11 +278,36 @@ vector merge_partials(const expr& agg_expr, std::vector<std::vector<partial_grou
   return out;
 }
 
-result<partial_table> eval_partial_range(const expr& agg_expr, series_source& shard, int64_t start_ms, int64_t end_ms,
+namespace {
+
+// A series-local expression's values as a table: one group per series.
+result<partial_table> series_table(const expr& e, series_source& shard, int64_t start_ms, int64_t end_ms,
+                                   int64_t step_ms, size_t steps, const eval_options& o) {
+  auto in = eval_range(e, shard, start_ms, end_ms, step_ms, o);
+  if (!in) return in.error();
+  partial_table out;
+  out.steps.resize(steps);
+  for (auto& s : std::get<matrix>(in->value)) {
+    auto g = static_cast<uint32_t>(out.groups.size());
+    for (const auto& x : s.samples) {
+      partial_aggregate st;
+      st.op = series_value_op;
+      st.add(x.v);
+      out.steps[static_cast<size_t>((x.t - start_ms) / step_ms)].emplace_back(g, std::move(st));
+    }
+    out.groups.push_back(std::move(s.lbls));
+  }
+  return out;
+}
+
+}  // namespace
+
+result<partial_table> eval_partial_range(const expr& pushed, series_source& shard, int64_t start_ms, int64_t end_ms,
                                          int64_t step_ms, const eval_options& o) {
-  const auto& a = std::get<aggregate_expr>(unwrap_parens(agg_expr).node);
   if (step_ms <= 0 || end_ms == start_ms) step_ms = 1;
   size_t steps = static_cast<size_t>((end_ms - start_ms) / step_ms) + 1;
+  if (!is_decomposable_aggregation(pushed)) return series_table(pushed, shard, start_ms, end_ms, step_ms, steps, o);
+  const auto& a = std::get<aggregate_expr>(unwrap_parens(pushed).node);
   auto in = eval_range(*a.operand, shard, start_ms, end_ms, step_ms, o);
   if (!in) return in.error();
   auto k = param_k(a, shard, start_ms, o);
@@ -335,10 +371,10 @@ partial_table combine_partial_tables(std::vector<partial_table> parts) {
   return out;
 }
 
-matrix merge_partial_tables(const expr& agg_expr, std::vector<partial_table> shards, int64_t start_ms,
-                            int64_t step_ms) {
-  const auto& a = std::get<aggregate_expr>(unwrap_parens(agg_expr).node);
-  bool ranked = a.op == token_kind::kw_topk || a.op == token_kind::kw_bottomk;
+result<matrix> merge_partial_tables(const expr& pushed, std::vector<partial_table> shards, int64_t start_ms,
+                                    int64_t step_ms) {
+  token_kind op = partial_op(pushed);
+  bool ranked = op == token_kind::kw_topk || op == token_kind::kw_bottomk;
   // Every shard's group numbers mapped to one numbering, in label order.
   std::map<labels, uint32_t> ids;
   size_t steps = 0;
@@ -375,6 +411,8 @@ matrix merge_partial_tables(const expr& agg_expr, std::vector<partial_table> sha
     int64_t t = start_ms + static_cast<int64_t>(k) * step_ms;
     for (size_t g = 0; g < merged.size(); ++g) {
       if (merged[g].count == 0) continue;
+      if (op == series_value_op && merged[g].count > 1)
+        return error(strata_errc::bad_request, "vector cannot contain metrics with the same labelset");
       if (ranked) {
         for (const auto& x : merged[g].kept) emit(x.metric, sample{t, x.s.v});
       } else {
@@ -385,12 +423,47 @@ matrix merge_partial_tables(const expr& agg_expr, std::vector<partial_table> sha
   return out;
 }
 
-std::vector<const expr*> pushable_aggregations(const expr& e) {
-  if (is_decomposable_aggregation(e)) {
-    const auto& a = std::get<aggregate_expr>(unwrap_parens(e).node);
-    if (a.without || !contains(a.grouping, metric_name_label)) return {&e};
+namespace {
+
+bool names_metric(const std::vector<std::string>& v) { return contains(v, metric_name_label); }
+
+// Adds the pushable subtrees of `e` to `out`. `early_drop_ok`: nothing above
+// `e` can tell a metric name dropped at a shard from one dropped at the end.
+void find_pushable(const expr& e, bool early_drop_ok, std::vector<const expr*>& out) {
+  const expr& u = unwrap_parens(e);
+  if (const auto* a = std::get_if<aggregate_expr>(&u.node); a && is_decomposable_aggregation(u)) {
+    if (a->without || !names_metric(a->grouping)) return out.push_back(&e);
+  } else if (is_series_local(u) && type_of(u) == value_type::vector &&
+             (early_drop_ok || std::holds_alternative<vector_selector>(u.node))) {
+    return out.push_back(&e);
   }
-  return collect_below(e, false, pushable_aggregations);
+  std::visit(
+      [&](const auto& n) {
+        using T = std::decay_t<decltype(n)>;
+        if constexpr (std::is_same_v<T, unary_expr>) {
+          find_pushable(*n.operand, early_drop_ok, out);
+        } else if constexpr (std::is_same_v<T, binary_expr>) {
+          bool ok = early_drop_ok && !names_metric(n.matching.labels) && !names_metric(n.matching.include);
+          find_pushable(*n.lhs, ok, out);
+          find_pushable(*n.rhs, ok, out);
+        } else if constexpr (std::is_same_v<T, call_expr>) {
+          bool ok = early_drop_ok && (is_elementwise(n.func) || n.func == "histogram_quantile" || n.func == "scalar");
+          for (const auto& arg : n.args) find_pushable(*arg, ok, out);
+        } else if constexpr (std::is_same_v<T, aggregate_expr>) {
+          bool ranks = n.op == token_kind::kw_topk || n.op == token_kind::kw_bottomk || n.op == token_kind::kw_limitk ||
+                       n.op == token_kind::kw_limit_ratio || n.op == token_kind::kw_count_values;
+          find_pushable(*n.operand, early_drop_ok && !ranks && (n.without || !names_metric(n.grouping)), out);
+        }
+      },
+      u.node);
+}
+
+}  // namespace
+
+std::vector<const expr*> pushable_subtrees(const expr& e) {
+  std::vector<const expr*> out;
+  find_pushable(e, true, out);
+  return out;
 }
 
 }  // namespace strata::query

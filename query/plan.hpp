@@ -40,6 +40,22 @@ bool is_decomposable_aggregation(const expr& e);
 // first (a decomposable aggregation, else a series-local subtree).
 std::vector<const expr*> pushdown_roots(const expr& e);
 
+// What a shard evaluates for a coordinator: a decomposable aggregation, or
+// a series-local expression of instant-vector type (a selector with a
+// function or arithmetic over it). A series-local expression's partial
+// table holds one group per output series, each value a partial_aggregate
+// with op series_value_op.
+bool is_pushable(const expr& e);
+
+// The partial_aggregate operator of a pushable expression: the
+// aggregation's, or series_value_op.
+token_kind partial_op(const expr& e);
+
+// A partial_aggregate holding one series' value at a step (in `sum`, with
+// count 1). Two such states merged have count 2: two series with the same
+// labels, which the coordinator reports as PromQL's duplicate-labelset error.
+inline constexpr token_kind series_value_op = token_kind::eof;
+
 // One group's partial state of a decomposable aggregation at one step.
 // merge() is associative and commutative; finish() gives the aggregation's
 // value once every shard's partial was merged.
@@ -83,25 +99,38 @@ struct partial_table {
 };
 
 // eval_partial at every step start, start + step, ..., end (an instant
-// query: start == end), the operand evaluated once over the whole grid.
-// REQUIRES: is_decomposable_aggregation(agg).
-result<partial_table> eval_partial_range(const expr& agg, series_source& shard, int64_t start_ms, int64_t end_ms,
+// query: start == end), the operand evaluated once over the whole grid; for
+// a series-local expression, its value per series and step.
+// REQUIRES: is_pushable(e).
+result<partial_table> eval_partial_range(const expr& e, series_source& shard, int64_t start_ms, int64_t end_ms,
                                          int64_t step_ms, const eval_options& o);
 
 // Merges several shards' tables into one table of the same form (groups
 // merged step by step, nothing finished): what a node sends for its shards.
 partial_table combine_partial_tables(std::vector<partial_table> parts);
 
-// Merges the shards' tables step by step and finishes them: the
-// aggregation's result on the grid, one series per output series with a
+// Merges the shards' tables step by step and finishes them: the pushed
+// expression's result on the grid, one series per output series with a
 // sample at each step where it has a value, in the order merge_partials
-// gives them at their first step.
-matrix merge_partial_tables(const expr& agg, std::vector<partial_table> shards, int64_t start_ms, int64_t step_ms);
+// gives them at their first step. Fails when two shards answer a
+// series-local expression with the same labels at the same step.
+result<matrix> merge_partial_tables(const expr& e, std::vector<partial_table> shards, int64_t start_ms,
+                                    int64_t step_ms);
 
-// The decomposable aggregations of `e` that a coordinator may have the
-// shards compute for a query evaluated on its own grid: not below a
-// subquery (whose grid differs), not grouping by __name__ (a shard sees
-// names already dropped), outermost first.
-std::vector<const expr*> pushable_aggregations(const expr& e);
+// The subtrees of `e` that a coordinator may have the shards compute for a
+// query evaluated on its own grid, outermost first, none below a subquery
+// (whose grid differs):
+//   - decomposable aggregations not grouping by __name__ (a shard sees
+//     names already dropped);
+//   - outside those, the largest series-local subtrees of instant-vector
+//     type but bare matrix selectors. A shard answers final labels, so a
+//     subtree whose result drops the metric name (rate(x[5m]), x * 2) is
+//     pushed only where nothing above it can tell a name dropped at the
+//     shard from one dropped at the end: arithmetic and comparisons whose
+//     on/ignoring/group lists do not name __name__, aggregations other
+//     than topk/bottomk/limitk/limit_ratio/count_values grouping by
+//     anything but __name__, element-wise functions, histogram_quantile
+//     and scalar. A vector selector keeps its names and is pushed anywhere.
+std::vector<const expr*> pushable_subtrees(const expr& e);
 
 }  // namespace strata::query

@@ -153,6 +153,29 @@ TEST_P(Pushdown, SumOverManySeriesMovesPartialsNotSamples) {
     }
 }
 
+// A function of each series runs where the series lies: one value per
+// series and step crosses the network instead of the window's samples.
+TEST_P(Pushdown, SeriesLocalQueriesMoveValuesNotWindows) {
+  for (const char* q : {"max_over_time(pd_requests_total[30m])", "rate(pd_requests_total[10m]) * 60"}) {
+    SCOPED_TRACE(q);
+    auto pushed = query_with(a_.http_port, q, t_, "&stats=all");
+    auto raw = query_with(a_.http_port, q, t_, "&stats=all&pushdown=false");
+    ASSERT_EQ(pushed["status"], "success") << pushed.dump().substr(0, 1000);
+    ASSERT_EQ(raw["status"], "success") << raw.dump().substr(0, 1000);
+    ASSERT_EQ(pushed["data"]["result"].size(), static_cast<size_t>(series_count));
+    expect_same_answer(pushed, raw);
+    const auto &ps = pushed["data"]["stats"]["cluster"], &rs = raw["data"]["stats"]["cluster"];
+    // Series on other nodes: raw, 40 (10m) to 120 (30m) samples each; pushed, one value.
+    EXPECT_GE(rs["remoteSamples"].get<uint64_t>(), 40 * rs["remoteSeries"].get<uint64_t>()) << rs;
+    EXPECT_EQ(ps["remoteSamples"].get<uint64_t>(), 0u) << ps;
+    EXPECT_GT(ps["remotePartials"].get<uint64_t>(), 0u) << ps;
+    EXPECT_LE(ps["remotePartials"].get<uint64_t>(), static_cast<uint64_t>(series_count)) << ps;
+    EXPECT_LT(remote_bytes(pushed) * 5, remote_bytes(raw)) << remote_bytes(pushed) << " vs " << remote_bytes(raw);
+    std::printf("%s: bytes from other nodes pushed down %llu, raw %llu\n", q,
+                static_cast<unsigned long long>(remote_bytes(pushed)), static_cast<unsigned long long>(remote_bytes(raw)));
+  }
+}
+
 TEST_P(Pushdown, ANodeDownGivesACompleteAnswerOrAWarningOrA503) {
   auto before = query_with(a_.http_port, "sum(rate(pd_requests_total[5m]))", t_, "");
   ASSERT_EQ(before["status"], "success") << before.dump().substr(0, 500);
@@ -255,6 +278,10 @@ const char* bench_queries[] = {
     R"(stdvar(rate(node_cpu_seconds_total[5m])))",
     R"(bottomk(3, node_memory_Active_bytes))",
     R"(group by (instance) (node_load1))",
+    R"(rate(http_requests_total[5m]) > 1)",
+    R"(histogram_quantile(0.9, rate(http_request_duration_seconds_bucket[5m])))",
+    R"(-node_load1 offset 10m)",
+    R"q(label_replace(rate(node_cpu_seconds_total[5m]), "m", "$1", "__name__", "(.*)"))q",
 };
 
 nlohmann::json get_json(uint16_t port, const std::string& target) {

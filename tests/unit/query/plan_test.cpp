@@ -142,7 +142,9 @@ TEST(Pushdown, RangePartialsMergedPerStepEqualSingleNodeRange) {
       per_shard.push_back(std::move(*p));
     }
     std::map<labels, std::vector<sample>> merged;
-    for (auto& s : merge_partial_tables(e, std::move(per_shard), start, step)) merged[s.lbls] = std::move(s.samples);
+    auto m = merge_partial_tables(e, std::move(per_shard), start, step);
+    ASSERT_TRUE(m.is_ok()) << m.error().message();
+    for (auto& s : *m) merged[s.lbls] = std::move(s.samples);
     const auto& expect = std::get<matrix>(single->value);
     ASSERT_EQ(merged.size(), expect.size());
     for (const auto& s : expect) {
@@ -191,11 +193,12 @@ TEST(Pushdown, CombinedTablesMergeLikeTheirParts) {
     two.push_back(std::move(parts[2]));
     auto want = merge_partial_tables(e, std::move(three), start, step);
     auto got = merge_partial_tables(e, std::move(two), start, step);
-    ASSERT_FALSE(want.empty());
+    ASSERT_TRUE(want.is_ok() && got.is_ok());
+    ASSERT_FALSE(want->empty());
     std::map<labels, std::vector<sample>> by_labels;
-    for (auto& s : got) by_labels[s.lbls] = std::move(s.samples);
-    ASSERT_EQ(by_labels.size(), want.size());
-    for (const auto& s : want) {
+    for (auto& s : *got) by_labels[s.lbls] = std::move(s.samples);
+    ASSERT_EQ(by_labels.size(), want->size());
+    for (const auto& s : *want) {
       const auto& g = by_labels[s.lbls];
       ASSERT_EQ(g.size(), s.samples.size()) << to_string(s.lbls);
       for (size_t i = 0; i < g.size(); ++i) {
@@ -208,10 +211,102 @@ TEST(Pushdown, CombinedTablesMergeLikeTheirParts) {
 
 TEST(Pushdown, PushableAggregationsStopAtSubqueriesAndNameGrouping) {
   auto e = q("sum(rate(a[5m])) / max_over_time(sum(b)[10m:1m]) + count by (__name__) (c) + histogram_quantile(0.9, sum by (le) (rate(h[5m])))");
-  auto roots = pushable_aggregations(e);
-  ASSERT_EQ(roots.size(), 2u);
+  auto roots = pushable_subtrees(e);
+  ASSERT_EQ(roots.size(), 3u);
   EXPECT_EQ(to_string(*roots[0]), "sum(rate(a[5m]))");
-  EXPECT_EQ(to_string(*roots[1]), "sum by (le) (rate(h[5m]))");
+  EXPECT_EQ(to_string(*roots[1]), "c");
+  EXPECT_EQ(to_string(*roots[2]), "sum by (le) (rate(h[5m]))");
+}
+
+// A series-local subtree whose names a shard drops is pushed only where
+// nothing above it reads names; a vector selector is pushed anywhere.
+TEST(Pushdown, SeriesLocalSubtreesArePushedWhereEarlyNameDropsCannotShow) {
+  auto texts = [](const char* text) {
+    auto e = q(text);
+    std::vector<std::string> out;
+    for (const expr* r : pushable_subtrees(e)) out.push_back(to_string(*r));
+    return out;
+  };
+  using v = std::vector<std::string>;
+  EXPECT_EQ(texts("max_over_time(load[30m])"), v{"max_over_time(load[30m])"});
+  EXPECT_EQ(texts("avail / total"), (v{"avail", "total"}));
+  EXPECT_EQ(texts("min by (host) (avail / total)"), (v{"avail", "total"}));
+  EXPECT_EQ(texts("rate(a[5m]) / rate(b[5m]) > 0.5"), (v{"rate(a[5m])", "rate(b[5m])"}));
+  EXPECT_EQ(texts("histogram_quantile(0.9, rate(h[5m]))"), v{"rate(h[5m])"});
+  EXPECT_EQ(texts("quantile(0.9, abs(x - 1))"), v{"abs(x - 1)"});
+  EXPECT_EQ(texts("label_replace(rate(a[5m]), \"n\", \"$1\", \"__name__\", \"(.*)\")"), v{});
+  EXPECT_EQ(texts("sort(rate(a[5m]))"), v{});
+  EXPECT_EQ(texts("topk(2, rate(a[5m]) * on(i) b)"), v{"b"});
+  EXPECT_EQ(texts("rate(a[5m]) * on(__name__) rate(b[5m])"), v{});
+  EXPECT_EQ(texts("sum by (__name__) (rate(a[5m]))"), v{});
+  EXPECT_EQ(texts("a[5m]"), v{});
+  EXPECT_EQ(texts("max_over_time(rate(a[5m])[10m:1m])"), v{});
+  EXPECT_EQ(texts("absent(a)"), v{"a"});
+}
+
+// A series-local expression evaluated per shard and merged equals the
+// single-node answer; two shards answering the same labels at one step is
+// PromQL's duplicate-labelset error.
+TEST(Pushdown, SeriesLocalTablesMergeToTheSingleNodeAnswer) {
+  memory_source all;
+  std::vector<memory_source> shards(3);
+  for (int i = 0; i < 24; ++i) {
+    for (const char* name : {"a", "b"}) {
+      series s{{{"__name__", name}, {"i", std::to_string(i)}}, {}};
+      sort_labels(s.lbls);
+      // Some series start late or stop early: steps without a value.
+      for (int t = i % 5; t <= 40 - i % 7; ++t) s.samples.push_back({t * 15000, double((t * (i + 2)) % 23)});
+      shards[(i + (name[0] == 'b')) % 3].add(s);
+      all.add(std::move(s));
+    }
+  }
+  const int64_t start = 60000, end = 600000, step = 30000;
+  for (const char* text : {"a", "max_over_time(a[2m])", "rate(b[1m]) * 2", "a offset 1m", "abs(a - 10)",
+                           "timestamp(b)"}) {
+    SCOPED_TRACE(text);
+    auto e = q(text);
+    ASSERT_TRUE(is_pushable(e));
+    for (bool instant : {false, true}) {
+      int64_t until = instant ? start : end;
+      auto single = instant ? eval_instant(e, all, start, {}) : eval_range(e, all, start, until, step, {});
+      ASSERT_TRUE(single.is_ok()) << single.error().message();
+      std::vector<partial_table> per_shard;
+      for (auto& sh : shards) {
+        auto p = eval_partial_range(e, sh, start, until, instant ? 0 : step, {});
+        ASSERT_TRUE(p.is_ok()) << p.error().message();
+        per_shard.push_back(std::move(*p));
+      }
+      auto m = merge_partial_tables(e, std::move(per_shard), start, instant ? 1 : step);
+      ASSERT_TRUE(m.is_ok()) << m.error().message();
+      std::map<labels, std::vector<sample>> want;
+      if (instant) {
+        for (const auto& x : std::get<vector>(single->value)) want[x.metric].push_back(x.s);
+      } else {
+        for (const auto& s : std::get<matrix>(single->value)) want[s.lbls] = s.samples;
+      }
+      ASSERT_EQ(m->size(), want.size());
+      for (const auto& s : *m) {
+        const auto& w = want[s.lbls];
+        ASSERT_EQ(s.samples.size(), w.size()) << to_string(s.lbls);
+        for (size_t i = 0; i < w.size(); ++i) {
+          EXPECT_EQ(s.samples[i].t, w[i].t);
+          EXPECT_EQ(s.samples[i].v, w[i].v);
+        }
+      }
+    }
+  }
+  // rate() drops the names: a{i} and b{i} on different shards collide.
+  auto e = q("rate({__name__=~\"a|b\"}[1m])");
+  std::vector<partial_table> per_shard;
+  for (auto& sh : shards) {
+    auto p = eval_partial_range(e, sh, start, end, step, {});
+    ASSERT_TRUE(p.is_ok()) << p.error().message();
+    per_shard.push_back(std::move(*p));
+  }
+  auto m = merge_partial_tables(e, std::move(per_shard), start, step);
+  ASSERT_FALSE(m.is_ok());
+  EXPECT_EQ(m.error().message(), "vector cannot contain metrics with the same labelset");
+  EXPECT_FALSE(eval_range(e, all, start, end, step, {}).is_ok());
 }
 
 // The engine answers a precomputed node with the given values instead of
