@@ -335,6 +335,13 @@ std::string encode_table(const query::partial_table& t, query::token_kind op, in
       }
     }
   }
+  for (const auto* notes : {&t.warnings, &t.infos}) {
+    put_varint(out, notes->size());
+    for (const auto& n : *notes) {
+      put_varint(out, n.size());
+      out += n;
+    }
+  }
   return out;
 }
 
@@ -430,6 +437,11 @@ result<query::partial_table> decode_table(std::string_view bytes) {
       }
       if (r.ok) t.steps[i].emplace_back(static_cast<uint32_t>(g), std::move(st));
     }
+  }
+  for (auto* notes : {&t.warnings, &t.infos}) {
+    uint64_t n = r.take_varint();
+    if (count_ok(n))
+      for (uint64_t i = 0; r.ok && i < n; ++i) notes->push_back(r.take_vstring());
   }
   if (!r.ok || r.pos != bytes.size())
     return error(strata_errc::internal, "partial aggregates of " + std::to_string(bytes.size()) +

@@ -370,6 +370,7 @@ void run_query(const api_context& ctx, std::shared_ptr<const query::expr> e, int
     actors::read_stats stats;
     std::shared_ptr<prefetched_source> src;
     std::vector<std::pair<const query::expr*, query::matrix>> pre;
+    std::vector<std::string> pushed_warnings, pushed_infos;  // the shards' annotations
   };
   auto acc = std::make_shared<acc_t>();
   acc->left = roots.size() + 1;
@@ -380,6 +381,14 @@ void run_query(const api_context& ctx, std::shared_ptr<const query::expr> e, int
     if (!acc->pre.empty()) opts.precomputed = &acc->pre;
     auto res = step == 0 ? query::eval_instant(*e, *acc->src, start, opts)
                          : query::eval_range(*e, *acc->src, start, end, step, opts);
+    if (res) {
+      auto add = [](std::vector<std::string>& into, const std::vector<std::string>& more) {
+        for (const auto& a : more)
+          if (std::find(into.begin(), into.end(), a) == into.end()) into.push_back(a);
+      };
+      add(res->warnings, acc->pushed_warnings);
+      add(res->infos, acc->pushed_infos);
+    }
     done(std::move(res), std::move(w), acc->stats);
   };
   auto one_done = [acc, finish](status st, std::vector<std::string> w, actors::read_stats stats) mutable {
@@ -405,11 +414,18 @@ void run_query(const api_context& ctx, std::shared_ptr<const query::expr> e, int
         [acc, i, root, start, step, one_done](result<std::vector<query::partial_table>> r,
                                                std::vector<std::string> w, actors::read_stats stats) mutable {
           if (!r) return one_done(r.error(), std::move(w), stats);
+          std::vector<std::string> warns, infos;
+          for (auto& t : *r) {
+            warns.insert(warns.end(), t.warnings.begin(), t.warnings.end());
+            infos.insert(infos.end(), t.infos.begin(), t.infos.end());
+          }
           auto m = query::merge_partial_tables(*root, std::move(*r), start, step == 0 ? 1 : step);
           if (!m) return one_done(m.error(), std::move(w), stats);
           {
             std::lock_guard<std::mutex> lock(acc->mu);
             acc->pre[i] = {root, std::move(*m)};
+            acc->pushed_warnings.insert(acc->pushed_warnings.end(), warns.begin(), warns.end());
+            acc->pushed_infos.insert(acc->pushed_infos.end(), infos.begin(), infos.end());
           }
           one_done(status::ok(), std::move(w), stats);
         });

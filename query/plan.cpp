@@ -49,6 +49,11 @@ bool contains(const std::vector<std::string>& v, std::string_view s) {
   return std::find(v.begin(), v.end(), s) != v.end();
 }
 
+void add_annotations(std::vector<std::string>& into, const std::vector<std::string>& more) {
+  for (const auto& a : more)
+    if (!contains(into, a)) into.push_back(a);
+}
+
 labels group_of(const labels& ls, const aggregate_expr& a) {
   labels out;
   for (const auto& l : ls) {
@@ -286,6 +291,8 @@ result<partial_table> series_table(const expr& e, series_source& shard, int64_t 
   auto in = eval_range(e, shard, start_ms, end_ms, step_ms, o);
   if (!in) return in.error();
   partial_table out;
+  out.warnings = std::move(in->warnings);
+  out.infos = std::move(in->infos);
   out.steps.resize(steps);
   for (auto& s : std::get<matrix>(in->value)) {
     auto g = static_cast<uint32_t>(out.groups.size());
@@ -327,6 +334,8 @@ result<partial_table> eval_partial_range(const expr& pushed, series_source& shar
     for (const auto& x : s.samples) at[static_cast<size_t>((x.t - start_ms) / step_ms)][it->second].add(x.v, &s.lbls);
   }
   partial_table out;
+  out.warnings = std::move(in->warnings);
+  out.infos = std::move(in->infos);
   out.groups.resize(index.size());
   for (auto& [g, j] : index) out.groups[j] = g;
   out.steps.resize(steps);
@@ -351,6 +360,10 @@ partial_table combine_partial_tables(std::vector<partial_table> parts) {
     }
   }
   out.steps.resize(steps);
+  for (auto& part : parts) {
+    add_annotations(out.warnings, part.warnings);
+    add_annotations(out.infos, part.infos);
+  }
   std::vector<int64_t> slot(out.groups.size(), -1);  // a group's entry in the step being built
   for (size_t k = 0; k < steps; ++k) {
     auto& into = out.steps[k];

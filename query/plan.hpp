@@ -96,6 +96,8 @@ vector merge_partials(const expr& agg, std::vector<std::vector<partial_group>> s
 struct partial_table {
   std::vector<labels> groups;
   std::vector<std::vector<std::pair<uint32_t, partial_aggregate>>> steps;
+  // The annotations of the shard's evaluation (query_result's), each once.
+  std::vector<std::string> warnings, infos;
 };
 
 // eval_partial at every step start, start + step, ..., end (an instant
@@ -106,7 +108,8 @@ result<partial_table> eval_partial_range(const expr& e, series_source& shard, in
                                          int64_t step_ms, const eval_options& o);
 
 // Merges several shards' tables into one table of the same form (groups
-// merged step by step, nothing finished): what a node sends for its shards.
+// merged step by step, nothing finished, annotations united): what a node
+// sends for its shards.
 partial_table combine_partial_tables(std::vector<partial_table> parts);
 
 // Merges the shards' tables step by step and finishes them: the pushed

@@ -176,6 +176,22 @@ TEST_P(Pushdown, SeriesLocalQueriesMoveValuesNotWindows) {
   }
 }
 
+// What the shards' evaluation warns of reaches the answer as it does
+// without pushdown.
+TEST_P(Pushdown, ShardWarningsReachTheAnswer) {
+  for (const char* q : {"max by (job) (quantile_over_time(1.5, pd_requests_total[5m]))",
+                        "quantile_over_time(1.5, pd_requests_total[5m])"}) {
+    SCOPED_TRACE(q);
+    auto pushed = query_with(a_.http_port, q, t_, "&stats=all");
+    auto raw = query_with(a_.http_port, q, t_, "&pushdown=false");
+    ASSERT_EQ(pushed["status"], "success") << pushed.dump().substr(0, 1000);
+    EXPECT_EQ(pushed["data"]["stats"]["cluster"]["remoteSamples"].get<uint64_t>(), 0u);
+    expect_same_answer(pushed, raw);
+    ASSERT_TRUE(raw.contains("warnings")) << raw.dump().substr(0, 500);
+    EXPECT_EQ(pushed["warnings"], raw["warnings"]) << pushed.dump().substr(0, 500);
+  }
+}
+
 TEST_P(Pushdown, ANodeDownGivesACompleteAnswerOrAWarningOrA503) {
   auto before = query_with(a_.http_port, "sum(rate(pd_requests_total[5m]))", t_, "");
   ASSERT_EQ(before["status"], "success") << before.dump().substr(0, 500);

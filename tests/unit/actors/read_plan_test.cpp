@@ -149,10 +149,14 @@ TEST(PartialsWire, RoundTripBitForBitAndDamageIsAnError) {
   st.k = 2;
   st.kept = {{{{"__name__", "m"}, {"i", "1"}}, {0, 7.5}}, {{{"__name__", "m"}, {"i", "2"}}, {0, std::nan("")}}};
   t.steps = {{{1, st}}, {}};
+  t.warnings = {"a warning"};
+  t.infos = {"PromQL info: one", "PromQL info: two"};
   auto bytes = encode_partials(t, query::token_kind::kw_topk, 2);
   auto back = decode_partials(bytes);
   ASSERT_TRUE(back.is_ok()) << back.error().message();
   EXPECT_EQ(back->groups, t.groups);
+  EXPECT_EQ(back->warnings, t.warnings);
+  EXPECT_EQ(back->infos, t.infos);
   ASSERT_EQ(back->steps.size(), 2u);
   ASSERT_EQ(back->steps[0].size(), 1u);
   EXPECT_TRUE(back->steps[1].empty());
