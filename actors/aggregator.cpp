@@ -80,9 +80,9 @@ result<std::string> combine_holds(std::vector<std::string>& replies) {
 caf::behavior aggregator(caf::event_based_actor* self, std::vector<caf::actor> shards,
                          std::chrono::milliseconds timeout) {
   return {
-      [=](partial_atom, const std::string& text, int64_t start, int64_t end, int64_t step, int64_t lookback_ms,
-          uint64_t max_samples, const std::string& parts) {
-        auto msg = caf::make_message(partial_atom::value, text, start, end, step, lookback_ms, max_samples, parts);
+      [=](partial_atom, const std::string& text, int64_t start, int64_t end, int64_t step, const std::string& opts,
+          const std::string& parts) {
+        auto msg = caf::make_message(partial_atom::value, text, start, end, step, opts, parts);
         return gather(self, shards, timeout, msg,
                       [text](std::vector<std::string>& replies) { return combine_partials(text, replies); });
       },

@@ -38,10 +38,31 @@ bool get_u32(std::string_view& in, uint32_t* v) {
 
 status bad(const std::string& why) { return error(strata_errc::corruption, "bucket reply: " + why); }
 
-}  // namespace
+query::bucket to_query(int64_t start, persistence::codec::rollup_bucket&& b) {
+  query::bucket x;
+  x.start = start;
+  x.count = b.count;
+  x.sum = b.sum;
+  x.min = b.min;
+  x.max = b.max;
+  x.first = b.first;
+  x.last = b.last;
+  x.first_t = b.first_t;
+  x.last_t = b.last_t;
+  x.increase = b.increase;
+  x.sketch = std::make_shared<store_sketch>(std::move(b.sketch));
+  return x;
+}
 
-result<std::string> answer_buckets(const persistence::shard_store& store, const matchers& ms, int64_t mint,
-                                   int64_t maxt, int64_t window_ms, const partition_set& parts) {
+// One series of an answer: its raw samples and the buckets sent.
+struct answered_series {
+  series raw;
+  std::vector<std::pair<int64_t, persistence::codec::rollup_bucket>> buckets;
+};
+
+result<std::vector<answered_series>> gather_buckets(const persistence::shard_store& store, const matchers& ms,
+                                                    int64_t mint, int64_t maxt, int64_t window_ms,
+                                                    const partition_set& parts) {
   bool all = parts.size() == cluster::partitions;
   auto mine = [&parts, all](const labels& ls) { return all || parts.has(cluster::partition_of(wire::series_hash(ls))); };
   const persistence::tier* tier = nullptr;
@@ -76,15 +97,13 @@ result<std::string> answer_buckets(const persistence::shard_store& store, const 
   auto raw = store.select(ms, raw_from, maxt + window_ms);
   raw.erase(std::remove_if(raw.begin(), raw.end(), [&](const series& s) { return !mine(s.lbls); }), raw.end());
   // Both lists are sorted by labels (shard_store's order).
-  write_batch batch;
-  std::vector<std::string> records;
+  std::vector<answered_series> out;
   size_t i = 0, j = 0;
-  std::vector<std::pair<int64_t, persistence::codec::rollup_bucket>> kept;
   while (i < bs.size() || j < raw.size()) {
     bool take_b = i < bs.size() && (j >= raw.size() || !(raw[j].lbls < bs[i].lbls));
     bool take_r = j < raw.size() && (i >= bs.size() || !(bs[i].lbls < raw[j].lbls));
     series s;
-    kept.clear();
+    std::vector<std::pair<int64_t, persistence::codec::rollup_bucket>> kept;
     const std::vector<sample> none;
     const std::vector<sample>& xs = take_r ? raw[j].samples : none;
     s.lbls = take_b ? bs[i].lbls : raw[j].lbls;
@@ -106,10 +125,24 @@ result<std::string> answer_buckets(const persistence::shard_store& store, const 
     }
     for (const auto& x : xs)
       if (x.t > after) s.samples.push_back(x);
-    records.push_back(persistence::codec::encode_buckets(window_ms, kept));
-    batch.push_back(std::move(s));
+    out.push_back({std::move(s), std::move(kept)});
     if (take_b) ++i;
     if (take_r) ++j;
+  }
+  return out;
+}
+
+}  // namespace
+
+result<std::string> answer_buckets(const persistence::shard_store& store, const matchers& ms, int64_t mint,
+                                   int64_t maxt, int64_t window_ms, const partition_set& parts) {
+  auto got = gather_buckets(store, ms, mint, maxt, window_ms, parts);
+  if (!got) return got.error();
+  write_batch batch;
+  std::vector<std::string> records;
+  for (auto& a : *got) {
+    records.push_back(persistence::codec::encode_buckets(window_ms, a.buckets));
+    batch.push_back(std::move(a.raw));
   }
   std::string b = wire::encode_batch(batch);
   std::string out;
@@ -138,26 +171,28 @@ result<std::vector<query::bucket_series>> decode_bucket_reply(std::string_view i
     in.remove_prefix(len);
     query::bucket_series q{std::move(s.lbls), {}, std::move(s.samples)};
     q.buckets.reserve(run->size());
-    for (auto& [start, b] : *run) {
-      query::bucket x;
-      x.start = start;
-      x.count = b.count;
-      x.sum = b.sum;
-      x.min = b.min;
-      x.max = b.max;
-      x.first = b.first;
-      x.last = b.last;
-      x.first_t = b.first_t;
-      x.last_t = b.last_t;
-      x.increase = b.increase;
-      x.sketch = std::make_shared<store_sketch>(std::move(b.sketch));
-      q.buckets.push_back(std::move(x));
-    }
+    for (auto& [start, b] : *run) q.buckets.push_back(to_query(start, std::move(b)));
     n += q.buckets.size() + q.samples.size();
     out.push_back(std::move(q));
   }
   if (!in.empty()) return bad(std::to_string(in.size()) + " bytes after the last record");
   if (samples) *samples = n;
+  return out;
+}
+
+result<std::vector<query::bucket_series>> local_buckets(const persistence::shard_store& store, const matchers& ms,
+                                                       int64_t mint, int64_t maxt, int64_t window_ms,
+                                                       const partition_set& parts) {
+  auto got = gather_buckets(store, ms, mint, maxt, window_ms, parts);
+  if (!got) return got.error();
+  std::vector<query::bucket_series> out;
+  out.reserve(got->size());
+  for (auto& a : *got) {
+    query::bucket_series q{std::move(a.raw.lbls), {}, std::move(a.raw.samples)};
+    q.buckets.reserve(a.buckets.size());
+    for (auto& [start, b] : a.buckets) q.buckets.push_back(to_query(start, std::move(b)));
+    out.push_back(std::move(q));
+  }
   return out;
 }
 

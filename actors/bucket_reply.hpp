@@ -29,6 +29,12 @@ namespace strata::actors {
 result<std::string> answer_buckets(const persistence::shard_store& store, const matchers& ms, int64_t mint,
                                    int64_t maxt, int64_t window_ms, const partition_set& parts = partition_set::all());
 
+// What answer_buckets answers, as the query engine reads it, without the
+// bytes between (a shard evaluating a pushed-down expression).
+result<std::vector<query::bucket_series>> local_buckets(const persistence::shard_store& store, const matchers& ms,
+                                                       int64_t mint, int64_t maxt, int64_t window_ms,
+                                                       const partition_set& parts = partition_set::all());
+
 // Decodes answer_buckets' bytes; buckets carry the storage's sketch.
 // corruption with the cause on damaged bytes; *samples gets the buckets and
 // raw samples counted.

@@ -402,13 +402,19 @@ namespace {
 class fetched_source final : public query::series_source {
  public:
   void add(const query::selection& sel, std::vector<series> data) { data_.push_back({sel, std::move(data)}); }
+  void add_buckets(const query::selection& sel, std::vector<query::bucket_series> data) {
+    buckets_.push_back({sel, std::move(data)});
+  }
+  // Only what was fetched for exactly this selection: the engine asks for
+  // the selections it was planned with.
+  result<std::vector<query::bucket_series>> select_buckets(const matchers& ms, int64_t mint, int64_t maxt,
+                                                           int64_t window_ms) override {
+    for (const auto& [sel, data] : buckets_)
+      if (sel.mint == mint && sel.maxt == maxt && sel.window_ms == window_ms && same(sel.label_matchers, ms))
+        return data;
+    return error(strata_errc::internal, "rollup buckets were not fetched for this selection");
+  }
   result<std::vector<series>> select(const matchers& ms, int64_t mint, int64_t maxt) override {
-    auto same = [](const matchers& a, const matchers& b) {
-      if (a.size() != b.size()) return false;
-      for (size_t i = 0; i < a.size(); ++i)
-        if (a[i].to_string() != b[i].to_string()) return false;
-      return true;
-    };
     for (const auto& [sel, data] : data_)
       if (sel.mint == mint && sel.maxt == maxt && same(sel.label_matchers, ms)) return data;
     std::vector<series> out;
@@ -424,8 +430,19 @@ class fetched_source final : public query::series_source {
   }
 
  private:
+  static bool same(const matchers& a, const matchers& b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i)
+      if (a[i].to_string() != b[i].to_string()) return false;
+    return true;
+  }
   std::vector<std::pair<query::selection, std::vector<series>>> data_;
+  std::vector<std::pair<query::selection, std::vector<query::bucket_series>>> buckets_;
 };
+
+// The last time a selection reads: rollup buckets reach back a whole
+// window past maxt (answer_buckets).
+int64_t read_end(const query::selection& sel) { return sel.maxt + std::max<int64_t>(sel.window_ms, 0); }
 
 bool passing_failure(const status& s) {
   return s.code() == strata_errc::unavailable || s.code() == strata_errc::timeout ||
@@ -506,7 +523,7 @@ void gateway::aggregate(pushdown_request req, read_options ro, query_done<std::v
   if (a->view->shards.empty()) return done(error(strata_errc::unavailable, "no shard is available"), {}, {});
   for (const auto& sel : req.selections) {
     a->mint = std::min(a->mint, sel.mint);
-    a->maxt = std::max(a->maxt, sel.maxt);
+    a->maxt = std::max(a->maxt, read_end(sel));
   }
   if (req.selections.empty()) a->mint = a->maxt = req.start;
   a->req = std::move(req);
@@ -548,7 +565,6 @@ void gateway::aggregate(pushdown_request req, read_options ro, query_done<std::v
         a->stats.add(acc->stats);
         a->warnings.insert(a->warnings.end(), acc->warnings.begin(), acc->warnings.end());
         auto o = a->req.opts;
-        o.tiers.clear();
         o.precomputed = nullptr;
         auto r = query::parse(a->req.text);
         if (!r) return a->done(r.error(), {}, a->stats);
@@ -562,32 +578,44 @@ void gateway::aggregate(pushdown_request req, read_options ro, query_done<std::v
         st->view = view;
         st->window = window;
         st->mint = sel.mint;
-        st->maxt = sel.maxt;
+        st->maxt = read_end(sel);
         st->timeout = timeout;
         st->failed = a->failed;
         auto flat = encode_matchers(sel.label_matchers);
-        int64_t mint = sel.mint, maxt = sel.maxt;
-        st->make = [flat, mint, maxt](const std::string& parts) {
-          return caf::make_message(select_atom::value, flat, mint, maxt, parts);
+        int64_t mint = sel.mint, maxt = sel.maxt, window_ms = sel.window_ms;
+        st->make = [flat, mint, maxt, window_ms](const std::string& parts) {
+          return window_ms > 0 ? caf::make_message(buckets_atom::value, flat, mint, maxt, window_ms, parts)
+                               : caf::make_message(select_atom::value, flat, mint, maxt, parts);
         };
         auto got = std::make_shared<std::vector<series>>();
+        auto got_buckets = std::make_shared<std::vector<query::bucket_series>>();
         auto stats = std::make_shared<read_stats>();
-        st->on_reply = [got, stats](const std::string&, std::string& bytes, bool remote) -> status {
-          size_t n = 0;
-          auto b = decode_series(bytes, &n);
-          if (!b) return b.error();
-          if (remote) stats->remote_bytes += bytes.size(), stats->remote_series += b->size(), stats->remote_samples += n;
-          for (auto& s : *b) got->push_back(std::move(s));
+        st->on_reply = [got, got_buckets, window_ms, stats](const std::string&, std::string& bytes,
+                                                            bool remote) -> status {
+          size_t n = 0, count = 0;
+          if (window_ms > 0) {
+            auto b = decode_bucket_reply(bytes, &n);
+            if (!b) return b.error();
+            count = b->size();
+            for (auto& s : *b) got_buckets->push_back(std::move(s));
+          } else {
+            auto b = decode_series(bytes, &n);
+            if (!b) return b.error();
+            count = b->size();
+            for (auto& s : *b) got->push_back(std::move(s));
+          }
+          if (remote) stats->remote_bytes += bytes.size(), stats->remote_series += count, stats->remote_samples += n;
           return status::ok();
         };
-        st->on_done = [a, acc, sel, got, stats, one_done](status s, planned_read& r) {
+        st->on_done = [a, acc, sel, got, got_buckets, stats, one_done](status s, planned_read& r) {
           std::unique_lock<std::mutex> lock(acc->mu);
           std::vector<std::string> w;
           if (s) s = unowned_status(r.unowned, r.missing, a->ro.partial_response, w);
           if (!s && acc->failure.is_ok()) acc->failure = s;
           acc->warnings.insert(w.begin(), w.end());
           acc->stats.add(*stats);
-          acc->src.add(sel, merge_series(std::move(*got)));
+          if (sel.window_ms > 0) acc->src.add_buckets(sel, std::move(*got_buckets));
+          else acc->src.add(sel, merge_series(std::move(*got)));
           if (--acc->left > 0) return;
           lock.unlock();
           one_done();
@@ -618,7 +646,7 @@ void gateway::aggregate(pushdown_request req, read_options ro, query_done<std::v
         auto got = std::make_shared<std::vector<step_partials>>();
         auto stats = std::make_shared<read_stats>();
         auto msg = caf::make_message(partial_atom::value, a->req.text, a->req.start, a->req.end, a->req.step,
-                                     a->req.opts.lookback_ms, static_cast<uint64_t>(a->req.opts.max_samples),
+                                     encode_eval_options(a->req.opts),
                                      parts.size() == cluster::partitions ? std::string() : parts.encode());
         ask_node(
             self, *a->view, node, msg, timeout,
@@ -661,7 +689,7 @@ void gateway::aggregate(pushdown_request req, read_options ro, query_done<std::v
     auto held_by = std::make_shared<std::vector<std::string>>(cluster::partitions);
     auto left = std::make_shared<size_t>(split.size());
     std::vector<std::pair<matchers, std::pair<int64_t, int64_t>>> sels;
-    for (const auto& sel : a->req.selections) sels.push_back({sel.label_matchers, {sel.mint, sel.maxt}});
+    for (const auto& sel : a->req.selections) sels.push_back({sel.label_matchers, {sel.mint, read_end(sel)}});
     auto flat = encode_selections(sels);
     auto all_split = std::make_shared<partition_set>();
     for (const auto& [node, parts] : split)

@@ -451,4 +451,51 @@ result<query::partial_table> decode_table(std::string_view bytes) {
 
 }  // namespace
 
+namespace {
+
+void put_signed(std::string& out, int64_t v) {
+  put_varint(out, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));  // zigzag
+}
+
+int64_t take_signed(le_reader& r) {
+  uint64_t z = r.take_varint();
+  return static_cast<int64_t>((z >> 1) ^ (~(z & 1) + 1));
+}
+
+}  // namespace
+
+std::string encode_eval_options(const query::eval_options& o) {
+  std::string out;
+  for (int64_t v : {o.lookback_ms, static_cast<int64_t>(o.max_samples), o.default_subquery_step_ms,
+                    o.raw_retention_ms, o.now_ms, o.max_rollup_window_ms, o.min_tier_within_raw_ms})
+    put_signed(out, v);
+  put_varint(out, o.tiers.size());
+  for (const auto& t : o.tiers) put_signed(out, t.window_ms), put_signed(out, t.retention_ms);
+  return out;
+}
+
+result<query::eval_options> decode_eval_options(std::string_view bytes) {
+  le_reader r{bytes};
+  query::eval_options o;
+  o.lookback_ms = take_signed(r);
+  o.max_samples = static_cast<size_t>(std::max<int64_t>(take_signed(r), 0));
+  o.default_subquery_step_ms = take_signed(r);
+  o.raw_retention_ms = take_signed(r);
+  o.now_ms = take_signed(r);
+  o.max_rollup_window_ms = take_signed(r);
+  o.min_tier_within_raw_ms = take_signed(r);
+  uint64_t n = r.take_varint();
+  if (r.ok && n > bytes.size() - r.pos) r.ok = false;
+  for (uint64_t i = 0; r.ok && i < n; ++i) {
+    query::eval_options::tier t;
+    t.window_ms = take_signed(r);
+    t.retention_ms = take_signed(r);
+    o.tiers.push_back(t);
+  }
+  if (!r.ok || r.pos != bytes.size())
+    return error(strata_errc::bad_request, "engine options of " + std::to_string(bytes.size()) +
+                                               " bytes do not decode (at offset " + std::to_string(r.pos) + ")");
+  return o;
+}
+
 }  // namespace strata::actors

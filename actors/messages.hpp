@@ -22,6 +22,7 @@ struct tsdb_summary;  // persistence/shard_store.hpp
 }
 namespace strata::query {
 struct partial_table;  // query/plan.hpp
+struct eval_options;   // query/engine.hpp
 enum class token_kind : uint8_t;  // query/lexer.hpp
 }
 
@@ -41,9 +42,9 @@ using buckets_atom = caf::atom_constant<caf::atom("buckets")>;  // (ms, mint, ma
 // (encode_selections, parts) -> partition_set bytes: the partitions of
 // `parts` in which the shard holds a series with samples in a selection.
 using holds_atom = caf::atom_constant<caf::atom("holds")>;
-// (PromQL of a pushable expression (query::is_pushable), start, end, step, lookback_ms,
-// max_samples, parts) -> encode_partials bytes: the shard's partials of
-// the aggregation at each step over its series of `parts`.
+// (PromQL of a pushable expression (query::is_pushable), start, end, step,
+// encode_eval_options bytes, parts) -> encode_partials bytes: the shard's
+// partials of the expression at each step over its series of `parts`.
 using partial_atom = caf::atom_constant<caf::atom("partial")>;
 using maintain_atom = caf::atom_constant<caf::atom("maintain")>;  // () to self: housekeeping tick
 using tsdb_atom = caf::atom_constant<caf::atom("tsdb")>;        // () -> bytes (encode_tsdb_summary)
@@ -95,6 +96,11 @@ result<std::vector<std::pair<matchers, std::pair<int64_t, int64_t>>>> decode_sel
 // series its label set's number and value). Decoding checks every length
 // and number.
 std::string encode_partials(const query::partial_table& t, query::token_kind op, int64_t k);
+// The engine options a shard evaluates a pushed-down expression with: the
+// coordinator's, so that both choose the same rollup tiers (the deadline
+// and precomputed values stay behind).
+std::string encode_eval_options(const query::eval_options& o);
+result<query::eval_options> decode_eval_options(std::string_view bytes);
 result<query::partial_table> decode_partials(std::string_view bytes);
 
 // A shard's tsdb_summary on the wire: fixed-width little-endian integers

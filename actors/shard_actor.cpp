@@ -111,6 +111,10 @@ class store_source final : public query::series_source {
     if (!all_) keep_partitions(out, parts_);
     return out;
   }
+  result<std::vector<query::bucket_series>> select_buckets(const matchers& ms, int64_t mint, int64_t maxt,
+                                                           int64_t window_ms) override {
+    return local_buckets(store_, ms, mint, maxt, window_ms, parts_);
+  }
 
  private:
   const persistence::shard_store& store_;
@@ -237,17 +241,16 @@ caf::behavior shard_behavior(caf::stateful_actor<shard_state>* self,
         }
       return held.encode();
     },
-    [=](partial_atom, const std::string& text, int64_t start, int64_t end, int64_t step, int64_t lookback_ms,
-        uint64_t max_samples, const std::string& parts) -> caf::result<std::string> {
+    [=](partial_atom, const std::string& text, int64_t start, int64_t end, int64_t step, const std::string& opts,
+        const std::string& parts) -> caf::result<std::string> {
       auto e = query::parse(text);
       if (!e) return to_caf_error(e.error());
       if (!query::is_pushable(*e))
         return to_caf_error(error(strata_errc::bad_request, "not an expression a shard evaluates: " + text));
-      query::eval_options o;
-      o.lookback_ms = lookback_ms;
-      o.max_samples = static_cast<size_t>(max_samples);
+      auto o = decode_eval_options(opts);
+      if (!o) return to_caf_error(o.error());
       store_source src(*store, partition_set::decode(parts));
-      auto r = query::eval_partial_range(*e, src, start, end, step, o);
+      auto r = query::eval_partial_range(*e, src, start, end, step, *o);
       if (!r) return to_caf_error(r.error());
       int64_t k = 0;
       for (const auto& entries : r->steps)

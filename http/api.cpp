@@ -329,7 +329,7 @@ using evaluated_fn = std::function<void(result<query::query_result>, std::vector
 // Evaluates `e` over the cluster on the grid start, start + step, ..., end
 // (an instant query: start == end, step 0). The pushable subtrees of `e`
 // (query::pushable_subtrees: decomposable aggregations and series-local
-// expressions, raw samples only) run at the shards
+// expressions, over raw samples or rollup buckets) run at the shards
 // through gateway::aggregate and are merged here; every other selection is
 // gathered, each sample from one replica; then the engine evaluates the
 // rest. The same answer as evaluating everything here.
@@ -344,7 +344,6 @@ void run_query(const api_context& ctx, std::shared_ptr<const query::expr> e, int
   if (qp.pushdown && remote)
     for (const query::expr* r : query::pushable_subtrees(*e)) {
       auto rs = query::selections(*r, start, end, step, opts);
-      if (std::any_of(rs.begin(), rs.end(), [](const query::selection& x) { return x.window_ms > 0; })) continue;
       roots.push_back(r);
       root_sels.push_back(std::move(rs));
     }

@@ -94,5 +94,51 @@ TEST(RollupTiers, QueriesPastRawRetentionReadRollups) {
   remove_dir(root);
 }
 
+// Three nodes (RF 1) past the raw retention: the shards evaluate the
+// aggregations and functions over their own rollup buckets, and the answers
+// equal those of the buckets gathered at the querying node.
+TEST(RollupTiers, PushedDownOverRollupsLikeGatheredBuckets) {
+  auto root = make_temp_dir();
+  node a = make_node(root + "/a");
+  node b = make_node(root + "/b", {a.cluster_address()}), c = make_node(root + "/c", {a.cluster_address()});
+  for (node* n : {&a, &b, &c}) {
+    n->extra_args = {"--retention-raw", "1h", "--max-sample-age", "3d"};
+    n->start();
+  }
+  ASSERT_TRUE(wait_until(20000, [&] { return a.live_members() == 3 && b.live_members() == 3 && c.live_members() == 3; }));
+  const int64_t t0 = (wall_ms() - 48 * hour_ms) / hour_ms * hour_ms;
+  write_batch batch;
+  for (int i = 0; i < 60; ++i) {
+    series s{{{"__name__", "old_requests_total"}, {"instance", "host-" + std::to_string(i)},
+              {"job", "job-" + std::to_string(i % 3)}},
+             {}};
+    for (int k = 0; k < 480; ++k) s.samples.push_back({t0 + 1234 + k * 15'000, static_cast<double>(k * (i + 1))});
+    batch.push_back(std::move(s));
+  }
+  ASSERT_EQ(remote_write(a.http_port, batch).status, 204);
+  for (node* n : {&a, &b, &c}) ASSERT_EQ(http_request(n->http_port, "POST", "/api/v1/admin/flush").status, 200);
+  const int64_t at = t0 + hour_ms;
+  EXPECT_TRUE(wait_until(20000, [&] {
+    auto r = instant(a.http_port, "count(count_over_time(old_requests_total[1h]))", at,
+                     "&max_source_resolution=0s&pushdown=false");
+    return r["data"]["result"].empty();
+  })) << "raw samples older than --retention-raw 1h were not deleted";
+  for (const char* q : {"sum by (job) (increase(old_requests_total[1h]))", "count(max_over_time(old_requests_total[1h]))",
+                        "max_over_time(old_requests_total[1h])", "sum(count_over_time(old_requests_total[1h]))"}) {
+    SCOPED_TRACE(q);
+    auto pushed = instant(b.http_port, q, at, "&stats=all");
+    auto gathered = instant(b.http_port, q, at, "&stats=all&pushdown=false");
+    ASSERT_EQ(pushed["status"], "success") << pushed.dump().substr(0, 500);
+    ASSERT_EQ(gathered["status"], "success") << gathered.dump().substr(0, 500);
+    ASSERT_FALSE(gathered["data"]["result"].empty());
+    EXPECT_EQ(pushed["data"]["result"], gathered["data"]["result"]);
+    EXPECT_EQ(pushed["data"]["stats"]["cluster"]["remoteSamples"], 0) << pushed["data"]["stats"];
+    EXPECT_GT(gathered["data"]["stats"]["cluster"]["remoteSamples"], 0) << gathered["data"]["stats"];
+  }
+  EXPECT_EQ(only_value(instant(b.http_port, "sum(count_over_time(old_requests_total[1h]))", at)), 60 * 240);
+  for (node* n : {&a, &b, &c}) n->stop(SIGKILL, 5000);
+  if (!::testing::Test::HasFailure()) remove_dir(root);
+}
+
 }  // namespace
 }  // namespace strata::testing

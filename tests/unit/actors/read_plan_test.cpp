@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace strata::actors {
 namespace {
@@ -284,6 +285,36 @@ TEST(PartialsWire, LargeTablesTravelCompressedAndDamageIsAnError) {
       auto d = decode_partials(bad);
       if (d) EXPECT_EQ(encode_partials(*d, query::series_value_op, 0), plain) << i << " " << bit;
     }
+}
+
+// A shard evaluates a pushed-down expression with the querying node's
+// options (so both choose the same rollup tiers).
+TEST(EvalOptionsWire, RoundTripAndDamageIsAnError) {
+  query::eval_options o;
+  o.lookback_ms = 120000;
+  o.max_samples = 1234567;
+  o.default_subquery_step_ms = 15000;
+  o.raw_retention_ms = 86400000;
+  o.now_ms = 1765000000123;
+  o.max_rollup_window_ms = std::numeric_limits<int64_t>::max();
+  o.min_tier_within_raw_ms = 3600000;
+  o.tiers = {{60000, 7 * 86400000LL}, {3600000, -1}};
+  auto bytes = encode_eval_options(o);
+  auto back = decode_eval_options(bytes);
+  ASSERT_TRUE(back.is_ok()) << back.error().message();
+  EXPECT_EQ(back->lookback_ms, o.lookback_ms);
+  EXPECT_EQ(back->max_samples, o.max_samples);
+  EXPECT_EQ(back->default_subquery_step_ms, o.default_subquery_step_ms);
+  EXPECT_EQ(back->raw_retention_ms, o.raw_retention_ms);
+  EXPECT_EQ(back->now_ms, o.now_ms);
+  EXPECT_EQ(back->max_rollup_window_ms, o.max_rollup_window_ms);
+  EXPECT_EQ(back->min_tier_within_raw_ms, o.min_tier_within_raw_ms);
+  ASSERT_EQ(back->tiers.size(), 2u);
+  EXPECT_EQ(back->tiers[0].window_ms, 60000);
+  EXPECT_EQ(back->tiers[0].retention_ms, 7 * 86400000LL);
+  EXPECT_EQ(back->tiers[1].retention_ms, -1);
+  for (size_t n = 0; n < bytes.size(); ++n) EXPECT_FALSE(decode_eval_options(bytes.substr(0, n)).is_ok()) << n;
+  EXPECT_FALSE(decode_eval_options(bytes + "x").is_ok());
 }
 
 }  // namespace
