@@ -22,7 +22,18 @@ std::vector<uint32_t> partition_set::list() const {
 }
 
 std::string partition_set::encode() const {
-  std::string out(bits_.size() * 8, '\0');
+  constexpr size_t bitmap_bytes = sizeof(bits_);
+  std::string gaps(1, '\x01');
+  uint32_t prev = 0;
+  for (uint32_t p : list()) {
+    for (uint32_t gap = p - prev; gaps.size() < bitmap_bytes;) {
+      gaps += static_cast<char>((gap & 0x7f) | (gap > 0x7f ? 0x80 : 0));
+      if ((gap >>= 7) == 0) break;
+    }
+    prev = p;
+  }
+  if (gaps.size() < bitmap_bytes) return gaps;
+  std::string out(bitmap_bytes, '\0');
   for (size_t i = 0; i < bits_.size(); ++i)
     for (size_t b = 0; b < 8; ++b) out[i * 8 + b] = static_cast<char>((bits_[i] >> (8 * b)) & 0xFF);
   return out;
@@ -31,8 +42,24 @@ std::string partition_set::encode() const {
 partition_set partition_set::decode(std::string_view bytes) {
   if (bytes.empty()) return all();
   partition_set s;
-  for (size_t i = 0; i < s.bits_.size() && i * 8 < bytes.size(); ++i)
-    for (size_t b = 0; b < 8 && i * 8 + b < bytes.size(); ++b)
+  if (bytes.size() != sizeof(bits_)) {
+    // Gaps: a damaged list stops at the first partition out of range.
+    uint64_t p = 0;
+    for (size_t i = 1; i < bytes.size();) {
+      uint64_t gap = 0;
+      for (int shift = 0; i < bytes.size() && shift < 35; shift += 7) {
+        auto c = static_cast<uint8_t>(bytes[i++]);
+        gap |= static_cast<uint64_t>(c & 0x7f) << shift;
+        if (!(c & 0x80)) break;
+      }
+      p += gap;
+      if (p >= cluster::partitions) break;
+      s.add(static_cast<uint32_t>(p));
+    }
+    return s;
+  }
+  for (size_t i = 0; i < s.bits_.size(); ++i)
+    for (size_t b = 0; b < 8; ++b)
       s.bits_[i] |= static_cast<uint64_t>(static_cast<uint8_t>(bytes[i * 8 + b])) << (8 * b);
   return s;
 }

@@ -32,7 +32,9 @@ struct write_window {
   int64_t max_age_ms = 0;     // 0: unlimited
 };
 
-// A set of partitions as a bitmap (4096 bits), also its wire form (512 bytes).
+// A set of partitions as a bitmap (4096 bits). Its wire form is the bitmap
+// (512 bytes), or when shorter a 0x01 byte and the partitions as varint
+// gaps, ascending (a few partitions: a few bytes).
 class partition_set {
  public:
   void add(uint32_t p) { bits_[p / 64] |= uint64_t{1} << (p % 64); }

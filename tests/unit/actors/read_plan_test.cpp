@@ -131,7 +131,7 @@ TEST(ReadPlan, PartitionSetsRoundTrip) {
   for (uint32_t p : {0u, 63u, 64u, 4095u}) s.add(p);
   auto back = partition_set::decode(s.encode());
   EXPECT_EQ(back.list(), (std::vector<uint32_t>{0, 63, 64, 4095}));
-  EXPECT_EQ(s.encode().size(), 512u);
+  EXPECT_EQ(s.encode().size(), 6u);  // 0x01 and the gaps 0, 63, 1, 4031 (two bytes)
   EXPECT_EQ(partition_set::decode("").size(), cluster::partitions);
   // Only the named partitions: planning a subset plans nothing else.
   auto v = view_of({a, b}, 1);
@@ -139,6 +139,27 @@ TEST(ReadPlan, PartitionSetsRoundTrip) {
   uint32_t total = 0;
   for (const auto& [node, parts] : plan.by_node) total += parts.size();
   EXPECT_EQ(total, 4u);
+}
+
+// A few partitions travel as a few bytes, many as the 512-byte bitmap;
+// both decode to the same set, and no damaged list crashes the decoder.
+TEST(PartitionSetWire, FewPartitionsAreAFewBytesManyTheBitmap) {
+  for (uint32_t n : {0u, 1u, 3u, 100u, 300u, 1000u, 4096u}) {
+    SCOPED_TRACE(n);
+    partition_set s;
+    for (uint32_t i = 0; i < n; ++i) s.add(n == 4096 ? i : (i * 2654435761u) % 4096);
+    auto bytes = s.encode();
+    EXPECT_LE(bytes.size(), 512u);
+    if (s.size() <= 3) EXPECT_LE(bytes.size(), 1u + 2 * s.size());
+    auto back = partition_set::decode(bytes);
+    EXPECT_EQ(back.list(), s.list());
+  }
+  partition_set edge;
+  edge.add(0);
+  edge.add(4095);
+  EXPECT_EQ(partition_set::decode(edge.encode()).list(), (std::vector<uint32_t>{0, 4095}));
+  EXPECT_EQ(partition_set::decode("").size(), 4096u);  // empty: every partition
+  EXPECT_TRUE(partition_set::decode(std::string("\x01\xff\xff\xff\xff\xff\x7f", 7)).empty());
 }
 
 TEST(PartialsWire, RoundTripBitForBitAndDamageIsAnError) {
