@@ -94,81 +94,88 @@ class group_accumulator final : public series_sink {
 
   void add(const labels& metric, bool drop_name, const std::vector<double>& v,
            const std::vector<uint8_t>& ok) override {
-    labels g = group_labels(metric, a_);
-    auto [it, fresh] = ids_.emplace(key_of(g), groups_.size());
-    if (fresh) {
-      groups_.push_back(empty_like(std::move(g), n_));
-      size_t cells = groups_.size() * n_;
-      cnt_.resize(cells, 0);
-      switch (a_.op) {
-        case token_kind::kw_sum: sums_.resize(cells); break;
-        case token_kind::kw_avg: means_.resize(cells); break;
-        case token_kind::kw_stddev:
-        case token_kind::kw_stdvar: vars_.resize(cells); break;
-        case token_kind::kw_min:
-        case token_kind::kw_max: acc_.resize(cells, 0); break;
-        default: break;
-      }
-    }
-    size_t base = it->second * n_;
-    if (drop_name) groups_[it->second].drop_name = true;
+    labels gl = group_labels(metric, a_);
+    auto [it, fresh] = ids_.emplace(key_of(gl), groups_.size());
+    if (fresh) groups_.push_back(make_group(std::move(gl)));
+    group& g = groups_[it->second];
+    if (drop_name) g.out.drop_name = true;
     for (size_t k = 0; k < n_; ++k) {
       if (!ok[k]) continue;
-      size_t c = base + k;
       double x = v[k];
       switch (a_.op) {
-        case token_kind::kw_sum: sums_[c].add(x); break;
-        case token_kind::kw_avg: means_[c].add(x); break;
+        case token_kind::kw_sum: g.sums[k].add(x); break;
+        case token_kind::kw_avg: g.means[k].add(x); break;
         case token_kind::kw_stddev:
-        case token_kind::kw_stdvar: vars_[c].add(x); break;
+        case token_kind::kw_stdvar: g.vars[k].add(x); break;
         case token_kind::kw_max:
-          if (cnt_[c] == 0 || acc_[c] < x || std::isnan(acc_[c])) acc_[c] = x;
+          if (g.cnt[k] == 0 || g.acc[k] < x || std::isnan(g.acc[k])) g.acc[k] = x;
           break;
         case token_kind::kw_min:
-          if (cnt_[c] == 0 || acc_[c] > x || std::isnan(acc_[c])) acc_[c] = x;
+          if (g.cnt[k] == 0 || g.acc[k] > x || std::isnan(g.acc[k])) g.acc[k] = x;
           break;
         default: break;
       }
-      cnt_[c] += 1;
+      g.cnt[k] += 1;
     }
   }
 
   // One series per group, in the order the groups first appeared.
   vec_value finish() {
-    for (size_t g = 0; g < groups_.size(); ++g) {
-      auto& out = groups_[g];
+    vec_value out;
+    out.series.reserve(groups_.size());
+    for (auto& g : groups_) {
       for (size_t k = 0; k < n_; ++k) {
-        size_t c = g * n_ + k;
-        if (cnt_[c] == 0) continue;
+        if (g.cnt[k] == 0) continue;
         double r = 0;
         switch (a_.op) {
-          case token_kind::kw_sum: r = sums_[c].value(); break;
-          case token_kind::kw_avg: r = means_[c].value(); break;
-          case token_kind::kw_count: r = cnt_[c]; break;
+          case token_kind::kw_sum: r = g.sums[k].value(); break;
+          case token_kind::kw_avg: r = g.means[k].value(); break;
+          case token_kind::kw_count: r = g.cnt[k]; break;
           case token_kind::kw_group: r = 1; break;
           case token_kind::kw_min:
-          case token_kind::kw_max: r = acc_[c]; break;
-          case token_kind::kw_stdvar: r = vars_[c].variance(); break;
-          case token_kind::kw_stddev: r = std::sqrt(vars_[c].variance()); break;
+          case token_kind::kw_max: r = g.acc[k]; break;
+          case token_kind::kw_stdvar: r = g.vars[k].variance(); break;
+          case token_kind::kw_stddev: r = std::sqrt(g.vars[k].variance()); break;
           default: break;
         }
-        out.v[k] = r;
-        out.ok[k] = 1;
+        g.out.v[k] = r;
+        g.out.ok[k] = 1;
       }
+      out.series.push_back(std::move(g.out));
     }
-    return vec_value{std::move(groups_)};
+    return out;
   }
 
  private:
+  // A group's output series and its state per step.
+  struct group {
+    vseries out;
+    std::vector<double> cnt, acc;
+    std::vector<fn::kahan> sums;
+    std::vector<fn::mean_accumulator> means;
+    std::vector<fn::variance_accumulator> vars;
+  };
+
+  group make_group(labels gl) const {
+    group g;
+    g.out = empty_like(std::move(gl), n_);
+    g.cnt.assign(n_, 0);
+    switch (a_.op) {
+      case token_kind::kw_sum: g.sums.resize(n_); break;
+      case token_kind::kw_avg: g.means.resize(n_); break;
+      case token_kind::kw_stddev:
+      case token_kind::kw_stdvar: g.vars.resize(n_); break;
+      case token_kind::kw_min:
+      case token_kind::kw_max: g.acc.assign(n_, 0); break;
+      default: break;
+    }
+    return g;
+  }
+
   const aggregate_expr& a_;
   size_t n_;
   std::unordered_map<std::string, size_t> ids_;
-  std::vector<vseries> groups_;
-  // Indexed by group * n + step.
-  std::vector<double> cnt_, acc_;
-  std::vector<fn::kahan> sums_;
-  std::vector<fn::mean_accumulator> means_;
-  std::vector<fn::variance_accumulator> vars_;
+  std::vector<group> groups_;
 };
 
 }  // namespace
