@@ -420,6 +420,15 @@ int serve(const serve_config& c) {
   // Set before the actor system starts its threads.
   if (!std::getenv("MALLOC_ARENA_MAX"))
     mallopt(M_ARENA_MAX, static_cast<int>(std::max(4u, std::thread::hardware_concurrency())));
+  // Freed blocks stay with malloc until the trimmer's next pass instead of
+  // going back to the system at once: a query's buffers of tens of MB (a
+  // shard's reply, its decoded series) are otherwise mapped fresh and
+  // page-faulted in again by the next query, which cost about half the CPU
+  // of the largest bench queries (docs/bench/query.md). 32 MB is the
+  // largest mmap threshold glibc accepts; MALLOC_MMAP_THRESHOLD_ and
+  // MALLOC_TRIM_THRESHOLD_ still override.
+  if (!std::getenv("MALLOC_MMAP_THRESHOLD_")) mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  if (!std::getenv("MALLOC_TRIM_THRESHOLD_")) mallopt(M_TRIM_THRESHOLD, 1 << 30);
   auto trimmer = std::make_unique<memory_trimmer>(std::chrono::seconds(5));
 
   caf::actor_system_config cfg;

@@ -108,6 +108,10 @@ class prefetched_source final : public query::series_source {
   struct entry {
     std::string key;  // selection_key()
     std::vector<series> data;
+    // How often the query lists this selection: the last ask takes `data`
+    // instead of a copy (tens of MB for a large range).
+    size_t uses = 1;
+    bool taken = false;
   };
 
   static std::string selection_key(const matchers& ms, int64_t mint, int64_t maxt) {
@@ -140,10 +144,20 @@ class prefetched_source final : public query::series_source {
 
   result<std::vector<series>> select(const matchers& ms, int64_t mint, int64_t maxt) override {
     std::string key = selection_key(ms, mint, maxt);
-    for (auto& e : data_)
-      if (e.key == key) return e.data;
+    for (auto& e : data_) {
+      if (e.key != key || e.taken) continue;
+      if (e.uses > 1) {
+        --e.uses;
+        return e.data;
+      }
+      e.taken = true;
+      return std::move(e.data);
+    }
     std::vector<series> out;
-    for (const auto& e : data_)
+    for (const auto& e : data_) {
+      if (e.taken)
+        return error(strata_errc::internal, "a selection the query did not list was asked for after its data was "
+                                            "handed to the engine");
       for (const auto& s : e.data) {
         if (!matches_all(ms, s.lbls)) continue;
         series cut{s.lbls, {}};
@@ -151,6 +165,7 @@ class prefetched_source final : public query::series_source {
           if (smp.t >= mint && smp.t <= maxt) cut.samples.push_back(smp);
         if (!cut.samples.empty()) out.push_back(std::move(cut));
       }
+    }
     return out;
   }
 
@@ -231,9 +246,11 @@ void gather(const api_context& ctx, const std::vector<query::selection>& sels, s
       continue;
     }
     std::string key = prefetched_source::selection_key(s.label_matchers, s.mint, s.maxt);
-    bool seen = false;
-    for (const auto& e : acc->entries) seen = seen || e.key == key;
-    if (seen) continue;
+    auto seen = std::find_if(acc->entries.begin(), acc->entries.end(), [&](const auto& e) { return e.key == key; });
+    if (seen != acc->entries.end()) {
+      ++seen->uses;
+      continue;
+    }
     acc->entries.push_back({std::move(key), {}});
     unique.push_back(&s);
   }

@@ -69,6 +69,115 @@ vseries empty_like(labels metric, size_t n) {
   return s;
 }
 
+// sum, avg, count, group, min, max, stddev and stdvar, fed one input series
+// at a time: per group and step the state of the aggregation. Every
+// (group, step) receives its values in input order, so the results are the
+// same bit for bit as adding up step by step.
+bool accumulates(token_kind op) {
+  switch (op) {
+    case token_kind::kw_sum:
+    case token_kind::kw_avg:
+    case token_kind::kw_count:
+    case token_kind::kw_group:
+    case token_kind::kw_min:
+    case token_kind::kw_max:
+    case token_kind::kw_stddev:
+    case token_kind::kw_stdvar: return true;
+    default: return false;
+  }
+}
+
+class group_accumulator final : public series_sink {
+ public:
+  // REQUIRES: accumulates(a.op).
+  group_accumulator(const aggregate_expr& a, size_t n) : a_(a), n_(n) {}
+
+  void add(const labels& metric, bool drop_name, const std::vector<double>& v,
+           const std::vector<uint8_t>& ok) override {
+    labels gl = group_labels(metric, a_);
+    auto [it, fresh] = ids_.emplace(key_of(gl), groups_.size());
+    if (fresh) groups_.push_back(make_group(std::move(gl)));
+    group& g = groups_[it->second];
+    if (drop_name) g.out.drop_name = true;
+    for (size_t k = 0; k < n_; ++k) {
+      if (!ok[k]) continue;
+      double x = v[k];
+      switch (a_.op) {
+        case token_kind::kw_sum: g.sums[k].add(x); break;
+        case token_kind::kw_avg: g.means[k].add(x); break;
+        case token_kind::kw_stddev:
+        case token_kind::kw_stdvar: g.vars[k].add(x); break;
+        case token_kind::kw_max:
+          if (g.cnt[k] == 0 || g.acc[k] < x || std::isnan(g.acc[k])) g.acc[k] = x;
+          break;
+        case token_kind::kw_min:
+          if (g.cnt[k] == 0 || g.acc[k] > x || std::isnan(g.acc[k])) g.acc[k] = x;
+          break;
+        default: break;
+      }
+      g.cnt[k] += 1;
+    }
+  }
+
+  // One series per group, in the order the groups first appeared.
+  vec_value finish() {
+    vec_value out;
+    out.series.reserve(groups_.size());
+    for (auto& g : groups_) {
+      for (size_t k = 0; k < n_; ++k) {
+        if (g.cnt[k] == 0) continue;
+        double r = 0;
+        switch (a_.op) {
+          case token_kind::kw_sum: r = g.sums[k].value(); break;
+          case token_kind::kw_avg: r = g.means[k].value(); break;
+          case token_kind::kw_count: r = g.cnt[k]; break;
+          case token_kind::kw_group: r = 1; break;
+          case token_kind::kw_min:
+          case token_kind::kw_max: r = g.acc[k]; break;
+          case token_kind::kw_stdvar: r = g.vars[k].variance(); break;
+          case token_kind::kw_stddev: r = std::sqrt(g.vars[k].variance()); break;
+          default: break;
+        }
+        g.out.v[k] = r;
+        g.out.ok[k] = 1;
+      }
+      out.series.push_back(std::move(g.out));
+    }
+    return out;
+  }
+
+ private:
+  // A group's output series and its state per step.
+  struct group {
+    vseries out;
+    std::vector<double> cnt, acc;
+    std::vector<fn::kahan> sums;
+    std::vector<fn::mean_accumulator> means;
+    std::vector<fn::variance_accumulator> vars;
+  };
+
+  group make_group(labels gl) const {
+    group g;
+    g.out = empty_like(std::move(gl), n_);
+    g.cnt.assign(n_, 0);
+    switch (a_.op) {
+      case token_kind::kw_sum: g.sums.resize(n_); break;
+      case token_kind::kw_avg: g.means.resize(n_); break;
+      case token_kind::kw_stddev:
+      case token_kind::kw_stdvar: g.vars.resize(n_); break;
+      case token_kind::kw_min:
+      case token_kind::kw_max: g.acc.assign(n_, 0); break;
+      default: break;
+    }
+    return g;
+  }
+
+  const aggregate_expr& a_;
+  size_t n_;
+  std::unordered_map<std::string, size_t> ids_;
+  std::vector<group> groups_;
+};
+
 }  // namespace
 
 result<value> evaluator::eval_aggregate(const aggregate_expr& a) {
@@ -80,6 +189,22 @@ result<value> evaluator::eval_aggregate(const aggregate_expr& a) {
     if (!p) return p;
     if (auto* s = std::get_if<scalar_value>(&*p)) param = std::move(*s);
     else label_param = std::get<string_value>(*p).s;
+  }
+  token_kind op = a.op;
+  if (accumulates(op)) {
+    group_accumulator acc(a, n);
+    // Over a range function, each series is added as it is computed: no
+    // vector of all of them (bench/query.md).
+    const auto* call = std::get_if<call_expr>(&unwrap_parens(*a.operand).node);
+    auto in = call && fn::find_range_function(call->func) ? eval_range_function(*call, &acc) : eval(*a.operand);
+    if (!in) return in.error();
+    auto* vec = std::get_if<vec_value>(&*in);
+    if (!vec) return error(strata_errc::internal, "expected an instant vector: " + to_string(*a.operand));
+    for (const auto& s : vec->series) {
+      if (auto st = check_deadline(); !st) return st;
+      acc.add(s.metric, s.drop_name, s.v, s.ok);
+    }
+    return value{acc.finish()};
   }
   auto in = eval_vector(*a.operand);
   if (!in) return in.error();
@@ -97,7 +222,6 @@ result<value> evaluator::eval_aggregate(const aggregate_expr& a) {
   }
   size_t ng = group_lbls.size();
   vec_value out;
-  token_kind op = a.op;
 
   if (op == token_kind::kw_topk || op == token_kind::kw_bottomk || op == token_kind::kw_limitk ||
       op == token_kind::kw_limit_ratio) {
@@ -201,65 +325,26 @@ result<value> evaluator::eval_aggregate(const aggregate_expr& a) {
     return value{std::move(out)};
   }
 
+  // quantile: the values of each group per step.
   out.series.reserve(ng);
   for (auto& g : group_lbls) out.series.push_back(empty_like(std::move(g), n));
   for (size_t i = 0; i < src.size(); ++i)
     if (src[i].drop_name) out.series[gid[i]].drop_name = true;
-  std::vector<std::vector<double>> values(op == token_kind::kw_quantile ? ng : 0);
-  std::vector<fn::kahan> sums(op == token_kind::kw_sum ? ng : 0);
-  std::vector<fn::mean_accumulator> means;
-  std::vector<fn::variance_accumulator> vars;
-  std::vector<double> acc(ng), cnt(ng);
+  std::vector<std::vector<double>> values(ng);
   for (size_t k = 0; k < n; ++k) {
     if ((k & 255) == 0)
       if (auto st = check_deadline(); !st) return st;
-    std::fill(cnt.begin(), cnt.end(), 0);
-    if (op == token_kind::kw_sum) std::fill(sums.begin(), sums.end(), fn::kahan{});
-    if (op == token_kind::kw_avg) means.assign(ng, fn::mean_accumulator{});
-    if (op == token_kind::kw_stddev || op == token_kind::kw_stdvar) vars.assign(ng, fn::variance_accumulator{});
     for (auto& v : values) v.clear();
-    for (size_t i = 0; i < src.size(); ++i) {
-      if (!src[i].ok[k]) continue;
-      int g = gid[i];
-      double x = src[i].v[k];
-      switch (op) {
-        case token_kind::kw_sum: sums[g].add(x); break;
-        case token_kind::kw_avg: means[g].add(x); break;
-        case token_kind::kw_stddev:
-        case token_kind::kw_stdvar: vars[g].add(x); break;
-        case token_kind::kw_quantile: values[g].push_back(x); break;
-        case token_kind::kw_max:
-          if (cnt[g] == 0 || acc[g] < x || std::isnan(acc[g])) acc[g] = x;
-          break;
-        case token_kind::kw_min:
-          if (cnt[g] == 0 || acc[g] > x || std::isnan(acc[g])) acc[g] = x;
-          break;
-        default: break;
-      }
-      cnt[g] += 1;
-    }
+    for (size_t i = 0; i < src.size(); ++i)
+      if (src[i].ok[k]) values[gid[i]].push_back(src[i].v[k]);
+    double q = param.v[k];
+    bool warned = false;
     for (size_t g = 0; g < ng; ++g) {
-      if (cnt[g] == 0) continue;
-      double r = 0;
-      switch (op) {
-        case token_kind::kw_sum: r = sums[g].value(); break;
-        case token_kind::kw_avg: r = means[g].value(); break;
-        case token_kind::kw_count: r = cnt[g]; break;
-        case token_kind::kw_group: r = 1; break;
-        case token_kind::kw_min:
-        case token_kind::kw_max: r = acc[g]; break;
-        case token_kind::kw_stdvar: r = vars[g].variance(); break;
-        case token_kind::kw_stddev: r = std::sqrt(vars[g].variance()); break;
-        case token_kind::kw_quantile: {
-          double q = param.v[k];
-          if (std::isnan(q) || q < 0 || q > 1)
-            notes_->warn("PromQL warning: quantile value should be between 0 and 1, got " + format_value(q));
-          r = fn::quantile(q, values[g]);
-          break;
-        }
-        default: break;
-      }
-      out.series[g].v[k] = r;
+      if (values[g].empty()) continue;
+      if (!warned && (std::isnan(q) || q < 0 || q > 1))
+        notes_->warn("PromQL warning: quantile value should be between 0 and 1, got " + format_value(q));
+      warned = true;
+      out.series[g].v[k] = fn::quantile(q, values[g]);
       out.series[g].ok[k] = 1;
     }
   }

@@ -296,7 +296,7 @@ result<value> evaluator::eval_call(const call_expr& c) {
   return value{std::move(in)};
 }
 
-result<value> evaluator::eval_range_function(const call_expr& c) {
+result<value> evaluator::eval_range_function(const call_expr& c, series_sink* sink) {
   const std::string& f = c.func;
   size_t n = grid_.n;
   // The range vector argument and the scalar ones, in call order.
@@ -374,10 +374,13 @@ result<value> evaluator::eval_range_function(const call_expr& c) {
   const bool is_rate = f == "rate";
   std::vector<size_t> resets;
   std::vector<double> args(scalars.size());
-  out.series.reserve(m->data.size());
+  // A plain selector's series have distinct labels (fetch merges equal
+  // ones), so a sink sees the same series as the merged vector would hold.
+  if (!plain_sel) sink = nullptr;
+  if (!sink) out.series.reserve(m->data.size());
+  vseries r;
   for (auto& s : m->data) {
     if (auto st = check_deadline(); !st) return st;
-    vseries r;
     r.v.assign(n, 0);
     r.ok.assign(n, 0);
     bool any = false;
@@ -421,8 +424,13 @@ result<value> evaluator::eval_range_function(const call_expr& c) {
       any = true;
     }
     if (!any) continue;
+    if (sink) {
+      sink->add(s.lbls, drop, r.v, r.ok);
+      continue;
+    }
     r.metric = std::move(s.lbls);
     out.series.push_back(std::move(r));
+    r = vseries{};
   }
   if (cut)
     notes_->warn("PromQL warning: " + f +

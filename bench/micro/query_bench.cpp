@@ -88,6 +88,21 @@ void run(benchmark::State& st, const char* text, int64_t step, bool tiers) {
   }
 }
 
+// The bench queries' shape (../shared/bench/queries.txt, q01 and q11): an
+// aggregation over rate(), as a 3 h range query with a 15 s step.
+void run_3h(benchmark::State& st, const char* text) {
+  static day_source src;
+  auto e = parse(text);
+  eval_options o;
+  o.now_ms = now;
+  for (auto _ : st) {
+    auto r = eval_range(*e, src, now - 3 * hour_ms, now, 15'000, o);
+    benchmark::DoNotOptimize(r);
+  }
+}
+
+BENCHMARK_CAPTURE(run_3h, sum_rate_5m_3h_step15s, "sum(rate(req[5m]))")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(run_3h, avg_by_rate_5m_3h_step15s, "avg by (i) (rate(req[5m]))")->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(run, sum_rate_1h_step1h_raw, "sum(rate(req[1h]))", hour_ms, false)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(run, sum_rate_1h_step1h_tier, "sum(rate(req[1h]))", hour_ms, true)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(run, rate_5m_step5m_raw, "rate(req[5m])", 300'000, false)->Unit(benchmark::kMillisecond);

@@ -64,6 +64,17 @@ struct matrix_value {
 
 using value = std::variant<vec_value, scalar_value, string_value, matrix_value>;
 
+// Takes the series of an instant vector one at a time instead of a
+// vec_value holding them all (an aggregation fused with the range function
+// below it). `v` and `ok` have one entry per step of the grid and are only
+// valid during the call.
+class series_sink {
+ public:
+  virtual ~series_sink() = default;
+  virtual void add(const labels& metric, bool drop_name, const std::vector<double>& v,
+                   const std::vector<uint8_t>& ok) = 0;
+};
+
 constexpr const char* too_many_samples_message =
     "query processing would load too many samples into memory in query execution";
 constexpr const char* timeout_message = "query timed out in expression evaluation";
@@ -98,7 +109,10 @@ class evaluator {
   result<value> eval_call(const call_expr& c);
   result<value> eval_aggregate(const aggregate_expr& a);
 
-  result<value> eval_range_function(const call_expr& c);
+  // With a sink, the series a plain range selector's raw samples give go to
+  // it, one at a time, and are left out of the returned vector (which holds
+  // those of the other paths: rollups, anchored/smoothed, absent_over_time).
+  result<value> eval_range_function(const call_expr& c, series_sink* sink = nullptr);
   result<value> eval_histogram_function(const call_expr& c);
   result<value> eval_label_function(const call_expr& c);
   result<value> eval_info(const call_expr& c);

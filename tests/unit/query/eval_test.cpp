@@ -4,10 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <map>
 #include <random>
 #include <sstream>
 
 #include "query/engine.hpp"
+#include "query/functions.hpp"
 #include "query/parser.hpp"
 
 namespace strata::query {
@@ -396,6 +399,64 @@ TEST_F(Eval, RangeAgreesWithInstantAtEveryStep) {
             for (const auto& x : ser.samples)
               if (x.t == t) found = (x.v == s.s.v) || (std::isnan(x.v) && std::isnan(s.s.v));
         EXPECT_TRUE(found) << q << " at " << t << " " << to_string(s.metric);
+      }
+    }
+  }
+}
+
+// sum/avg/max over rate() add each series into its group as it is computed;
+// the result must be what adding the rate series up step by step, in label
+// order, gives, bit for bit (Kahan and mean compensation included).
+TEST(EvalFusedAggregation, SameBitsAsAddingTheRateSeriesStepByStep) {
+  memory_source src;
+  std::mt19937_64 rng(7);
+  std::uniform_real_distribution<double> inc(0, 1e6);
+  for (int i = 0; i < 40; ++i) {
+    std::vector<double> v(60);
+    double c = inc(rng) * 1e9;
+    for (size_t k = 0; k < v.size(); ++k) {
+      c += k % 17 == 16 ? -c + inc(rng) : inc(rng) * (i % 3 == 0 ? 1e-7 : 1);  // resets and tiny increments
+      v[k] = (i + k) % 11 == 0 ? std::nan("") : c;  // gaps
+    }
+    src.load("c{g=\"" + std::to_string(i % 4) + "\",i=\"" + std::to_string(i) + "\"}", v);
+  }
+  src.load("c{g=\"empty\",i=\"x\"}", {1});  // no rate anywhere in the range
+  int64_t start = 10 * minute, end = 59 * minute, step = 30000;
+  auto e = parse("rate(c[5m])");
+  ASSERT_TRUE(e);
+  auto per_series = eval_range(*e, src, start, end, step, {});
+  ASSERT_TRUE(per_series);
+  const auto& rates = std::get<matrix>(per_series->value);
+  for (const char* op : {"sum", "avg", "max"}) {
+    std::map<std::string, std::map<int64_t, fn::kahan>> sums;
+    std::map<std::string, std::map<int64_t, fn::mean_accumulator>> means;
+    std::map<std::string, std::map<int64_t, double>> maxes;
+    for (const auto& s : rates) {
+      std::string g(label_value(s.lbls, "g"));
+      for (const auto& x : s.samples) {
+        sums[g][x.t].add(x.v);
+        means[g][x.t].add(x.v);
+        auto [it, fresh] = maxes[g].emplace(x.t, x.v);
+        if (!fresh && (it->second < x.v || std::isnan(it->second))) it->second = x.v;
+      }
+    }
+    auto agg = parse(std::string(op) + " by (g) (rate(c[5m]))");
+    ASSERT_TRUE(agg);
+    auto r = eval_range(*agg, src, start, end, step, {});
+    ASSERT_TRUE(r) << r.error().message();
+    const auto& got = std::get<matrix>(r->value);
+    ASSERT_EQ(got.size(), 4u) << op;
+    for (const auto& s : got) {
+      std::string g(label_value(s.lbls, "g"));
+      ASSERT_EQ(s.samples.size(), sums[g].size()) << op << " " << g;
+      for (const auto& x : s.samples) {
+        double want = std::string(op) == "sum"   ? sums[g][x.t].value()
+                      : std::string(op) == "avg" ? means[g][x.t].value()
+                                                 : maxes[g][x.t];
+        uint64_t a, b;
+        std::memcpy(&a, &x.v, 8);
+        std::memcpy(&b, &want, 8);
+        EXPECT_EQ(a, b) << op << " " << g << " at " << x.t << ": " << x.v << " vs " << want;
       }
     }
   }
