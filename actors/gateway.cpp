@@ -210,6 +210,10 @@ struct planned_read {
   bool retry = true;
   std::function<caf::message(const std::string& parts)> make;
   std::function<status(const std::string& node, std::string& bytes, bool remote)> on_reply;
+  // Set for raw reads: the request to a shard on this node, answered with
+  // the series themselves (lselect_atom), and what takes them.
+  std::function<caf::message(const std::string& parts)> make_local;
+  std::function<status(write_batch& got)> on_local;
   std::function<void(status, planned_read&)> on_done;
 
   std::set<std::string> failed;     // nodes that failed this read
@@ -259,30 +263,34 @@ void launch(const std::shared_ptr<planned_read>& st, const partition_set& only) 
       std::string where = "shard " + std::to_string(shard.index) + " on node " + shard.node;
       ++st->outstanding;
       bool remote = !shard.local;
+      // Runs `take` on the answer unless the request settled already.
+      auto settle = [=](auto take) {
+        if ((*settled)[k]) return;
+        (*settled)[k] = true;
+        if (!*node_failed && st->failure.is_ok())
+          if (auto s = take(); !s) st->failure = s;
+        finish_one(st);
+      };
+      auto failed = [=](caf::error& e) {
+        if ((*settled)[k]) return;
+        (*settled)[k] = true;
+        auto s = from_caf_error(e, where + " did not answer");
+        bool passing = s.code() == strata_errc::unavailable || s.code() == strata_errc::timeout ||
+                       s.code() == strata_errc::overloaded;
+        if (!passing) {
+          if (st->failure.is_ok()) st->failure = s;
+        } else {
+          fail_node();
+        }
+        finish_one(st);
+      };
+      if (!remote && st->make_local) {
+        st->self->request(shard.handle, st->timeout, st->make_local(bytes))
+            .then([=](write_batch& got) { settle([&] { return st->on_local(got); }); }, failed);
+        continue;
+      }
       st->self->request(shard.handle, st->timeout, st->make(bytes))
-          .then(
-              [=](std::string& r) {
-                if ((*settled)[k]) return;
-                (*settled)[k] = true;
-                if (!*node_failed && st->failure.is_ok()) {
-                  auto s = st->on_reply(node, r, remote);
-                  if (!s) st->failure = s;
-                }
-                finish_one(st);
-              },
-              [=](caf::error& e) {
-                if ((*settled)[k]) return;
-                (*settled)[k] = true;
-                auto s = from_caf_error(e, where + " did not answer");
-                bool passing = s.code() == strata_errc::unavailable || s.code() == strata_errc::timeout ||
-                               s.code() == strata_errc::overloaded;
-                if (!passing) {
-                  if (st->failure.is_ok()) st->failure = s;
-                } else {
-                  fail_node();
-                }
-                finish_one(st);
-              });
+          .then([=](std::string& r) { settle([&] { return st->on_reply(node, r, remote); }); }, failed);
     }
     if (!st->view->shards[shards.front()].local)
       st->abandon[node].push_back([=] {
@@ -316,12 +324,15 @@ void start_read(caf::actor_system& sys, const shard_table& table, std::shared_pt
 }
 
 // A planned read that gathers decoded parts, failing once their samples
-// pass `max_samples` (what it gathered is then dropped).
+// pass `max_samples` (what it gathered is then dropped). `make_local`
+// (series only; may be empty) asks a shard on this node for its series
+// without encoding.
 template <class T, class Decode, class Finish>
 void gather_planned(caf::actor_system& sys, const shard_table& table, write_window window,
                     std::chrono::milliseconds timeout, int64_t mint, int64_t maxt, size_t max_samples,
                     read_options ro, partition_set only, std::function<caf::message(const std::string&)> make,
-                    Decode decode, Finish finish, query_done<std::vector<T>> done) {
+                    std::function<caf::message(const std::string&)> make_local, Decode decode, Finish finish,
+                    query_done<std::vector<T>> done) {
   struct gathered {
     std::vector<T> parts;
     size_t samples = 0;
@@ -335,17 +346,27 @@ void gather_planned(caf::actor_system& sys, const shard_table& table, write_wind
   st->maxt = maxt;
   st->timeout = timeout;
   st->make = std::move(make);
-  st->on_reply = [acc, max_samples, decode](const std::string&, std::string& bytes, bool remote) -> status {
+  auto count = [acc, max_samples](size_t n) -> status {
+    acc->samples += n;
+    if (acc->samples <= max_samples) return status::ok();
+    acc->parts = {};
+    return error(strata_errc::bad_request,
+                 "query processing would load too many samples into memory in query execution (limit " +
+                     std::to_string(max_samples) + ")");
+  };
+  if constexpr (std::is_same_v<T, series>) {
+    st->make_local = std::move(make_local);
+    st->on_local = [acc, count](write_batch& got) -> status {
+      if (auto s = count(sample_count(got)); !s) return s;
+      for (auto& s : got) acc->parts.push_back(std::move(s));
+      return status::ok();
+    };
+  }
+  st->on_reply = [acc, count, decode](const std::string&, std::string& bytes, bool remote) -> status {
     size_t n = 0;
     auto b = decode(bytes, &n);
     if (!b) return b.error();
-    acc->samples += n;
-    if (acc->samples > max_samples) {
-      acc->parts = {};
-      return error(strata_errc::bad_request,
-                   "query processing would load too many samples into memory in query execution (limit " +
-                       std::to_string(max_samples) + ")");
-    }
+    if (auto s = count(n); !s) return s;
     if (remote) {
       acc->stats.remote_bytes += bytes.size();
       acc->stats.remote_series += b->size();
@@ -378,6 +399,7 @@ void gateway::select(const matchers& ms, int64_t mint, int64_t maxt, size_t max_
   gather_planned<series>(
       sys_, table_, window_, timeout_, mint, maxt, max_samples, ro, partition_set::all(),
       [flat, mint, maxt](const std::string& parts) { return caf::make_message(select_atom::value, flat, mint, maxt, parts); },
+      [flat, mint, maxt](const std::string& parts) { return caf::make_message(lselect_atom::value, flat, mint, maxt, parts); },
       decode_series, merge_series, std::move(done));
 }
 
@@ -392,7 +414,7 @@ void gateway::select_buckets(const matchers& ms, int64_t mint, int64_t maxt, int
       [flat, mint, maxt, window_ms](const std::string& parts) {
         return caf::make_message(buckets_atom::value, flat, mint, maxt, window_ms, parts);
       },
-      decode, keep, std::move(done));
+      {}, decode, keep, std::move(done));
 }
 
 namespace {
@@ -607,6 +629,15 @@ void gateway::aggregate(pushdown_request req, read_options ro, query_done<std::v
           if (remote) stats->remote_bytes += bytes.size(), stats->remote_series += count, stats->remote_samples += n;
           return status::ok();
         };
+        if (window_ms == 0) {
+          st->make_local = [flat, mint, maxt](const std::string& parts) {
+            return caf::make_message(lselect_atom::value, flat, mint, maxt, parts);
+          };
+          st->on_local = [got](write_batch& b) {
+            for (auto& s : b) got->push_back(std::move(s));
+            return status::ok();
+          };
+        }
         st->on_done = [a, acc, sel, got, got_buckets, stats, one_done](status s, planned_read& r) {
           std::unique_lock<std::mutex> lock(acc->mu);
           std::vector<std::string> w;

@@ -33,6 +33,9 @@ using append_atom = caf::atom_constant<caf::atom("append")>;    // (bytes) -> ui
 // Reads name the partitions to answer (read_plan.hpp's partition_set bytes;
 // empty: all): a shard leaves out series of other partitions.
 using select_atom = caf::atom_constant<caf::atom("select")>;    // (ms, mint, maxt, parts) -> bytes
+// The same for a reader on the shard's own node: the series themselves, no
+// encoding between.
+using lselect_atom = caf::atom_constant<caf::atom("lselect")>;  // (ms, mint, maxt, parts) -> write_batch
 using series_atom = caf::atom_constant<caf::atom("series")>;    // (ms, mint, maxt) -> bytes (no samples)
 using names_atom = caf::atom_constant<caf::atom("names")>;      // (ms, mint, maxt) -> strvec
 using values_atom = caf::atom_constant<caf::atom("values")>;    // (name, ms, mint, maxt) -> strvec

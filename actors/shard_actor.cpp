@@ -221,6 +221,14 @@ caf::behavior shard_behavior(caf::stateful_actor<shard_state>* self,
       if (!parts.empty()) keep_partitions(out, partition_set::decode(parts));
       return wire::encode_batch(out);
     },
+    [=](lselect_atom, const std::vector<std::string>& flat, int64_t mint, int64_t maxt,
+        const std::string& parts) -> caf::result<write_batch> {
+      auto ms = decode_matchers(flat);
+      if (!ms) return to_caf_error(ms.error());
+      auto out = store->select(*ms, mint, maxt);
+      if (!parts.empty()) keep_partitions(out, partition_set::decode(parts));
+      return out;
+    },
     [=](buckets_atom, const std::vector<std::string>& flat, int64_t mint, int64_t maxt, int64_t window_ms,
         const std::string& parts) -> caf::result<std::string> {
       auto ms = decode_matchers(flat);
