@@ -114,6 +114,14 @@ class Pushdown : public ::testing::TestWithParam<int> {
       EXPECT_EQ(std::stod(s["value"][1].get<std::string>()), want) << s.dump();
     }
   }
+  // `q` at t_ through node a, pushed down and not (stats=all); both must succeed.
+  std::pair<nlohmann::json, nlohmann::json> both_ways(const std::string& q) {
+    auto pushed = query_with(a_.http_port, q, t_, "&stats=all");
+    auto raw = query_with(a_.http_port, q, t_, "&stats=all&pushdown=false");
+    EXPECT_EQ(pushed["status"], "success") << pushed.dump().substr(0, 1000);
+    EXPECT_EQ(raw["status"], "success") << raw.dump().substr(0, 1000);
+    return {std::move(pushed), std::move(raw)};
+  }
   std::string root_;
   node a_, b_, c_;
   int64_t base_ = 0, t_ = 0;
@@ -122,10 +130,8 @@ class Pushdown : public ::testing::TestWithParam<int> {
 TEST_P(Pushdown, SumOverManySeriesMovesPartialsNotSamples) {
   for (const char* q : {"sum(rate(pd_requests_total[5m]))", "sum by (job) (pd_requests_total)"}) {
     SCOPED_TRACE(q);
-    auto pushed = query_with(a_.http_port, q, t_, "&stats=all");
-    auto raw = query_with(a_.http_port, q, t_, "&stats=all&pushdown=false");
-    ASSERT_EQ(pushed["status"], "success") << pushed.dump().substr(0, 1000);
-    ASSERT_EQ(raw["status"], "success") << raw.dump().substr(0, 1000);
+    auto [pushed, raw] = both_ways(q);
+    if (HasFailure()) return;
     expect_same_answer(pushed, raw);
     EXPECT_FALSE(pushed.contains("warnings")) << pushed.dump().substr(0, 1000);
     // Most series live on other nodes: raw, that is thousands of samples
@@ -158,10 +164,8 @@ TEST_P(Pushdown, SumOverManySeriesMovesPartialsNotSamples) {
 TEST_P(Pushdown, SeriesLocalQueriesMoveValuesNotWindows) {
   for (const char* q : {"max_over_time(pd_requests_total[30m])", "rate(pd_requests_total[10m]) * 60"}) {
     SCOPED_TRACE(q);
-    auto pushed = query_with(a_.http_port, q, t_, "&stats=all");
-    auto raw = query_with(a_.http_port, q, t_, "&stats=all&pushdown=false");
-    ASSERT_EQ(pushed["status"], "success") << pushed.dump().substr(0, 1000);
-    ASSERT_EQ(raw["status"], "success") << raw.dump().substr(0, 1000);
+    auto [pushed, raw] = both_ways(q);
+    if (HasFailure()) return;
     ASSERT_EQ(pushed["data"]["result"].size(), static_cast<size_t>(series_count));
     expect_same_answer(pushed, raw);
     const auto &ps = pushed["data"]["stats"]["cluster"], &rs = raw["data"]["stats"]["cluster"];
@@ -182,9 +186,8 @@ TEST_P(Pushdown, ShardWarningsReachTheAnswer) {
   for (const char* q : {"max by (job) (quantile_over_time(1.5, pd_requests_total[5m]))",
                         "quantile_over_time(1.5, pd_requests_total[5m])"}) {
     SCOPED_TRACE(q);
-    auto pushed = query_with(a_.http_port, q, t_, "&stats=all");
-    auto raw = query_with(a_.http_port, q, t_, "&pushdown=false");
-    ASSERT_EQ(pushed["status"], "success") << pushed.dump().substr(0, 1000);
+    auto [pushed, raw] = both_ways(q);
+    if (HasFailure()) return;
     EXPECT_EQ(pushed["data"]["stats"]["cluster"]["remoteSamples"].get<uint64_t>(), 0u);
     expect_same_answer(pushed, raw);
     ASSERT_TRUE(raw.contains("warnings")) << raw.dump().substr(0, 500);
