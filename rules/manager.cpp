@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
 
 namespace strata::rules {
 
@@ -23,6 +24,12 @@ manager::manager(manager_options o, const clock& clk, evaluate_fn eval, write_fn
 manager::~manager() { stop(); }
 
 namespace {
+
+// The last pair of a peer's whole state: ("end/<its address>", "").
+constexpr std::string_view end_of_state = "end/";
+// ("prompt/<metric name>", ""): a peer acknowledged a write of that metric,
+// which an alerting rule of a group this node owns selects.
+constexpr std::string_view prompt_key = "prompt/";
 
 // The first evaluation of a group falls at a fixed offset inside its
 // interval (a hash of its name), like Prometheus, so groups spread out.
@@ -201,27 +208,47 @@ void manager::written(std::vector<std::string> names) {
 
 int64_t manager::prompt_evaluations(int64_t now, const std::vector<std::string>& members, const std::string& self) {
   int64_t next = std::numeric_limits<int64_t>::max();
-  std::set<std::string> written;
+  std::set<std::string> written;  // acknowledged here
   {
     std::lock_guard<std::mutex> lock(inbox_mu_);
     written.swap(written_names_);
   }
-  if (written.empty()) return next;
-  std::set<std::string> waiting;
+  std::set<std::string> prompted;  // acknowledged by a peer for a group it thought this node's
+  prompted.swap(prompted_names_);
+  if (written.empty() && prompted.empty()) return next;
+  std::set<std::string> waiting, waiting_prompted;
+  std::map<std::string, std::set<std::string>> forward;  // owner -> names written here
   for (auto& e : groups_) {
     const auto& names = e.g->alert_metric_names();
-    std::vector<std::string> hit;
+    std::vector<std::string> hit, hit_prompted;
     for (const auto& n : written)
       if (names.count(n)) hit.push_back(n);
-    if (hit.empty() || !e.owned) continue;
+    for (const auto& n : prompted)
+      if (names.count(n)) hit_prompted.push_back(n);
+    if (hit.empty() && hit_prompted.empty()) continue;
+    std::string owner = owner_of(e.g->definition().name, members);
+    if (owner != self) {
+      // The owner evaluates it; a name a peer sent is not sent on (views of
+      // the members may differ for a moment: dropped, the interval covers it).
+      if (!owner.empty() && opts_.send_to) forward[owner].insert(hit.begin(), hit.end());
+      continue;
+    }
     int64_t due = e.g->last_eval_ms() + std::max<int64_t>(1, e.g->definition().interval_ms / 4);
     if (due <= now) {
       eval_group(e, now, members, self, true);
     } else {
       waiting.insert(hit.begin(), hit.end());
+      waiting_prompted.insert(hit_prompted.begin(), hit_prompted.end());
       next = std::min(next, due);
     }
   }
+  for (auto& [owner, names] : forward) {
+    if (names.empty()) continue;
+    std::vector<kv_pair> pairs;
+    for (const auto& n : names) pairs.emplace_back(std::string(prompt_key) + n, "");
+    opts_.send_to(owner, encode_pairs(pairs));
+  }
+  prompted_names_.insert(waiting_prompted.begin(), waiting_prompted.end());
   std::lock_guard<std::mutex> lock(inbox_mu_);
   written_names_.insert(waiting.begin(), waiting.end());
   return next;
@@ -243,11 +270,8 @@ void manager::peer_up(std::string address) {
   wake();
 }
 
-// The last pair of a peer's whole state: ("end/<its address>", "").
-constexpr std::string_view end_of_state = "end/";
 
 void manager::exchange_state(int64_t now, const std::string& self) {
-  if (!store_) return;
   std::vector<std::string> inbox, new_peers;
   {
     std::lock_guard<std::mutex> lock(inbox_mu_);
@@ -265,9 +289,15 @@ void manager::exchange_state(int64_t now, const std::string& self) {
         heard_from_.insert(p.first.substr(end_of_state.size()));
         continue;
       }
+      if (p.first.rfind(prompt_key, 0) == 0) {
+        if (opts_.prompt_evaluation) prompted_names_.insert(p.first.substr(prompt_key.size()));
+        continue;
+      }
+      if (!store_) continue;
       if (auto r = store_->apply(p); !r) spdlog::warn("rules: {}", r.error().message());
     }
   }
+  if (!store_) return;
   // Batches of at most ~1 MiB, so one message never grows without bound.
   auto send_batches = [](const std::vector<kv_pair>& pairs, const std::function<void(std::string)>& send) {
     std::vector<kv_pair> batch;

@@ -135,6 +135,7 @@ class manager {
   std::vector<std::string> inbox_;       // batches from peers, not yet applied
   std::vector<std::string> new_peers_;   // peers to send everything to
   std::set<std::string> written_names_;  // acknowledged, not yet evaluated
+  std::set<std::string> prompted_names_;  // the same from peers (driver thread only)
   std::atomic<bool> inbox_pending_{false};
   void wake();
   int64_t next_prune_ms_ = 0;

@@ -4,6 +4,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <atomic>
+#include <chrono>
+#include <thread>
 
 namespace strata::rules {
 namespace {
@@ -80,6 +83,53 @@ TEST(Manager, OnlyGroupsThisNodeOwnsAreEvaluated) {
   s.evaluations = 0;
   s.m->evaluate_all(s.clk.now_ms());
   EXPECT_EQ(s.evaluations, 20);
+}
+
+// A write acknowledged by a node that does not own the group of an alerting
+// rule selecting its metric: the owner evaluates the group at once (its next
+// scheduled evaluation is an hour away), and nobody else does.
+TEST(Manager, PromptEvaluationReachesTheGroupsOwnerOnAnotherNode) {
+  files f;
+  std::vector<std::string> members{"a:1", "b:1"};
+  std::string name;
+  for (int i = 0; name.empty(); ++i)
+    if (owner_of("g" + std::to_string(i), members) == "b:1") name = "g" + std::to_string(i);
+  std::string file = f.write("p.yml", "groups:\n- name: " + name +
+                                          "\n  interval: 1h\n  rules:\n  - alert: Big\n    expr: watched_x > 10\n");
+  manual_clock clk{1'000'000};  // the hour's first evaluation is later than now, whatever the group's offset
+  std::atomic<int> evaluations[2] = {0, 0};
+  std::unique_ptr<manager> m[2];
+  for (int i = 0; i < 2; ++i) {
+    manager_options o;
+    o.rule_files = {file};
+    o.sync_timeout_ms = 0;
+    o.publish = [](std::string) {};
+    o.send_to = [&m, i](const std::string& peer, std::string blob) {
+      if (peer == (i == 0 ? std::string("b:1") : std::string("a:1"))) m[1 - i]->receive(std::move(blob));
+    };
+    std::string self = members[i];
+    m[i] = std::make_unique<manager>(
+        o, clk,
+        [&evaluations, i](const query::expr&, int64_t t) -> result<query::query_result> {
+          ++evaluations[i];
+          query::query_result r;
+          r.value = query::vector{};
+          (void)t;
+          return r;
+        },
+        [](write_batch) { return status::ok(); }, [members, self] { return std::make_pair(members, self); });
+    ASSERT_TRUE(m[i]->reload());
+  }
+  for (auto& x : m) x->start();
+  write_batch b{{{{"__name__", "watched_x"}, {"i", "1"}}, {{1'000'000, 42}}}};
+  ASSERT_EQ(m[0]->watched_names(b), std::vector<std::string>{"watched_x"});
+  m[0]->written({"watched_x"});
+  EXPECT_TRUE([&] {
+    for (int k = 0; k < 2000 && evaluations[1] == 0; ++k) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return evaluations[1] > 0;
+  }()) << "the owner did not evaluate the group";
+  EXPECT_EQ(evaluations[0], 0);  // the node that took the write does not own the group
+  for (auto& x : m) x->stop();
 }
 
 }  // namespace
