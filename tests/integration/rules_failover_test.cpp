@@ -103,5 +103,39 @@ TEST_F(RulesFailover, TakeoverKeepsTheForTimerAndTheComebackDoesNotFireAgain) {
   EXPECT_EQ(h[1].rfind("firing@", 0), 0u);
 }
 
+// A write of a watched metric taken by the node that does not own the
+// group: the owner evaluates the group at once (prompt evaluation across
+// nodes), though its interval is an hour.
+TEST(RulesPrompt, AWriteToTheOtherNodeFiresTheOwnersAlertAtOnce) {
+  std::string root = make_temp_dir();
+  node a = make_node(root + "/a");
+  node b = make_node(root + "/b", {a.cluster_address()});
+  std::vector<std::string> members{a.cluster_address(), b.cluster_address()};
+  std::string group;
+  for (int i = 0; group.empty(); ++i)
+    if (rules::owner_of("p" + std::to_string(i), members) == b.cluster_address()) group = "p" + std::to_string(i);
+  std::string file = root + "/prompt.yml";
+  std::ofstream(file) << "groups:\n  - name: " << group
+                      << "\n    interval: 1h\n    rules:\n      - alert: Big\n        expr: prompt_gauge > 10\n";
+  for (node* n : {&a, &b}) {
+    n->extra_args = {"--rule-file", file};
+    n->start();
+  }
+  ASSERT_TRUE(wait_until(20000, [&] { return a.live_members() == 2 && b.live_members() == 2; }));
+  write_batch w{{{{"__name__", "prompt_gauge"}, {"job", "x"}}, {{now_ms(), 42}}}};
+  ASSERT_EQ(remote_write(a.http_port, w).status, 204);
+  auto big = [](const node& n) {
+    auto j = get_json(n.http_port, "/api/v1/alerts");
+    if (!j.is_object()) return std::string();
+    for (const auto& x : j["data"]["alerts"])
+      if (x["labels"].value("alertname", "") == "Big") return x.value("state", "");
+    return std::string();
+  };
+  EXPECT_TRUE(wait_until(20000, [&] { return big(b) == "firing"; })) << "the owner did not evaluate the group";
+  EXPECT_EQ(big(a), "") << "the group runs on its owner only";
+  for (node* n : {&a, &b}) n->stop(SIGKILL, 5000);
+  if (!::testing::Test::HasFailure()) remove_dir(root);
+}
+
 }  // namespace
 }  // namespace strata::testing
