@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "persistence/packed_group.hpp"
 #include "persistence/wal_record.hpp"
 #include "wire/batch.hpp"
 
@@ -140,6 +141,25 @@ status shard_store::load() {
       h.max_t = state->max_t;
       h.max_v_bits = state->max_v_bits;
     }
+    return true;
+  });
+  if (!st) return st;
+  if (!bad) return bad;
+
+  // Packed groups: their directories name the series they hold.
+  const std::string groups_from = group_block_prefix(std::numeric_limits<int64_t>::min());
+  const std::string groups_to(1, static_cast<char>(group_space + 1));
+  st = kv_->scan(kv::table::chunks, groups_from, groups_to, [&](std::string_view k, std::string_view v) {
+    auto key = decode_group_key(k);
+    if (!key) {
+      bad = error(strata_errc::corruption, "table \"chunks\" of " + opts_.dir + ": " + key.error().message());
+      return false;
+    }
+    auto d = read_group_directory(v, key->block);
+    if (!d) return true;  // a damaged group is left out of answers; compaction reports it
+    note_block(tier::raw, key->block);
+    for (const auto& e : d->entries)
+      if (e.sn < ref_of_sn_.size() && ref_of_sn_[e.sn] != UINT32_MAX) index_.note_time(ref_of_sn_[e.sn], key->block);
     return true;
   });
   if (!st) return st;

@@ -189,6 +189,10 @@ class shard_store {
   // shard_store_read.cpp
   Roaring candidates(const matchers& ms, int64_t mint, int64_t maxt) const;
   void read_raw(uint32_t sn, int64_t mint, int64_t maxt, std::vector<sample>& out) const;
+  // The hash of the series' metric name: which packed groups may hold it.
+  uint64_t group_hash_of(uint32_t sn) const;
+  void read_group(uint32_t sn, uint64_t hash, int64_t block, int64_t mint, int64_t maxt, std::vector<sample>& out) const;
+  status compact_block(int64_t block, compact_stats& cs);
   result<std::vector<std::pair<int64_t, codec::rollup_bucket>>> read_run(const std::string& key) const;
 
   // The first and last block start each tier has data in (stored or pending),
@@ -229,6 +233,14 @@ class shard_store {
     int64_t first = std::numeric_limits<int64_t>::max(), last = std::numeric_limits<int64_t>::min();
   };
   rollup_tally tally_[3];
+  // The last packed group decompressed (a selection reads the series of one
+  // metric one after the other, mostly from the same group).
+  struct group_cache {
+    std::string key;
+    uint32_t checksum = 0;
+    std::string stream;
+  };
+  mutable group_cache group_cache_;
 };
 
 }  // namespace strata::persistence

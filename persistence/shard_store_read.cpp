@@ -4,8 +4,10 @@
 // what is in the head.
 #include <algorithm>
 #include <limits>
+#include <optional>
 
 #include "persistence/packed_chunk.hpp"
+#include "persistence/packed_group.hpp"
 #include "persistence/shard_store.hpp"
 
 namespace strata::persistence {
@@ -22,11 +24,42 @@ Roaring shard_store::candidates(const matchers& ms, int64_t mint, int64_t maxt) 
   return index_.select(ms) & active;
 }
 
+uint64_t shard_store::group_hash_of(uint32_t sn) const {
+  if (sn < ref_of_sn_.size() && ref_of_sn_[sn] != UINT32_MAX)
+    for (const auto& l : index_.labels_of(ref_of_sn_[sn]))
+      if (l.name == metric_name_label) return group_hash(l.value);
+  return group_hash("");
+}
+
+void shard_store::read_group(uint32_t sn, uint64_t hash, int64_t b, int64_t mint, int64_t maxt,
+                             std::vector<sample>& out) const {
+  const std::string from = group_prefix(b, hash);
+  kv_->scan(kv::table::chunks, from, from + "\xff\xff\xff", [&](std::string_view k, std::string_view v) {
+    auto d = read_group_directory(v, b);
+    if (!d) return true;  // a damaged group is left out of answers; compaction reports it
+    const auto* e = find_member(*d, sn);
+    if (!e) return true;
+    if (e->max_t < mint || e->min_t > maxt) return false;
+    if (group_cache_.key != k || group_cache_.checksum != d->checksum) {
+      auto stream = unpack_group(v, *d);
+      if (!stream) return false;
+      group_cache_ = {std::string(k), d->checksum, std::move(*stream)};
+    }
+    size_t before = out.size();
+    if (!decode_group_member(group_cache_.stream, *e, mint, maxt, out)) out.resize(before);
+    return false;
+  });
+}
+
 void shard_store::read_raw(uint32_t sn, int64_t mint, int64_t maxt, std::vector<sample>& out) const {
   const int64_t span = block_span(tier::raw);
   const auto& seen = seen_[static_cast<int>(tier::raw)];
   size_t first = out.size();
+  std::optional<uint64_t> hash;
   for (int64_t b = std::max(block_start(tier::raw, mint), seen.lo); b <= maxt && b <= seen.hi; b += span) {
+    if (!hash) hash = group_hash_of(sn);
+    // Compacted samples first: on equal timestamps the older copy wins.
+    read_group(sn, *hash, b, mint, maxt, out);
     auto from = chunk_prefix(tier::raw, b, sn);
     auto to = chunk_prefix(tier::raw, b, sn + 1);
     auto take = [&](std::string_view v) {
