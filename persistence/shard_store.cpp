@@ -149,21 +149,15 @@ status shard_store::load() {
   // Packed groups: their directories name the series they hold.
   const std::string groups_from = group_block_prefix(std::numeric_limits<int64_t>::min());
   const std::string groups_to(1, static_cast<char>(group_space + 1));
-  st = kv_->scan(kv::table::chunks, groups_from, groups_to, [&](std::string_view k, std::string_view v) {
-    auto key = decode_group_key(k);
-    if (!key) {
-      bad = error(strata_errc::corruption, "table \"chunks\" of " + opts_.dir + ": " + key.error().message());
-      return false;
-    }
-    auto d = read_group_directory(v, key->block);
+  st = scan_groups(groups_from, groups_to, [&](std::string_view, const decoded_group_key& key, std::string_view v) {
+    auto d = read_group_directory(v, key.block);
     if (!d) return true;  // a damaged group is left out of answers; compaction reports it
-    note_block(tier::raw, key->block);
+    note_block(tier::raw, key.block);
     for (const auto& e : d->entries)
-      if (e.sn < ref_of_sn_.size() && ref_of_sn_[e.sn] != UINT32_MAX) index_.note_time(ref_of_sn_[e.sn], key->block);
+      if (e.sn < ref_of_sn_.size() && ref_of_sn_[e.sn] != UINT32_MAX) index_.note_time(ref_of_sn_[e.sn], key.block);
     return true;
   });
   if (!st) return st;
-  if (!bad) return bad;
 
   // Which blocks each series has data in, for time-bounded label queries.
   int64_t fine_from = std::numeric_limits<int64_t>::max();

@@ -193,6 +193,12 @@ class shard_store {
   uint64_t group_hash_of(uint32_t sn) const;
   void read_group(uint32_t sn, uint64_t hash, int64_t block, int64_t mint, int64_t maxt, std::vector<sample>& out) const;
   status compact_block(int64_t block, compact_stats& cs);
+  // Calls fn(key of the first segment, its decoded key, the part's bytes) for
+  // every packed group part in [from, to) of the chunks table, its segments
+  // joined (a part missing a segment comes as empty bytes: damaged), until fn
+  // returns false. corruption names a key that is not a group key.
+  using group_fn = std::function<bool(std::string_view, const decoded_group_key&, std::string_view)>;
+  status scan_groups(const std::string& from, const std::string& to, const group_fn& fn) const;
   result<std::vector<std::pair<int64_t, codec::rollup_bucket>>> read_run(const std::string& key) const;
 
   // The first and last block start each tier has data in (stored or pending),

@@ -163,16 +163,14 @@ tsdb_summary shard_store::summarize() const {
     if (!note(it->first)) break;
   // Compacted blocks: the packed groups' directories hold each series' first sample.
   first_block = std::numeric_limits<int64_t>::max();
-  kv_->scan(kv::table::chunks, group_block_prefix(std::numeric_limits<int64_t>::min()),
-            std::string(1, static_cast<char>(group_space + 1)), [&](std::string_view k, std::string_view v) {
-              auto key = decode_group_key(k);
-              if (!key) return true;
-              if (first_block == std::numeric_limits<int64_t>::max()) first_block = key->block;
-              if (key->block != first_block) return false;
-              if (auto d = read_group_directory(v, key->block))
-                for (const auto& e : d->entries) s.min_t = std::min(s.min_t, e.min_t);
-              return true;
-            });
+  scan_groups(group_block_prefix(std::numeric_limits<int64_t>::min()), std::string(1, static_cast<char>(group_space + 1)),
+              [&](std::string_view, const decoded_group_key& key, std::string_view v) {
+                if (first_block == std::numeric_limits<int64_t>::max()) first_block = key.block;
+                if (key.block != first_block) return false;
+                if (auto d = read_group_directory(v, key.block))
+                  for (const auto& e : d->entries) s.min_t = std::min(s.min_t, e.min_t);
+                return true;
+              });
   return s;
 }
 

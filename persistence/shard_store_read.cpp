@@ -31,10 +31,45 @@ uint64_t shard_store::group_hash_of(uint32_t sn) const {
   return group_hash("");
 }
 
+status shard_store::scan_groups(const std::string& from, const std::string& to, const group_fn& fn) const {
+  std::string first, bytes;
+  decoded_group_key at{};
+  bool open = false, whole = true, go = true;
+  status bad = status::ok();
+  auto st = kv_->scan(kv::table::chunks, from, to, [&](std::string_view k, std::string_view v) {
+    auto key = decode_group_key(k);
+    if (!key) {
+      bad = error(strata_errc::corruption, "table \"chunks\" of " + opts_.dir + ": " + key.error().message());
+      return false;
+    }
+    if (open && (key->block != at.block || key->hash != at.hash || key->part != at.part)) {
+      go = fn(first, at, whole ? std::string_view(bytes) : std::string_view());
+      open = false;
+      if (!go) return false;
+    }
+    if (!open) {
+      first = k;
+      at = *key;
+      bytes.clear();
+      open = true;
+      whole = key->segment == 0;
+    } else {
+      whole = whole && key->segment == at.segment + 1;
+      at.segment = key->segment;
+    }
+    bytes += v;
+    return true;
+  });
+  if (!st) return st;
+  if (!bad) return bad;
+  if (open && go) fn(first, at, whole ? std::string_view(bytes) : std::string_view());
+  return status::ok();
+}
+
 void shard_store::read_group(uint32_t sn, uint64_t hash, int64_t b, int64_t mint, int64_t maxt,
                              std::vector<sample>& out) const {
   const std::string from = group_prefix(b, hash);
-  kv_->scan(kv::table::chunks, from, from + "\xff\xff\xff", [&](std::string_view k, std::string_view v) {
+  scan_groups(from, from + std::string(5, '\xff'), [&](std::string_view k, const decoded_group_key&, std::string_view v) {
     auto d = read_group_directory(v, b);
     if (!d) return true;  // a damaged group is left out of answers; compaction reports it
     const auto* e = find_member(*d, sn);

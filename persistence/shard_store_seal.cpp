@@ -387,7 +387,8 @@ status shard_store::compact_block(int64_t b, compact_stats& cs) {
     std::deque<std::string> keep;
     std::map<uint32_t, std::vector<sample>> members;
     const std::string from = group_prefix(b, hash);
-    st = kv_->scan(kv::table::chunks, from, from + "\xff\xff\xff", [&](std::string_view k, std::string_view v) {
+    const std::string to = from + std::string(5, '\xff');
+    st = scan_groups(from, to, [&](std::string_view, const decoded_group_key&, std::string_view v) {
       auto fail = [&](const status& why) {
         bad = error(strata_errc::corruption, "compact: packed group of block " + std::to_string(b) + " of " +
                                                  opts_.dir + ": " + why.message());
@@ -403,11 +404,11 @@ status shard_store::compact_block(int64_t b, compact_stats& cs) {
                                          std::numeric_limits<int64_t>::max(), members[e.sn]);
             !r)
           return fail(r);
-      ops.push_back({kv::op::kind::erase, kv::table::chunks, keep.emplace_back(k), {}});
       return true;
     });
     if (!st) return st;
     if (!bad) return bad;
+    ops.push_back({kv::op::kind::erase_range, kv::table::chunks, from, to});
     for (uint32_t sn : sns) {
       auto& l = by_sn[sn];
       auto& m = members[sn];
@@ -419,8 +420,13 @@ status shard_store::compact_block(int64_t b, compact_stats& cs) {
     uint16_t n = 0;
     auto put_part = [&]() {
       if (part.empty()) return;
-      const auto& k = keep.emplace_back(group_key(b, hash, n++));
-      ops.push_back({kv::op::kind::put, kv::table::chunks, k, keep.emplace_back(encode_packed_group(b, part))});
+      const auto& bytes = keep.emplace_back(encode_packed_group(b, part));
+      for (size_t at = 0, seg = 0; at < bytes.size(); at += group_segment_bytes, ++seg) {
+        const auto& k = keep.emplace_back(group_key(b, hash, n, static_cast<uint16_t>(seg)));
+        ops.push_back({kv::op::kind::put, kv::table::chunks, k,
+                       std::string_view(bytes).substr(at, group_segment_bytes)});
+      }
+      ++n;
       ++cs.chunks_after;
       part.clear();
       in_part = 0;
