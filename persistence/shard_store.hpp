@@ -239,14 +239,16 @@ class shard_store {
     int64_t first = std::numeric_limits<int64_t>::max(), last = std::numeric_limits<int64_t>::min();
   };
   rollup_tally tally_[3];
-  // The last packed group decompressed (a selection reads the series of one
-  // metric one after the other, mostly from the same group).
-  struct group_cache {
+  // The packed group parts decompressed last, newest first (a selection
+  // reads the series of one name one after the other, each over its blocks:
+  // mostly from the same few parts).
+  struct unpacked_group {
     std::string key;
     uint32_t checksum = 0;
     std::string stream;
   };
-  mutable group_cache group_cache_;
+  static constexpr size_t group_cache_size = 8;
+  mutable std::deque<unpacked_group> group_cache_;
 };
 
 }  // namespace strata::persistence

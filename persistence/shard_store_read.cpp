@@ -75,13 +75,17 @@ void shard_store::read_group(uint32_t sn, uint64_t hash, int64_t b, int64_t mint
     const auto* e = find_member(*d, sn);
     if (!e) return true;
     if (e->max_t < mint || e->min_t > maxt) return false;
-    if (group_cache_.key != k || group_cache_.checksum != d->checksum) {
+    auto hit = std::find_if(group_cache_.begin(), group_cache_.end(),
+                            [&](const unpacked_group& g) { return g.key == k && g.checksum == d->checksum; });
+    if (hit == group_cache_.end()) {
       auto stream = unpack_group(v, *d);
       if (!stream) return false;
-      group_cache_ = {std::string(k), d->checksum, std::move(*stream)};
+      if (group_cache_.size() == group_cache_size) group_cache_.pop_back();
+      group_cache_.push_front({std::string(k), d->checksum, std::move(*stream)});
+      hit = group_cache_.begin();
     }
     size_t before = out.size();
-    if (!decode_group_member(group_cache_.stream, *e, mint, maxt, out)) out.resize(before);
+    if (!decode_group_member(hit->stream, *e, mint, maxt, out)) out.resize(before);
     return false;
   });
 }

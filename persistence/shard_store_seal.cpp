@@ -286,7 +286,7 @@ status shard_store::apply_retention(int64_t now_ms) {
         at = group_block_prefix(*block + span);
       }
       if (!expired.empty()) ops.push_back({kv::op::kind::erase_range, table, gfrom, gto});
-      group_cache_ = {};
+      group_cache_.clear();
     }
     if (expired.empty()) continue;  // nothing expired in this tier
     stats_.blocks_deleted += expired.size();
@@ -318,7 +318,7 @@ status shard_store::apply_retention(int64_t now_ms) {
 
 result<compact_stats> shard_store::compact() {
   if (auto st = flush(); !st) return st;
-  group_cache_ = {};
+  group_cache_.clear();
   compact_stats cs;
   // The raw blocks with loose chunks (sealed since the last compaction, or
   // packed chunks of an older format), then each block on its own.
