@@ -30,6 +30,7 @@
 #include "persistence/index/series_index.hpp"
 #include "persistence/keys.hpp"
 #include "persistence/kv/store.hpp"
+#include "persistence/packed_group.hpp"
 
 namespace strata::persistence {
 
@@ -244,7 +245,8 @@ class shard_store {
   // mostly from the same few parts).
   struct unpacked_group {
     std::string key;
-    uint32_t checksum = 0;
+    uint32_t checksum = 0;  // as stored: a part rewritten under the same key is another entry
+    group_directory dir;
     std::string stream;
   };
   static constexpr size_t group_cache_size = 8;

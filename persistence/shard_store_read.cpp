@@ -3,6 +3,7 @@
 // seek per block in the chunks (or rollups) table, plus what is pending and
 // what is in the head.
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <optional>
 
@@ -70,20 +71,25 @@ void shard_store::read_group(uint32_t sn, uint64_t hash, int64_t b, int64_t mint
                              std::vector<sample>& out) const {
   const std::string from = group_prefix(b, hash);
   scan_groups(from, from + std::string(5, '\xff'), [&](std::string_view k, const decoded_group_key&, std::string_view v) {
-    auto d = read_group_directory(v, b);
-    if (!d) return true;  // a damaged group is left out of answers; compaction reports it
-    const auto* e = find_member(*d, sn);
-    if (!e) return true;
-    if (e->max_t < mint || e->min_t > maxt) return false;
+    // A part read before is not checked and decompressed again.
+    uint32_t stored = 0;
+    if (v.size() >= 4) std::memcpy(&stored, v.data() + v.size() - 4, 4);
     auto hit = std::find_if(group_cache_.begin(), group_cache_.end(),
-                            [&](const unpacked_group& g) { return g.key == k && g.checksum == d->checksum; });
+                            [&](const unpacked_group& g) { return g.key == k && g.checksum == stored; });
     if (hit == group_cache_.end()) {
+      auto d = read_group_directory(v, b);
+      if (!d) return true;  // a damaged group is left out of answers; compaction reports it
+      const auto* e = find_member(*d, sn);
+      if (!e) return true;
+      if (e->max_t < mint || e->min_t > maxt) return false;
       auto stream = unpack_group(v, *d);
       if (!stream) return false;
       if (group_cache_.size() == group_cache_size) group_cache_.pop_back();
-      group_cache_.push_front({std::string(k), d->checksum, std::move(*stream)});
+      group_cache_.push_front({std::string(k), d->checksum, std::move(*d), std::move(*stream)});
       hit = group_cache_.begin();
     }
+    const auto* e = find_member(hit->dir, sn);
+    if (!e) return true;
     size_t before = out.size();
     if (!decode_group_member(hit->stream, *e, mint, maxt, out)) out.resize(before);
     return false;
