@@ -165,22 +165,19 @@ std::string group_prefix(int64_t block, uint64_t hash) {
   return k;
 }
 
-std::string group_key(int64_t block, uint64_t hash, uint16_t part, uint16_t segment) {
+std::string group_key(int64_t block, uint64_t hash, uint32_t last_sn, uint16_t segment) {
   std::string k = group_prefix(block, hash);
-  for (uint16_t x : {part, segment}) {
-    k.push_back(static_cast<char>(x >> 8));
-    k.push_back(static_cast<char>(x));
-  }
+  put_u32(k, last_sn);
+  k.push_back(static_cast<char>(segment >> 8));
+  k.push_back(static_cast<char>(segment));
   return k;
 }
 
 result<decoded_group_key> decode_group_key(std::string_view key) {
-  if (key.size() != 21 || static_cast<uint8_t>(key[0]) != group_space)
-    return error(strata_errc::corruption, "group key of " + std::to_string(key.size()) + " bytes, not 21 starting with 4");
-  auto u16 = [&](size_t at) {
-    return static_cast<uint16_t>(static_cast<uint8_t>(key[at]) << 8 | static_cast<uint8_t>(key[at + 1]));
-  };
-  return decoded_group_key{get_time(key, 1), get_u64(key, 9), u16(17), u16(19)};
+  if (key.size() != 23 || static_cast<uint8_t>(key[0]) != group_space)
+    return error(strata_errc::corruption, "group key of " + std::to_string(key.size()) + " bytes, not 23 starting with 4");
+  return decoded_group_key{get_time(key, 1), get_u64(key, 9), get_u32(key, 17),
+                           static_cast<uint16_t>(static_cast<uint8_t>(key[21]) << 8 | static_cast<uint8_t>(key[22]))};
 }
 
 result<decoded_key> decode_data_key(std::string_view key, bool with_min_t) {

@@ -43,7 +43,7 @@ status shard_store::scan_groups(const std::string& from, const std::string& to, 
       bad = error(strata_errc::corruption, "table \"chunks\" of " + opts_.dir + ": " + key.error().message());
       return false;
     }
-    if (open && (key->block != at.block || key->hash != at.hash || key->part != at.part)) {
+    if (open && (key->block != at.block || key->hash != at.hash || key->last_sn != at.last_sn)) {
       go = fn(first, at, whole ? std::string_view(bytes) : std::string_view());
       open = false;
       if (!go) return false;
@@ -69,8 +69,10 @@ status shard_store::scan_groups(const std::string& from, const std::string& to, 
 
 void shard_store::read_group(uint32_t sn, uint64_t hash, int64_t b, int64_t mint, int64_t maxt,
                              std::vector<sample>& out) const {
-  const std::string from = group_prefix(b, hash);
-  scan_groups(from, from + std::string(5, '\xff'), [&](std::string_view k, const decoded_group_key&, std::string_view v) {
+  // The first part whose last series is sn or later is the only one that can hold it.
+  const std::string from = group_key(b, hash, sn, 0);
+  scan_groups(from, group_prefix(b, hash) + std::string(6, '\xff'), [&](std::string_view k, const decoded_group_key&,
+                                                                         std::string_view v) {
     // A part read before is not checked and decompressed again.
     uint32_t stored = 0;
     if (v.size() >= 4) std::memcpy(&stored, v.data() + v.size() - 4, 4);
@@ -78,10 +80,9 @@ void shard_store::read_group(uint32_t sn, uint64_t hash, int64_t b, int64_t mint
                             [&](const unpacked_group& g) { return g.key == k && g.checksum == stored; });
     if (hit == group_cache_.end()) {
       auto d = read_group_directory(v, b);
-      if (!d) return true;  // a damaged group is left out of answers; compaction reports it
+      if (!d) return false;  // a damaged group is left out of answers; compaction reports it
       const auto* e = find_member(*d, sn);
-      if (!e) return true;
-      if (e->max_t < mint || e->min_t > maxt) return false;
+      if (!e || e->max_t < mint || e->min_t > maxt) return false;
       auto stream = unpack_group(v, *d);
       if (!stream) return false;
       if (group_cache_.size() == group_cache_size) group_cache_.pop_back();
@@ -89,7 +90,7 @@ void shard_store::read_group(uint32_t sn, uint64_t hash, int64_t b, int64_t mint
       hit = group_cache_.begin();
     }
     const auto* e = find_member(hit->dir, sn);
-    if (!e) return true;
+    if (!e) return false;
     size_t before = out.size();
     if (!decode_group_member(hit->stream, *e, mint, maxt, out)) out.resize(before);
     return false;

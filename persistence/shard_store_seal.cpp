@@ -387,7 +387,7 @@ status shard_store::compact_block(int64_t b, compact_stats& cs) {
     std::deque<std::string> keep;
     std::map<uint32_t, std::vector<sample>> members;
     const std::string from = group_prefix(b, hash);
-    const std::string to = from + std::string(5, '\xff');
+    const std::string to = from + std::string(6, '\xff');
     st = scan_groups(from, to, [&](std::string_view, const decoded_group_key&, std::string_view v) {
       auto fail = [&](const status& why) {
         bad = error(strata_errc::corruption, "compact: packed group of block " + std::to_string(b) + " of " +
@@ -417,16 +417,14 @@ status shard_store::compact_block(int64_t b, compact_stats& cs) {
     }
     std::vector<group_member> part;
     size_t in_part = 0;
-    uint16_t n = 0;
     auto put_part = [&]() {
       if (part.empty()) return;
       const auto& bytes = keep.emplace_back(encode_packed_group(b, part));
       for (size_t at = 0, seg = 0; at < bytes.size(); at += group_segment_bytes, ++seg) {
-        const auto& k = keep.emplace_back(group_key(b, hash, n, static_cast<uint16_t>(seg)));
+        const auto& k = keep.emplace_back(group_key(b, hash, part.back().sn, static_cast<uint16_t>(seg)));
         ops.push_back({kv::op::kind::put, kv::table::chunks, k,
                        std::string_view(bytes).substr(at, group_segment_bytes)});
       }
-      ++n;
       ++cs.chunks_after;
       part.clear();
       in_part = 0;

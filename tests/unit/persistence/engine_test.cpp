@@ -295,7 +295,7 @@ TEST(Admin, FlushEmptiesTheWalAndCompactLeavesOnePackedGroupPerMetricNameAndBloc
                   return true;
                 }).is_ok());
   ASSERT_EQ(keys.size(), 1u);
-  EXPECT_EQ(keys[0], group_key(block_start(tier::raw, t0), group_hash("m"), 0, 0));
+  EXPECT_EQ(keys[0], group_key(block_start(tier::raw, t0), group_hash("m"), 1, 0));
   EXPECT_EQ(all_samples(*s, metric("m", "a")), before);
   s.reset();
   s = open_ok(o);

@@ -217,8 +217,8 @@ class GroupDamage : public ::testing::TestWithParam<const char*> {
 };
 
 TEST_P(GroupDamage, OnlyTheDamagedGroupIsLeftOutAndCompactionNamesIt) {
-  // The segments of the first part of "m" in the first block.
-  const std::string from = group_key(block, group_hash("m"), 0, 0), to = group_key(block, group_hash("m"), 1, 0);
+  // The segments of the part of "m" in the first block: series 0 to 2, keyed by the last.
+  const std::string from = group_key(block, group_hash("m"), 2, 0), to = group_key(block, group_hash("m"), 3, 0);
   std::vector<std::string> segments;
   ASSERT_TRUE(kv_->scan(kv::table::chunks, from, to, [&](std::string_view, std::string_view v) {
                     segments.emplace_back(v);
@@ -239,7 +239,7 @@ TEST_P(GroupDamage, OnlyTheDamagedGroupIsLeftOutAndCompactionNamesIt) {
   std::deque<std::string> keys;
   for (size_t i = 0; i < segments.size(); ++i)
     ops.push_back({kv::op::kind::put, kv::table::chunks,
-                   keys.emplace_back(group_key(block, group_hash("m"), 0, static_cast<uint16_t>(i))), segments[i]});
+                   keys.emplace_back(group_key(block, group_hash("m"), 2, static_cast<uint16_t>(i))), segments[i]});
   ASSERT_TRUE(kv_->commit(ops).is_ok());
   auto s = shard_store::open(memory_options(kv_));
   ASSERT_TRUE(s.is_ok()) << s.error().message();
