@@ -1,6 +1,8 @@
 #include "persistence/keys.hpp"
 
 #include <cstring>
+
+#include <xxhash.h>
 #include <limits>
 
 namespace strata::persistence {
@@ -147,6 +149,35 @@ std::string tier_block_prefix(tier t, int64_t block) {
   std::string k(1, static_cast<char>(t));
   put_time(k, block);
   return k;
+}
+
+uint64_t group_hash(std::string_view name) { return XXH3_64bits(name.data(), name.size()); }
+
+std::string group_block_prefix(int64_t block) {
+  std::string k(1, static_cast<char>(group_space));
+  put_time(k, block);
+  return k;
+}
+
+std::string group_prefix(int64_t block, uint64_t hash) {
+  std::string k = group_block_prefix(block);
+  put_u64(k, hash);
+  return k;
+}
+
+std::string group_key(int64_t block, uint64_t hash, uint32_t last_sn, uint16_t segment) {
+  std::string k = group_prefix(block, hash);
+  put_u32(k, last_sn);
+  k.push_back(static_cast<char>(segment >> 8));
+  k.push_back(static_cast<char>(segment));
+  return k;
+}
+
+result<decoded_group_key> decode_group_key(std::string_view key) {
+  if (key.size() != 23 || static_cast<uint8_t>(key[0]) != group_space)
+    return error(strata_errc::corruption, "group key of " + std::to_string(key.size()) + " bytes, not 23 starting with 4");
+  return decoded_group_key{get_time(key, 1), get_u64(key, 9), get_u32(key, 17),
+                           static_cast<uint16_t>(static_cast<uint8_t>(key[21]) << 8 | static_cast<uint8_t>(key[22]))};
 }
 
 result<decoded_key> decode_data_key(std::string_view key, bool with_min_t) {

@@ -10,6 +10,8 @@
 //   series   'L' sn u32                                       labels (index::series_index::encode_series)
 //   series   'S' sn u32                                       seal state (encode_seal_state)
 //   chunks   tier u8 | block start i64 | sn u32 | min_t i64   sealed Gorilla chunk (chunk.md)
+//   chunks   0x04 | block start i64 | name hash u64 | last sn u32 | segment u16
+//                                                             a piece of a packed group (chunk.md)
 //   rollups  tier u8 | block start i64 | sn u32               bucket run (rollup.md)
 //
 // `sn` is the series number: dense per shard, assigned at creation, never
@@ -88,6 +90,30 @@ std::string chunk_prefix(tier t, int64_t block, uint32_t sn);
 std::string rollup_key(tier t, int64_t block, uint32_t sn);
 // The first key of all blocks of tier t starting at or after `block`.
 std::string tier_block_prefix(tier t, int64_t block);
+
+// Packed groups of a compacted raw block: the series of one metric name
+// (its XXH3-64 hash; names that collide share the groups), in parts that
+// each hold a run of series numbers, keyed by the last series number they
+// hold, so that the first part at or after (block, hash, sn) is the only one
+// that can hold sn. Their own key space in the chunks table, after every
+// tier's chunk keys, so that raw retention deletes the range
+// [group_block_prefix(lo), group_block_prefix(hi)) too. A part is stored in
+// segments of at most group_segment_bytes, so that every segment stays in a
+// leaf page (a larger value takes whole overflow pages, and the last one is
+// mostly empty); its value is its segments in key order.
+inline constexpr uint8_t group_space = 4;
+inline constexpr size_t group_segment_bytes = 2000;
+uint64_t group_hash(std::string_view metric_name);
+std::string group_key(int64_t block, uint64_t hash, uint32_t last_sn, uint16_t segment);
+std::string group_prefix(int64_t block, uint64_t hash);  // every part: [prefix, prefix + 6 x "\xff")
+std::string group_block_prefix(int64_t block);
+struct decoded_group_key {
+  int64_t block;
+  uint64_t hash;
+  uint32_t last_sn;
+  uint16_t segment;
+};
+result<decoded_group_key> decode_group_key(std::string_view key);
 
 struct decoded_key {
   tier t;

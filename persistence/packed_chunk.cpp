@@ -264,22 +264,15 @@ result<packed_header> packed_chunk_header(std::string_view b) {
   return p->h;
 }
 
-status decode_packed_chunk(std::string_view b, int64_t mint, int64_t maxt, std::vector<sample>& out) {
-  auto p = parse(b);
-  if (!p) return p.error();
-  const packed_header* h = &p->h;
-  if (h->max_t < mint || h->min_t > maxt) return status::ok();
-  const uint64_t body_size = p->body_size;
-  const size_t n = h->count;
-  // Every sample takes at least 1 byte of timestamp (but the first) and 1 of value.
-  if (body_size < 2 * n - 1 || body_size > n * 20) return corrupt("body length " + std::to_string(body_size));
-  std::string body(body_size, '\0');
-  auto frame = b.substr(p->frame_at, b.size() - p->frame_at - checksum_size);
-  size_t got = codec::detail::zstd_decompress(body.data(), body.size(), frame.data(), frame.size());
-  if (ZSTD_isError(got) || got != body_size) return corrupt("body does not decompress");
+namespace {
 
+// Decodes a body of n samples (timestamps from min_t, ending at max_t; the
+// values in coding `how`, exponent k, common factor g) and appends those in
+// [mint, maxt] to out. Nothing is appended when the body is damaged.
+status decode_body(std::string_view body, size_t n, int64_t min_t, int64_t max_t, uint8_t how_byte, uint8_t k,
+                   uint64_t factor, int64_t mint, int64_t maxt, std::vector<sample>& out) {
   std::vector<int64_t> ts(n);
-  ts[0] = h->min_t;
+  ts[0] = min_t;
   size_t at = 0;
   int64_t delta = 0;
   for (size_t i = 1; i < n; ++i) {
@@ -288,10 +281,9 @@ status decode_packed_chunk(std::string_view b, int64_t mint, int64_t maxt, std::
     delta = i == 1 ? unzigzag(z) : delta + unzigzag(z);
     ts[i] = ts[i - 1] + delta;
   }
-  if (ts[n - 1] != h->max_t) return corrupt("timestamps do not end at max_t");
-  auto how = static_cast<coding>(p->coding);
-  const uint64_t factor = p->factor;
-  const double scale = pow10[p->exponent];
+  if (ts[n - 1] != max_t) return corrupt("timestamps do not end at max_t");
+  auto how = static_cast<coding>(how_byte);
+  const double scale = pow10[k];
   size_t first = out.size();
   if (how == xor_words) {
     if (body.size() - at != n * 8) return corrupt("value words do not fill the body");
@@ -323,6 +315,54 @@ status decode_packed_chunk(std::string_view b, int64_t mint, int64_t maxt, std::
     }
   }
   return status::ok();
+}
+
+}  // namespace
+
+status decode_packed_chunk(std::string_view b, int64_t mint, int64_t maxt, std::vector<sample>& out) {
+  auto p = parse(b);
+  if (!p) return p.error();
+  const packed_header* h = &p->h;
+  if (h->max_t < mint || h->min_t > maxt) return status::ok();
+  const uint64_t body_size = p->body_size;
+  const size_t n = h->count;
+  // Every sample takes at least 1 byte of timestamp (but the first) and 1 of value.
+  if (body_size < 2 * n - 1 || body_size > n * 20) return corrupt("body length " + std::to_string(body_size));
+  std::string body(body_size, '\0');
+  auto frame = b.substr(p->frame_at, b.size() - p->frame_at - checksum_size);
+  size_t got = codec::detail::zstd_decompress(body.data(), body.size(), frame.data(), frame.size());
+  if (ZSTD_isError(got) || got != body_size) return corrupt("body does not decompress");
+  return decode_body(body, n, h->min_t, h->max_t, p->coding, p->exponent, p->factor, mint, maxt, out);
+}
+
+std::string encode_packed_section(const std::vector<sample>& s) {
+  uint8_t how;
+  int k;
+  uint64_t g;
+  std::string body = make_body(s, how, k, g, true);
+  std::string out;
+  out.push_back(static_cast<char>(how | (k << 2) | (g > 1 ? factor_bit : 0)));
+  if (g > 1) put_varint(out, g);
+  return out + body;
+}
+
+status decode_packed_section(std::string_view section, size_t n, int64_t min_t, int64_t max_t, int64_t mint,
+                             int64_t maxt, std::vector<sample>& out) {
+  if (n == 0 || section.empty()) return corrupt("empty section");
+  const auto how = static_cast<uint8_t>(section[0]);
+  if (how & 0x80) return corrupt("coding byte " + std::to_string(how) + " has bit 7 set");
+  if ((how & 3) > xor_words) return corrupt("unknown value coding " + std::to_string(how & 3));
+  if (((how >> 2) & 0x0F) > max_exponent) return corrupt("decimal exponent " + std::to_string((how >> 2) & 0x0F));
+  size_t at = 1;
+  uint64_t factor = 1;
+  if (how & factor_bit) {
+    if (!get_varint(section, at, factor)) return corrupt("common factor cut short");
+    if (factor < 2 || factor > (uint64_t{1} << 53) || (how & 3) == xor_words)
+      return corrupt("common factor " + std::to_string(factor) + " outside 2..2^53 or with XOR words");
+  }
+  auto body = section.substr(at);
+  if (body.size() < 2 * n - 1 || body.size() > n * 20) return corrupt("body length " + std::to_string(body.size()));
+  return decode_body(body, n, min_t, max_t, how & 3, (how >> 2) & 0x0F, factor, mint, maxt, out);
 }
 
 }  // namespace strata::persistence

@@ -38,6 +38,17 @@ result<packed_header> packed_chunk_header(std::string_view bytes);
 // Appends the samples with mint <= t <= maxt to out, oldest first.
 status decode_packed_chunk(std::string_view bytes, int64_t mint, int64_t maxt, std::vector<sample>& out);
 
+// One series' part of a packed group (docs/format/chunk.md, "Packed group"):
+// the coding byte, the common factor when there is one, and the
+// uncompressed body of a packed chunk; count and times are kept beside it.
+// REQUIRES: samples as for encode_packed_chunk (any count above 0).
+std::string encode_packed_section(const std::vector<sample>& samples);
+// Appends the section's samples with mint <= t <= maxt; corruption names the
+// cause (nothing appended) when the section does not hold n samples from
+// min_t to max_t.
+status decode_packed_section(std::string_view section, size_t n, int64_t min_t, int64_t max_t, int64_t mint,
+                             int64_t maxt, std::vector<sample>& out);
+
 }  // namespace strata::persistence
 
 namespace strata::persistence {

@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "persistence/packed_group.hpp"
 #include "persistence/wal_record.hpp"
 #include "wire/batch.hpp"
 
@@ -144,6 +145,19 @@ status shard_store::load() {
   });
   if (!st) return st;
   if (!bad) return bad;
+
+  // Packed groups: their directories name the series they hold.
+  const std::string groups_from = group_block_prefix(std::numeric_limits<int64_t>::min());
+  const std::string groups_to(1, static_cast<char>(group_space + 1));
+  st = scan_groups(groups_from, groups_to, [&](std::string_view, const decoded_group_key& key, std::string_view v) {
+    auto d = read_group_directory(v, key.block);
+    if (!d) return true;  // a damaged group is left out of answers; compaction reports it
+    note_block(tier::raw, key.block);
+    for (const auto& e : d->entries)
+      if (e.sn < ref_of_sn_.size() && ref_of_sn_[e.sn] != UINT32_MAX) index_.note_time(ref_of_sn_[e.sn], key.block);
+    return true;
+  });
+  if (!st) return st;
 
   // Which blocks each series has data in, for time-bounded label queries.
   int64_t fine_from = std::numeric_limits<int64_t>::max();

@@ -30,6 +30,7 @@
 #include "persistence/index/series_index.hpp"
 #include "persistence/keys.hpp"
 #include "persistence/kv/store.hpp"
+#include "persistence/packed_group.hpp"
 
 namespace strata::persistence {
 
@@ -189,6 +190,16 @@ class shard_store {
   // shard_store_read.cpp
   Roaring candidates(const matchers& ms, int64_t mint, int64_t maxt) const;
   void read_raw(uint32_t sn, int64_t mint, int64_t maxt, std::vector<sample>& out) const;
+  // The hash of the series' metric name: which packed groups may hold it.
+  uint64_t group_hash_of(uint32_t sn) const;
+  void read_group(uint32_t sn, uint64_t hash, int64_t block, int64_t mint, int64_t maxt, std::vector<sample>& out) const;
+  status compact_block(int64_t block, compact_stats& cs);
+  // Calls fn(key of the first segment, its decoded key, the part's bytes) for
+  // every packed group part in [from, to) of the chunks table, its segments
+  // joined (a part missing a segment comes as empty bytes: damaged), until fn
+  // returns false. corruption names a key that is not a group key.
+  using group_fn = std::function<bool(std::string_view, const decoded_group_key&, std::string_view)>;
+  status scan_groups(const std::string& from, const std::string& to, const group_fn& fn) const;
   result<std::vector<std::pair<int64_t, codec::rollup_bucket>>> read_run(const std::string& key) const;
 
   // The first and last block start each tier has data in (stored or pending),
@@ -229,6 +240,17 @@ class shard_store {
     int64_t first = std::numeric_limits<int64_t>::max(), last = std::numeric_limits<int64_t>::min();
   };
   rollup_tally tally_[3];
+  // The packed group parts decompressed last, newest first (a selection
+  // reads the series of one name one after the other, each over its blocks:
+  // mostly from the same few parts).
+  struct unpacked_group {
+    std::string key;
+    uint32_t checksum = 0;  // as stored: a part rewritten under the same key is another entry
+    group_directory dir;
+    std::string stream;
+  };
+  static constexpr size_t group_cache_size = 8;
+  mutable std::deque<unpacked_group> group_cache_;
 };
 
 }  // namespace strata::persistence

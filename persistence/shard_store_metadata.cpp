@@ -9,6 +9,7 @@
 #include <deque>
 #include <map>
 
+#include "persistence/packed_group.hpp"
 #include "persistence/shard_store.hpp"
 
 namespace strata::persistence {
@@ -160,6 +161,16 @@ tsdb_summary shard_store::summarize() const {
   first_block = std::numeric_limits<int64_t>::max();
   for (auto it = pending_chunks_.lower_bound(raw_from); it != pending_chunks_.end() && it->first < raw_to; ++it)
     if (!note(it->first)) break;
+  // Compacted blocks: the packed groups' directories hold each series' first sample.
+  first_block = std::numeric_limits<int64_t>::max();
+  scan_groups(group_block_prefix(std::numeric_limits<int64_t>::min()), std::string(1, static_cast<char>(group_space + 1)),
+              [&](std::string_view, const decoded_group_key& key, std::string_view v) {
+                if (first_block == std::numeric_limits<int64_t>::max()) first_block = key.block;
+                if (key.block != first_block) return false;
+                if (auto d = read_group_directory(v, key.block))
+                  for (const auto& e : d->entries) s.min_t = std::min(s.min_t, e.min_t);
+                return true;
+              });
   return s;
 }
 

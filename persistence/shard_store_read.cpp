@@ -3,9 +3,12 @@
 // seek per block in the chunks (or rollups) table, plus what is pending and
 // what is in the head.
 #include <algorithm>
+#include <cstring>
 #include <limits>
+#include <optional>
 
 #include "persistence/packed_chunk.hpp"
+#include "persistence/packed_group.hpp"
 #include "persistence/shard_store.hpp"
 
 namespace strata::persistence {
@@ -22,11 +25,87 @@ Roaring shard_store::candidates(const matchers& ms, int64_t mint, int64_t maxt) 
   return index_.select(ms) & active;
 }
 
+uint64_t shard_store::group_hash_of(uint32_t sn) const {
+  if (sn < ref_of_sn_.size() && ref_of_sn_[sn] != UINT32_MAX)
+    for (const auto& l : index_.labels_of(ref_of_sn_[sn]))
+      if (l.name == metric_name_label) return group_hash(l.value);
+  return group_hash("");
+}
+
+status shard_store::scan_groups(const std::string& from, const std::string& to, const group_fn& fn) const {
+  std::string first, bytes;
+  decoded_group_key at{};
+  bool open = false, whole = true, go = true;
+  status bad = status::ok();
+  auto st = kv_->scan(kv::table::chunks, from, to, [&](std::string_view k, std::string_view v) {
+    auto key = decode_group_key(k);
+    if (!key) {
+      bad = error(strata_errc::corruption, "table \"chunks\" of " + opts_.dir + ": " + key.error().message());
+      return false;
+    }
+    if (open && (key->block != at.block || key->hash != at.hash || key->last_sn != at.last_sn)) {
+      go = fn(first, at, whole ? std::string_view(bytes) : std::string_view());
+      open = false;
+      if (!go) return false;
+    }
+    if (!open) {
+      first = k;
+      at = *key;
+      bytes.clear();
+      open = true;
+      whole = key->segment == 0;
+    } else {
+      whole = whole && key->segment == at.segment + 1;
+      at.segment = key->segment;
+    }
+    bytes += v;
+    return true;
+  });
+  if (!st) return st;
+  if (!bad) return bad;
+  if (open && go) fn(first, at, whole ? std::string_view(bytes) : std::string_view());
+  return status::ok();
+}
+
+void shard_store::read_group(uint32_t sn, uint64_t hash, int64_t b, int64_t mint, int64_t maxt,
+                             std::vector<sample>& out) const {
+  // The first part whose last series is sn or later is the only one that can hold it.
+  const std::string from = group_key(b, hash, sn, 0);
+  scan_groups(from, group_prefix(b, hash) + std::string(6, '\xff'), [&](std::string_view k, const decoded_group_key&,
+                                                                         std::string_view v) {
+    // A part read before is not checked and decompressed again.
+    uint32_t stored = 0;
+    if (v.size() >= 4) std::memcpy(&stored, v.data() + v.size() - 4, 4);
+    auto hit = std::find_if(group_cache_.begin(), group_cache_.end(),
+                            [&](const unpacked_group& g) { return g.key == k && g.checksum == stored; });
+    if (hit == group_cache_.end()) {
+      auto d = read_group_directory(v, b);
+      if (!d) return false;  // a damaged group is left out of answers; compaction reports it
+      const auto* e = find_member(*d, sn);
+      if (!e || e->max_t < mint || e->min_t > maxt) return false;
+      auto stream = unpack_group(v, *d);
+      if (!stream) return false;
+      if (group_cache_.size() == group_cache_size) group_cache_.pop_back();
+      group_cache_.push_front({std::string(k), d->checksum, std::move(*d), std::move(*stream)});
+      hit = group_cache_.begin();
+    }
+    const auto* e = find_member(hit->dir, sn);
+    if (!e) return false;
+    size_t before = out.size();
+    if (!decode_group_member(hit->stream, *e, mint, maxt, out)) out.resize(before);
+    return false;
+  });
+}
+
 void shard_store::read_raw(uint32_t sn, int64_t mint, int64_t maxt, std::vector<sample>& out) const {
   const int64_t span = block_span(tier::raw);
   const auto& seen = seen_[static_cast<int>(tier::raw)];
   size_t first = out.size();
+  std::optional<uint64_t> hash;
   for (int64_t b = std::max(block_start(tier::raw, mint), seen.lo); b <= maxt && b <= seen.hi; b += span) {
+    if (!hash) hash = group_hash_of(sn);
+    // Compacted samples first: on equal timestamps the older copy wins.
+    read_group(sn, *hash, b, mint, maxt, out);
     auto from = chunk_prefix(tier::raw, b, sn);
     auto to = chunk_prefix(tier::raw, b, sn + 1);
     auto take = [&](std::string_view v) {

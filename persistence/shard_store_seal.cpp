@@ -2,8 +2,10 @@
 // compaction (docs/design/storage.md).
 #include <algorithm>
 #include <limits>
+#include <set>
 
 #include "persistence/packed_chunk.hpp"
+#include "persistence/packed_group.hpp"
 #include "persistence/shard_store.hpp"
 #include "persistence/wal_record.hpp"
 
@@ -11,7 +13,6 @@ namespace strata::persistence {
 namespace {
 
 constexpr size_t max_chunk_samples = 65535;                  // the chunk's count field
-constexpr size_t compact_groups_per_commit = 4096;
 
 std::string encode_u32(uint32_t v) {
   std::string s(4, '\0');
@@ -21,26 +22,10 @@ std::string encode_u32(uint32_t v) {
 
 using bucket_run = std::vector<std::pair<int64_t, codec::rollup_bucket>>;
 
-// A packed chunk larger than this would take whole 4 KiB LMDB overflow pages
-// (a value over ~2,009 bytes beside a 21-byte key), most of the last one empty.
-constexpr size_t max_inline_chunk = 2000;
-constexpr size_t min_split_samples = 64;
-
-// Packs [first, last) (sorted, unique, at most max_packed_samples) into one
-// chunk, or into halves, recursively, while a chunk would not fit inline.
-void pack_pieces(std::vector<sample>::const_iterator first, std::vector<sample>::const_iterator last,
-                 std::vector<std::pair<int64_t, std::string>>& out) {
-  std::vector<sample> piece(first, last);
-  std::string bytes = encode_packed_chunk(piece);
-  const auto n = static_cast<size_t>(last - first);
-  if (bytes.size() <= max_inline_chunk || n < 2 * min_split_samples) {
-    out.emplace_back(first->t, std::move(bytes));
-    return;
-  }
-  pack_pieces(first, first + static_cast<std::ptrdiff_t>(n / 2), out);
-  pack_pieces(first + static_cast<std::ptrdiff_t>(n / 2), last, out);
-}
-
+// A packed group holds the series of one metric name in one block, cut into
+// parts of about this many samples: a read of one series decompresses one
+// part (about 32 series of 480 samples, 40-60 KB).
+constexpr size_t group_part_samples = 16384;
 
 }  // namespace
 
@@ -270,7 +255,9 @@ status shard_store::apply_retention(int64_t now_ms) {
     const auto table = t == tier::raw ? kv::table::chunks : kv::table::rollups;
     const auto& from = keep.emplace_back(tier_block_prefix(t, std::numeric_limits<int64_t>::min()));
     const auto& to = keep.emplace_back(tier_block_prefix(t, limit));
-    // Count the blocks to delete, one seek each.
+    // Count the blocks to delete, one seek each; a raw block may hold loose
+    // chunks, packed groups or both.
+    std::set<int64_t> expired;
     std::string at = from;
     for (;;) {
       std::optional<int64_t> block;
@@ -280,10 +267,29 @@ status shard_store::apply_retention(int64_t now_ms) {
       });
       if (!st) return st;
       if (!block) break;
-      ++stats_.blocks_deleted;
+      expired.insert(*block);
       at = tier_block_prefix(t, *block + span);
     }
-    if (at == from) continue;  // nothing expired in this tier
+    if (t == tier::raw) {
+      const auto& gfrom = keep.emplace_back(group_block_prefix(std::numeric_limits<int64_t>::min()));
+      const auto& gto = keep.emplace_back(group_block_prefix(limit));
+      at = gfrom;
+      for (;;) {
+        std::optional<int64_t> block;
+        auto st = kv_->scan(table, at, gto, [&](std::string_view k, std::string_view) {
+          if (auto d = decode_group_key(k)) block = d->block;
+          return false;
+        });
+        if (!st) return st;
+        if (!block) break;
+        expired.insert(*block);
+        at = group_block_prefix(*block + span);
+      }
+      if (!expired.empty()) ops.push_back({kv::op::kind::erase_range, table, gfrom, gto});
+      group_cache_.clear();
+    }
+    if (expired.empty()) continue;  // nothing expired in this tier
+    stats_.blocks_deleted += expired.size();
     ops.push_back({kv::op::kind::erase_range, table, from, to});
     auto& seen = seen_[static_cast<int>(t)];
     seen.lo = std::max(seen.lo, limit);
@@ -312,8 +318,10 @@ status shard_store::apply_retention(int64_t now_ms) {
 
 result<compact_stats> shard_store::compact() {
   if (auto st = flush(); !st) return st;
+  group_cache_.clear();
   compact_stats cs;
-  // The raw blocks present, then each block on its own.
+  // The raw blocks with loose chunks (sealed since the last compaction, or
+  // packed chunks of an older format), then each block on its own.
   std::vector<int64_t> blocks;
   std::string at = tier_block_prefix(tier::raw, std::numeric_limits<int64_t>::min());
   const std::string end = tier_block_prefix(tier::m1, std::numeric_limits<int64_t>::min());
@@ -328,79 +336,110 @@ result<compact_stats> shard_store::compact() {
     blocks.push_back(*block);
     at = tier_block_prefix(tier::raw, *block + block_span(tier::raw));
   }
-  for (int64_t b : blocks) {
-    struct group {
-      uint32_t sn;
-      std::vector<std::string> keys;
-      std::vector<sample> samples;
-      bool packed;  // every chunk of the group is packed already
-    };
-    std::vector<group> groups;
-    status bad = status::ok();
-    auto st = kv_->scan(kv::table::chunks, tier_block_prefix(tier::raw, b),
-                        tier_block_prefix(tier::raw, b + block_span(tier::raw)),
-                        [&](std::string_view k, std::string_view v) {
-                          auto d = decode_data_key(k, true);
-                          if (!d) {
-                            bad = error(strata_errc::corruption, "compact: " + d.error().message());
-                            return false;
-                          }
-                          ++cs.chunks_before;
-                          if (groups.empty() || groups.back().sn != d->sn) groups.push_back({d->sn, {}, {}, true});
-                          auto& g = groups.back();
-                          g.keys.emplace_back(k);
-                          g.packed = g.packed && is_packed_chunk(v);
-                          auto r = decode_any_chunk(v, std::numeric_limits<int64_t>::min(),
-                                                    std::numeric_limits<int64_t>::max(), g.samples);
-                          if (!r) {
-                            bad = error(strata_errc::corruption, "compact: chunk of series " + std::to_string(d->sn) +
-                                                                     " at " + std::to_string(d->min_t) + " in block " +
-                                                                     std::to_string(b) + " of " + opts_.dir + ": " +
-                                                                     r.message());
-                            return false;
-                          }
-                          return true;
-                        });
-    if (!st) return st;
-    if (!bad) return bad;
-    std::vector<kv::op> ops;
-    std::deque<std::string> keep;
-    size_t in_commit = 0;
-    auto commit = [&]() -> status {
-      if (ops.empty()) return status::ok();
-      auto r = kv_->commit(ops);
-      ops.clear();
-      keep.clear();
-      in_commit = 0;
-      return r;
-    };
-    for (auto& g : groups) {
-      if (g.packed) {  // compacted before, nothing sealed since
-        cs.chunks_after += g.keys.size();
-        continue;
-      }
-      sort_unique(g.samples);
-      for (const auto& k : g.keys) ops.push_back({kv::op::kind::erase, kv::table::chunks, keep.emplace_back(k), {}});
-      std::vector<std::pair<int64_t, std::string>> pieces;
-      for (size_t i = 0; i < g.samples.size(); i += max_packed_samples) {
-        size_t e = std::min(g.samples.size(), i + max_packed_samples);
-        pack_pieces(g.samples.begin() + static_cast<std::ptrdiff_t>(i), g.samples.begin() + static_cast<std::ptrdiff_t>(e),
-                    pieces);
-      }
-      for (auto& [min_t, bytes] : pieces) {
-        const auto& k = keep.emplace_back(chunk_key(tier::raw, b, g.sn, min_t));
-        ops.push_back({kv::op::kind::put, kv::table::chunks, k, keep.emplace_back(std::move(bytes))});
-        ++cs.chunks_after;
-      }
-      if (++in_commit == compact_groups_per_commit)
-        if (auto s = commit(); !s) return s;
-    }
-    if (auto s = commit(); !s) return s;
-  }
+  for (int64_t b : blocks)
+    if (auto st = compact_block(b, cs); !st) return st;
   // The file keeps the high-water mark of the WAL and of rewritten records:
   // copy the live pages into a new file and swap it in.
   if (auto st = kv_->compact_copy(); !st) return st;
   return cs;
+}
+
+// Rewrites the packed groups of every metric name that has loose chunks in
+// the block: the groups' samples and the loose ones (the older copy wins on
+// equal timestamps) become new groups, one commit per name, so that a crash
+// leaves every sample in the old form or the new.
+status shard_store::compact_block(int64_t b, compact_stats& cs) {
+  struct loose {
+    std::vector<std::string> keys;
+    std::vector<sample> samples;
+  };
+  std::map<uint32_t, loose> by_sn;
+  status bad = status::ok();
+  auto where = [&](uint32_t sn, int64_t min_t) {
+    return "compact: chunk of series " + std::to_string(sn) + " at " + std::to_string(min_t) + " in block " +
+           std::to_string(b) + " of " + opts_.dir + ": ";
+  };
+  auto st = kv_->scan(kv::table::chunks, tier_block_prefix(tier::raw, b),
+                      tier_block_prefix(tier::raw, b + block_span(tier::raw)),
+                      [&](std::string_view k, std::string_view v) {
+                        auto d = decode_data_key(k, true);
+                        if (!d) {
+                          bad = error(strata_errc::corruption, "compact: " + d.error().message());
+                          return false;
+                        }
+                        ++cs.chunks_before;
+                        auto& l = by_sn[d->sn];
+                        l.keys.emplace_back(k);
+                        if (auto r = decode_any_chunk(v, std::numeric_limits<int64_t>::min(),
+                                                      std::numeric_limits<int64_t>::max(), l.samples);
+                            !r) {
+                          bad = error(strata_errc::corruption, where(d->sn, d->min_t) + r.message());
+                          return false;
+                        }
+                        return true;
+                      });
+  if (!st) return st;
+  if (!bad) return bad;
+  std::map<uint64_t, std::vector<uint32_t>> names;  // group hash -> series with loose chunks
+  for (const auto& [sn, l] : by_sn) names[group_hash_of(sn)].push_back(sn);
+  for (const auto& [hash, sns] : names) {
+    std::vector<kv::op> ops;
+    std::deque<std::string> keep;
+    std::map<uint32_t, std::vector<sample>> members;
+    const std::string from = group_prefix(b, hash);
+    const std::string to = from + std::string(6, '\xff');
+    st = scan_groups(from, to, [&](std::string_view, const decoded_group_key&, std::string_view v) {
+      auto fail = [&](const status& why) {
+        bad = error(strata_errc::corruption, "compact: packed group of block " + std::to_string(b) + " of " +
+                                                 opts_.dir + ": " + why.message());
+        return false;
+      };
+      ++cs.chunks_before;
+      auto d = read_group_directory(v, b);
+      if (!d) return fail(d.error());
+      auto stream = unpack_group(v, *d);
+      if (!stream) return fail(stream.error());
+      for (const auto& e : d->entries)
+        if (auto r = decode_group_member(*stream, e, std::numeric_limits<int64_t>::min(),
+                                         std::numeric_limits<int64_t>::max(), members[e.sn]);
+            !r)
+          return fail(r);
+      return true;
+    });
+    if (!st) return st;
+    if (!bad) return bad;
+    ops.push_back({kv::op::kind::erase_range, kv::table::chunks, from, to});
+    for (uint32_t sn : sns) {
+      auto& l = by_sn[sn];
+      auto& m = members[sn];
+      m.insert(m.end(), l.samples.begin(), l.samples.end());
+      for (const auto& k : l.keys) ops.push_back({kv::op::kind::erase, kv::table::chunks, keep.emplace_back(k), {}});
+    }
+    std::vector<group_member> part;
+    size_t in_part = 0;
+    auto put_part = [&]() {
+      if (part.empty()) return;
+      const auto& bytes = keep.emplace_back(encode_packed_group(b, part));
+      for (size_t at = 0, seg = 0; at < bytes.size(); at += group_segment_bytes, ++seg) {
+        const auto& k = keep.emplace_back(group_key(b, hash, part.back().sn, static_cast<uint16_t>(seg)));
+        ops.push_back({kv::op::kind::put, kv::table::chunks, k,
+                       std::string_view(bytes).substr(at, group_segment_bytes)});
+      }
+      ++cs.chunks_after;
+      part.clear();
+      in_part = 0;
+    };
+    for (auto& [sn, samples] : members) {
+      sort_unique(samples);
+      if (samples.empty()) continue;
+      if (in_part > 0 && in_part + samples.size() > group_part_samples) put_part();
+      in_part += samples.size();
+      part.push_back({sn, std::move(samples)});
+    }
+    put_part();
+    if (auto r = kv_->commit(ops); !r) return r;
+  }
+  return status::ok();
 }
 
 }  // namespace strata::persistence

@@ -272,8 +272,9 @@ TEST(Retention, WholeBlocksOlderThanEachTiersRetentionAreDeleted) {
   EXPECT_TRUE(s->label_names({}, min_t, max_t).empty());
 }
 
-TEST(Admin, FlushEmptiesTheWalAndCompactLeavesOneChunkPerSeriesAndBlock) {
-  auto o = memory_options();
+TEST(Admin, FlushEmptiesTheWalAndCompactLeavesOnePackedGroupPerMetricNameAndBlock) {
+  auto kv = std::shared_ptr<kv::store>(kv::make_memory_store());
+  auto o = memory_options(kv);
   auto s = open_ok(o);
   ASSERT_TRUE(s);
   for (int i = 0; i < 40; ++i) {
@@ -287,49 +288,57 @@ TEST(Admin, FlushEmptiesTheWalAndCompactLeavesOneChunkPerSeriesAndBlock) {
   auto cs = s->compact();
   ASSERT_TRUE(cs.is_ok()) << cs.error().message();
   EXPECT_EQ(cs->chunks_before, 8u);
-  EXPECT_EQ(cs->chunks_after, 2u);
+  EXPECT_EQ(cs->chunks_after, 1u);  // both series of "m" in one group
+  std::vector<std::string> keys;
+  ASSERT_TRUE(kv->scan(kv::table::chunks, "", "", [&](std::string_view k, std::string_view) {
+                  keys.emplace_back(k);
+                  return true;
+                }).is_ok());
+  ASSERT_EQ(keys.size(), 1u);
+  EXPECT_EQ(keys[0], group_key(block_start(tier::raw, t0), group_hash("m"), 1, 0));
   EXPECT_EQ(all_samples(*s, metric("m", "a")), before);
   s.reset();
   s = open_ok(o);
   ASSERT_TRUE(s);
   EXPECT_EQ(all_samples(*s, metric("m", "a")), before);
+  EXPECT_EQ(all_samples(*s, metric("m", "b")).size(), 40u);
 }
 
-// Noisy float values pack to several KB per block: compaction splits them so
-// that no chunk goes to LMDB overflow pages, and leaves them alone next time.
-TEST(Admin, CompactSplitsChunksTooLargeForALeafPage) {
+// A name with many series is cut into parts of runs of series numbers; a
+// series sealed into a compacted block later joins its group at the next
+// compaction, and blocks with nothing new are left alone.
+TEST(Admin, CompactCutsLargeGroupsIntoPartsAndMergesLateSeals) {
   auto kv = std::shared_ptr<kv::store>(kv::make_memory_store());
   auto o = memory_options(kv);
   auto s = open_ok(o);
   ASSERT_TRUE(s);
   const int64_t block = block_start(tier::raw, t0);
-  series noisy{metric("noisy"), {}};
-  std::mt19937_64 rng(7);
-  double v = 1000;
-  for (int i = 0; i < 480; ++i) {
-    noisy.samples.push_back({block + i * 15'000, v});
-    v += std::ldexp(static_cast<double>(rng() >> 11), -40);  // 53 random mantissa bits
-  }
-  ASSERT_TRUE(s->append({noisy}).is_ok());
+  for (int id = 0; id < 100; ++id) ASSERT_TRUE(s->append(run_of(metric("m", std::to_string(id)), block, 400)).is_ok());
+  ASSERT_TRUE(s->append(run_of(metric("other"), block, 400)).is_ok());
   auto cs = s->compact();
   ASSERT_TRUE(cs.is_ok()) << cs.error().message();
-  EXPECT_GT(cs->chunks_after, 1u);
-  std::vector<std::string> stored;
-  auto st = kv->scan(kv::table::chunks, "", "", [&](std::string_view, std::string_view val) {
-    stored.emplace_back(val);
-    return true;
-  });
-  ASSERT_TRUE(st.is_ok()) << st.message();
-  EXPECT_EQ(stored.size(), cs->chunks_after);
-  for (const auto& val : stored) {
-    EXPECT_TRUE(is_packed_chunk(val));
-    EXPECT_LE(val.size(), 2000u);
-  }
-  EXPECT_EQ(all_samples(*s, metric("noisy")), noisy.samples);
+  EXPECT_EQ(cs->chunks_after, 3u + 1u);  // 40,000 samples of "m" in parts of at most 16,384; one of "other"
   auto again = s->compact();
   ASSERT_TRUE(again.is_ok());
-  EXPECT_EQ(again->chunks_before, again->chunks_after);
-  EXPECT_EQ(all_samples(*s, metric("noisy")), noisy.samples);
+  EXPECT_EQ(again->chunks_before, 0u);
+  // 10 more samples of one series, in the same block.
+  ASSERT_TRUE(s->append(run_of(metric("m", "57"), block + 400 * 15'000, 10)).is_ok());
+  auto merged = s->compact();
+  ASSERT_TRUE(merged.is_ok()) << merged.error().message();
+  EXPECT_EQ(merged->chunks_before, 1u + 3u);  // the new chunk and the parts of "m"
+  EXPECT_EQ(merged->chunks_after, 3u);
+  s.reset();
+  s = open_ok(o);
+  ASSERT_TRUE(s);
+  for (int id = 0; id < 100; ++id) {
+    auto got = all_samples(*s, metric("m", std::to_string(id)));
+    ASSERT_EQ(got.size(), id == 57 ? 410u : 400u) << id;
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].t, block + static_cast<int64_t>(i) * 15'000);
+      EXPECT_EQ(got[i].v, static_cast<double>(i < 400 ? i : i - 400));
+    }
+  }
+  EXPECT_EQ(all_samples(*s, metric("other")).size(), 400u);
 }
 
 TEST(Faults, AFailedCommitChangesNothingAndTheNextOneSucceeds) {
