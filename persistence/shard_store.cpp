@@ -1,6 +1,7 @@
 // shard_store: open, replay and the write path (group commit).
 #include "persistence/shard_store.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <limits>
 #include <memory_resource>
@@ -407,13 +408,25 @@ std::vector<result<size_t>> shard_store::append_group(std::vector<batch_plan>& p
         wal_sizes_[r.seq] = r.bytes;
         wal_bytes_ += r.bytes;
       }
-      next_seq_ = seq;
+      // Series scraped together fill their open chunks together, so one
+      // group may seal most series of the shard. Those seals commit every
+      // opts_.seals_per_commit chunks, like maintain()'s, to bound the
+      // pending rollup runs (the ingest's heap peak otherwise). While record
+      // s is applied, next_seq_ = s caps the WAL trim of such a commit below
+      // s: every record before it is applied, record s and later stay whole.
+      bool mid_commit_failed = false;
       for (const auto& [p, s, bytes] : written) {
+        next_seq_ = s;
         uint32_t i = 0;
-        for (size_t k = 0; k < p->batch.size(); ++k)
+        for (size_t k = 0; k < p->batch.size(); ++k) {
           for (const auto& x : p->batch[k].samples) apply(p->refs[k], x.t, x.v, {s, i++});
+          // A failed commit changes nothing: what is pending goes with the next one.
+          if (!mid_commit_failed && pending_chunks_.size() >= std::max<size_t>(opts_.seals_per_commit, 1))
+            mid_commit_failed = !commit_pending();
+        }
         stats_.samples_appended += p->accepted;
       }
+      next_seq_ = seq;
     }
   }
   for (const auto& p : plans) out.push_back(answer(p));

@@ -49,6 +49,10 @@ struct store_options {
   int64_t ooo_window_ms = hour_ms;  // out-of-order samples accepted this far behind a series' newest
   retention_options retention;
   size_t wal_max_bytes = 64 << 20;  // past this, the series holding the oldest WAL records are sealed
+  // maintain() and flush() commit after every this many series they seal, so
+  // that one commit's chunks, rollup runs and LMDB dirty pages stay bounded
+  // whatever the number of series.
+  size_t seals_per_commit = 256;
   // Tests and tools may hand in their own store (memory, fault-injecting).
   std::shared_ptr<kv::store> kv;
   // Runs after each commit that wrote rollup buckets, on the thread that
@@ -185,6 +189,9 @@ class shard_store {
   void pending_ops(std::vector<kv::op>& ops, std::deque<std::string>& keep) const;
   void pending_written();
   status commit_pending();
+  // Seals the series with unsealed samples for which `which` holds,
+  // committing every opts_.seals_per_commit of them, and commits the rest.
+  status seal_and_commit(const std::function<bool(const head_series&)>& which);
   status apply_retention(int64_t now_ms);
 
   // shard_store_read.cpp

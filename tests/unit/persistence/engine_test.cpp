@@ -366,6 +366,84 @@ TEST(Faults, AFailedCommitChangesNothingAndTheNextOneSucceeds) {
   EXPECT_EQ(all_samples(*s, metric("m")).size(), 6u);
 }
 
+TEST(Faults, SealsCommitInGroupsAndAFailureBetweenGroupsLosesNothing) {
+  auto faulty = std::make_shared<kv::faulty_store>(kv::make_memory_store());
+  auto o = memory_options(faulty);
+  o.seals_per_commit = 4;
+  auto s = open_ok(o);
+  ASSERT_TRUE(s);
+  write_batch b;
+  for (int i = 0; i < 10; ++i) b.push_back(run_of(metric("m", std::to_string(i)), t0, 3).front());
+  std::sort(b.begin(), b.end(), [](const series& x, const series& y) { return x.lbls < y.lbls; });
+  ASSERT_TRUE(s->append(b).is_ok());
+  // 10 series: a commit after the 4th and the 8th seal, one for the last 2.
+  uint64_t before = faulty->commit_calls();
+  ASSERT_TRUE(s->flush().is_ok());
+  EXPECT_EQ(faulty->commit_calls() - before, 3u);
+  EXPECT_EQ(s->stats().head_samples, 0u);
+
+  // The second group's commit fails: the first group is sealed, the rest
+  // stays in the WAL, and a reopen (the process died there) has every sample.
+  for (auto& x : b)
+    for (auto& smp : x.samples) smp.t += hour_ms;
+  ASSERT_TRUE(s->append(b).is_ok());
+  faulty->fail_next_commits(1, strata_errc::storage, "injected", 1);
+  EXPECT_EQ(s->flush().code(), strata_errc::storage);
+  EXPECT_EQ(faulty->failed_commits(), 1u);
+  s.reset();
+  s = open_ok(memory_options(faulty));
+  ASSERT_TRUE(s);
+  for (int i = 0; i < 10; ++i) {
+    auto got = all_samples(*s, metric("m", std::to_string(i)));
+    ASSERT_EQ(got.size(), 6u) << "series " << i;
+    EXPECT_EQ(got[3].t, t0 + hour_ms);
+  }
+}
+
+TEST(Faults, ChunksFilledByOneAppendCommitInGroupsAndAReopenLosesNothing) {
+  auto faulty = std::make_shared<kv::faulty_store>(kv::make_memory_store());
+  auto o = memory_options(faulty);
+  o.seals_per_commit = 4;
+  auto s = open_ok(o);
+  ASSERT_TRUE(s);
+  // 10 series in one record, each with n(i) samples from `from`.
+  auto batch = [](int64_t from, const std::function<int(int)>& n) {
+    write_batch b;
+    for (int i = 0; i < 10; ++i) b.push_back(run_of(metric("m", std::to_string(i)), from, n(i)).front());
+    std::sort(b.begin(), b.end(), [](const series& x, const series& y) { return x.lbls < y.lbls; });
+    return b;
+  };
+  const int full = max_open_chunk_samples, half = full / 2;
+  const int64_t step = 15'000;
+  uint64_t before = faulty->commit_calls();
+  ASSERT_TRUE(s->append(batch(t0, [&](int) { return full; })).is_ok());
+  // Every open chunk fills: the WAL record, then a commit after the 4th and the 8th seal.
+  EXPECT_EQ(faulty->commit_calls() - before, 3u);
+  EXPECT_EQ(s->stats().head_samples, 0u);
+  // Series 8 and 9 keep half a chunk in the head. The seal commits in the
+  // middle of the record ran before they were applied: the record must stay
+  // in the WAL for them.
+  ASSERT_TRUE(s->append(batch(t0 + full * step, [&](int i) { return i < 8 ? full : half; })).is_ok());
+  s.reset();  // the process ends without a flush
+  s = open_ok(o);
+  ASSERT_TRUE(s);
+  for (int i = 0; i < 10; ++i)
+    EXPECT_EQ(all_samples(*s, metric("m", std::to_string(i))).size(), size_t(i < 8 ? 2 * full : full + half))
+        << "series " << i;
+  // A failed seal commit changes nothing either.
+  faulty->fail_next_commits(1, strata_errc::storage, "injected", 1);
+  ASSERT_TRUE(s->append(batch(t0 + 2 * full * step, [&](int) { return full; })).is_ok());
+  EXPECT_EQ(faulty->failed_commits(), 1u);
+  s.reset();
+  s = open_ok(o);
+  ASSERT_TRUE(s);
+  for (int i = 0; i < 10; ++i) {
+    auto got = all_samples(*s, metric("m", std::to_string(i)));
+    EXPECT_EQ(got.size(), size_t(i < 8 ? 3 * full : 2 * full + half)) << "series " << i;
+    if (!got.empty()) EXPECT_EQ(got.back().t, t0 + 3 * full * step - step);
+  }
+}
+
 TEST(Index, LabelQueriesAreBoundedByTime) {
   auto o = memory_options();
   auto s = open_ok(o);
