@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "persistence/codec/detail/bits.hpp"
 #include "persistence/codec/detail/zstd_context.hpp"
 #include "persistence/packed_chunk.hpp"
 
@@ -19,22 +20,13 @@ namespace {
 constexpr size_t checksum_size = 4;
 constexpr int zstd_level = 19;  // written once, read many times (as packed chunks)
 
-void put_varint(std::string& s, uint64_t v) {
-  while (v >= 0x80) {
-    s.push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  s.push_back(static_cast<char>(v));
-}
+using codec::detail::put_uvarint;
 
 bool get_varint(std::string_view s, size_t& at, uint64_t& v) {
-  v = 0;
-  for (int shift = 0; shift < 64 && at < s.size(); shift += 7) {
-    auto b = static_cast<uint8_t>(s[at++]);
-    v |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if (!(b & 0x80)) return true;
-  }
-  return false;
+  codec::detail::byte_reader r(s.substr(std::min(at, s.size())));
+  if (!r.get_uvarint(v)) return false;
+  at += r.position();
+  return true;
 }
 
 status corrupt(const std::string& why) { return error(strata_errc::corruption, "packed group: " + why); }
@@ -44,20 +36,20 @@ status corrupt(const std::string& why) { return error(strata_errc::corruption, "
 std::string encode_packed_group(int64_t block, const std::vector<group_member>& members) {
   std::string out, stream;
   out.push_back(static_cast<char>(packed_group_format));
-  put_varint(out, members.size());
+  put_uvarint(out, members.size());
   uint32_t prev = 0;
   for (size_t i = 0; i < members.size(); ++i) {
     const auto& m = members[i];
     std::string section = encode_packed_section(m.samples);
-    put_varint(out, i == 0 ? m.sn : m.sn - prev);
-    put_varint(out, m.samples.size());
-    put_varint(out, static_cast<uint64_t>(m.samples.front().t) - static_cast<uint64_t>(block));
-    put_varint(out, static_cast<uint64_t>(m.samples.back().t) - static_cast<uint64_t>(m.samples.front().t));
-    put_varint(out, section.size());
+    put_uvarint(out, i == 0 ? m.sn : m.sn - prev);
+    put_uvarint(out, m.samples.size());
+    put_uvarint(out, static_cast<uint64_t>(m.samples.front().t) - static_cast<uint64_t>(block));
+    put_uvarint(out, static_cast<uint64_t>(m.samples.back().t) - static_cast<uint64_t>(m.samples.front().t));
+    put_uvarint(out, section.size());
     stream += section;
     prev = m.sn;
   }
-  put_varint(out, stream.size());
+  put_uvarint(out, stream.size());
   std::string z(ZSTD_compressBound(stream.size()), '\0');
   z.resize(ZSTD_compress(z.data(), z.size(), stream.data(), stream.size(), zstd_level));  // bound-sized: cannot fail
   out += z;
