@@ -94,6 +94,19 @@ gateway::~gateway() = default;
 
 void gateway::write(write_batch batch, std::function<void(result<uint64_t>)> done) {
   if (batch.empty()) return done(uint64_t{0});  // e.g. a remote_write request carrying only metadata
+  uint64_t n = sample_count(batch);
+  uint64_t cur = in_flight_->load();
+  do {
+    if (max_in_flight_ > 0 && cur > 0 && cur + n > max_in_flight_)
+      return done(error(strata_errc::overloaded, "too many samples being written (" + std::to_string(cur) +
+                                                     " in flight, this write " + std::to_string(n) + ", limit " +
+                                                     std::to_string(max_in_flight_) +
+                                                     " (--max-samples-in-flight)): retry later"));
+  } while (!in_flight_->compare_exchange_weak(cur, cur + n));
+  done = [in_flight = in_flight_, n, done = std::move(done)](result<uint64_t> r) mutable {
+    in_flight->fetch_sub(n);
+    done(std::move(r));
+  };
   if (watch_)
     if (auto names = watch_(batch); !names.empty())
       done = [done = std::move(done), written = written_, names = std::move(names)](result<uint64_t> r) mutable {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -94,8 +95,13 @@ class gateway {
   ~gateway();
 
   // Acknowledges (with the number of samples) only after every shard
-  // concerned has committed its part.
+  // concerned has committed its part. Refuses (overloaded, nothing written)
+  // a batch that would take the samples of writes in flight past the limit
+  // (limit_writes_in_flight); a batch alone in flight always goes.
   void write(write_batch batch, std::function<void(result<uint64_t>)> done);
+  // 0: no limit. Set before the first write.
+  void limit_writes_in_flight(uint64_t max_samples) { max_in_flight_ = max_samples; }
+  uint64_t samples_in_flight() const { return in_flight_->load(std::memory_order_relaxed); }
   // Told of acknowledged writes (the rules' prompt evaluation): `watch` sees
   // each batch on the writing thread before it is sent and returns the names
   // it cares about (usually none); `written` gets them once the write is
@@ -157,6 +163,9 @@ class gateway {
   watch_fn watch_;
   std::function<void(std::vector<std::string>)> written_;
   write_window window_;
+  uint64_t max_in_flight_ = 0;
+  // Samples of writes not yet answered (shared with their callbacks).
+  std::shared_ptr<std::atomic<uint64_t>> in_flight_ = std::make_shared<std::atomic<uint64_t>>(0);
 };
 
 // Merges per-shard answers: series with equal labels are joined, samples

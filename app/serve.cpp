@@ -101,6 +101,10 @@ void add_serve_flags(CLI::App& cmd, serve_config& c) {
       ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{4096}));
   cmd.add_option("--remote-queue", c.remote_queue, "Batches waiting for a remote node's window before writes get 503")
       ->capture_default_str();
+  cmd.add_option("--max-samples-in-flight", c.max_samples_in_flight,
+                 "Samples of writes taken and not yet acknowledged, over every protocol; a write past it gets 503 with "
+                 "Retry-After (a write alone always goes; 0: no limit)")
+      ->capture_default_str();
   cmd.add_option("--cluster-tls", c.cluster_tls,
                  "Encrypt the traffic between nodes with TLS (every node of a cluster must agree)")
       ->capture_default_str();
@@ -583,6 +587,10 @@ int serve(const serve_config& c) {
   for (unsigned i = 0; i < c.collectors; ++i) collectors.push_back(actors::spawn_collector(sys, table, col_opts));
   actors::gateway gw(sys, table, collectors, std::chrono::milliseconds(c.request_timeout_ms),
                      actors::write_window{*max_future, *max_age});
+  gw.limit_writes_in_flight(c.max_samples_in_flight);
+  metrics.gauge("strata_write_samples_in_flight",
+                "Samples of writes taken and not yet answered (--max-samples-in-flight bounds them).",
+                [&gw] { return static_cast<double>(gw.samples_in_flight()); });
 
   std::atomic<bool> ready{false};
   http::server_options http_opts;

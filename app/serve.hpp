@@ -31,6 +31,7 @@ struct serve_config {
   size_t query_max_samples = 50'000'000;
   size_t remote_window = 64;
   size_t remote_queue = 1024;
+  size_t max_samples_in_flight = 4'000'000;
   unsigned heartbeat_ms = 500;
   // TLS between nodes (docs/operations.md): off, or on with this node's
   // certificate and key and the CA that signed every node's certificate.

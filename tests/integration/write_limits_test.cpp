@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <future>
 
 #include "tests/integration/node_fixture.hpp"
 
@@ -83,6 +84,48 @@ TEST_F(WriteLimits, LegacyNameValidationRefusesTheWholeRequest) {
   EXPECT_NE(r.body.find("metric name \"wl.dotted\""), std::string::npos) << r.body;
   EXPECT_NE(r.body.find("--name-validation=legacy"), std::string::npos) << r.body;
   EXPECT_EQ(samples_of("wl_ok"), 0u);  // nothing of the request is stored
+}
+
+// Writes taken and not yet acknowledged are bounded: while a write waits on
+// a frozen peer (its connection open, not yet suspected), a second write
+// that would pass --max-samples-in-flight gets 503 with Retry-After and
+// stores nothing; once the peer resumes both go through.
+TEST(WritesInFlight, AWritePastTheLimitIs503UntilTheWritesBeforeItAreAnswered) {
+  std::string root = make_temp_dir();
+  node a = make_node(root + "/a");
+  node b = make_node(root + "/b", {a.cluster_address()});
+  a.extra_args = {"--max-samples-in-flight", "150", "--heartbeat-interval-ms", "20000"};
+  b.extra_args = {"--heartbeat-interval-ms", "20000"};
+  a.start();
+  b.start();
+  ASSERT_TRUE(wait_until(60000, [&] { return a.live_members() == 2 && b.live_members() == 2; }));
+  int64_t t = now_ms() / 1000 * 1000;
+  auto batch = [t](const std::string& name) {
+    write_batch w;
+    for (int i = 0; i < 100; ++i) w.push_back({{{"__name__", name}, {"i", std::to_string(i)}}, {{t, double(i)}}});
+    return w;
+  };
+  auto in_flight = [&a] {
+    auto body = http_request(a.http_port, "GET", "/metrics").body;
+    auto at = body.find("\nstrata_write_samples_in_flight ");
+    return at == std::string::npos ? -1.0 : std::stod(body.substr(at + 32));
+  };
+  ::kill(b.proc->pid(), SIGSTOP);
+  auto first = std::async(std::launch::async, [&] { return remote_write(a.http_port, batch("first")).status; });
+  ASSERT_TRUE(wait_until(20000, [&] { return in_flight() == 100; })) << "the first write did not wait on node b";
+  auto second = remote_write(a.http_port, batch("second"));
+  EXPECT_EQ(second.status, 503) << second.body;
+  EXPECT_NE(second.body.find("--max-samples-in-flight"), std::string::npos) << second.body;
+  EXPECT_EQ(second.header("retry-after"), "1");
+  ::kill(b.proc->pid(), SIGCONT);
+  EXPECT_EQ(first.get(), 204);
+  EXPECT_EQ(in_flight(), 0);
+  EXPECT_EQ(remote_write(a.http_port, batch("second")).status, 204);
+  auto n = query(a.http_port, "count(second)", t);
+  ASSERT_EQ(n["status"], "success") << n.dump();
+  EXPECT_EQ(n["data"]["result"][0]["value"][1], "100");
+  for (node* x : {&a, &b}) x->stop(SIGKILL, 5000);
+  if (!::testing::Test::HasFailure()) remove_dir(root);
 }
 
 }  // namespace
