@@ -14,6 +14,13 @@
 namespace strata::persistence {
 namespace {
 
+store_options unsynced(std::string dir) {
+  store_options o;
+  o.dir = std::move(dir);
+  o.sync = false;
+  return o;
+}
+
 using namespace test_support;
 
 TEST(WalRecord, LayoutIsVersionLengthChecksumPayload) {
@@ -50,7 +57,7 @@ TEST(WalRecord, ShortRecordIsCorruption) {
 class WalCorruption : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto s = shard_store::open({dir_.path(), false});
+    auto s = shard_store::open(unsynced(dir_.path()));
     ASSERT_TRUE(s.is_ok()) << s.error().message();
     for (int i = 1; i <= 3; ++i)
       ASSERT_TRUE((*s)->append({{{{"__name__", "m"}, {"i", std::to_string(i)}}, {{i, 1.0 * i}}}}).is_ok());
@@ -85,7 +92,7 @@ class WalCorruption : public ::testing::Test {
 
   // The error of opening the damaged store; the test fails when it opens.
   status open_error() {
-    auto s = shard_store::open({dir_.path(), false});
+    auto s = shard_store::open(unsynced(dir_.path()));
     EXPECT_FALSE(s.is_ok());
     if (s) return status::ok();
     EXPECT_EQ(s.error().code(), strata_errc::corruption) << s.error().message();
@@ -97,7 +104,7 @@ class WalCorruption : public ::testing::Test {
 
 TEST_F(WalCorruption, UndamagedStoreOpens) {
   rewrite(2, [](std::string&) {});
-  auto s = shard_store::open({dir_.path(), false});
+  auto s = shard_store::open(unsynced(dir_.path()));
   ASSERT_TRUE(s.is_ok()) << s.error().message();
   EXPECT_EQ((*s)->stats().wal_records, 3u);
 }
