@@ -25,7 +25,8 @@ class child_process {
   pid_t pid_ = -1;
 };
 
-// A loopback TCP port free now, outside the ephemeral range (see process.cpp).
+// A loopback TCP port free now, outside the ephemeral range, and claimed for
+// this process against other test processes (see process.cpp).
 uint16_t free_port();
 std::string make_temp_dir();
 void remove_dir(const std::string& dir);
