@@ -279,6 +279,19 @@ uint8_t fields_of(query::token_kind op) {
 
 }  // namespace
 
+namespace {
+
+void put_signed(std::string& out, int64_t v) {
+  put_varint(out, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));  // zigzag
+}
+
+int64_t take_signed(le_reader& r) {
+  uint64_t z = r.take_varint();
+  return static_cast<int64_t>((z >> 1) ^ (~(z & 1) + 1));
+}
+
+}  // namespace
+
 // A count that is a whole number (every count is, unless a sum of weights)
 // goes as a varint; a compensation of 0 (the usual) is left out.
 enum entry_flags : uint8_t { e_count_whole = 1, e_sum_c = 2 };
@@ -296,7 +309,7 @@ std::string encode_table(const query::partial_table& t, query::token_kind op, in
   std::string out;
   uint8_t f = fields_of(op);
   out += static_cast<char>(op);
-  put_varint(out, (static_cast<uint64_t>(k) << 1) ^ static_cast<uint64_t>(k >> 63));  // zigzag
+  put_signed(out, k);
   put_varint(out, t.groups.size());
   for (const auto& g : t.groups) put_labels(out, g);
   // topk/bottomk: every kept series' labels once, then referred to by number.
@@ -384,8 +397,7 @@ result<query::partial_table> decode_table(std::string_view bytes) {
   le_reader r{bytes};
   query::partial_table t;
   auto op = static_cast<query::token_kind>(r.take(1));
-  uint64_t zk = r.take_varint();
-  auto k = static_cast<int64_t>((zk >> 1) ^ (~(zk & 1) + 1));
+  int64_t k = take_signed(r);
   uint8_t f = fields_of(op);
   // Every count below is checked against the bytes left (each item takes one at least).
   auto count_ok = [&](uint64_t n) {
@@ -447,19 +459,6 @@ result<query::partial_table> decode_table(std::string_view bytes) {
     return error(strata_errc::internal, "partial aggregates of " + std::to_string(bytes.size()) +
                                             " bytes do not decode (at offset " + std::to_string(r.pos) + ")");
   return t;
-}
-
-}  // namespace
-
-namespace {
-
-void put_signed(std::string& out, int64_t v) {
-  put_varint(out, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));  // zigzag
-}
-
-int64_t take_signed(le_reader& r) {
-  uint64_t z = r.take_varint();
-  return static_cast<int64_t>((z >> 1) ^ (~(z & 1) + 1));
 }
 
 }  // namespace

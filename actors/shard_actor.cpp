@@ -164,6 +164,15 @@ caf::behavior shard_behavior(caf::stateful_actor<shard_state>* self,
     gauges->blocks_deleted.store(st.blocks_deleted, std::memory_order_relaxed);
   };
   update_gauges();
+  // A read's series of the named partitions (all when `parts` is empty).
+  auto select_parts = [store](const std::vector<std::string>& flat, int64_t mint, int64_t maxt,
+                              const std::string& parts) -> result<write_batch> {
+    auto ms = decode_matchers(flat);
+    if (!ms) return ms.error();
+    auto out = store->select(*ms, mint, maxt);
+    if (!parts.empty()) keep_partitions(out, partition_set::decode(parts));
+    return out;
+  };
   return {
     [=](append_atom, std::string& bytes) -> caf::result<uint64_t> {
       auto& st = self->state;
@@ -215,19 +224,15 @@ caf::behavior shard_behavior(caf::stateful_actor<shard_state>* self,
     },
     [=](select_atom, const std::vector<std::string>& flat, int64_t mint, int64_t maxt,
         const std::string& parts) -> caf::result<std::string> {
-      auto ms = decode_matchers(flat);
-      if (!ms) return to_caf_error(ms.error());
-      auto out = store->select(*ms, mint, maxt);
-      if (!parts.empty()) keep_partitions(out, partition_set::decode(parts));
-      return wire::encode_batch(out);
+      auto out = select_parts(flat, mint, maxt, parts);
+      if (!out) return to_caf_error(out.error());
+      return wire::encode_batch(*out);
     },
     [=](lselect_atom, const std::vector<std::string>& flat, int64_t mint, int64_t maxt,
         const std::string& parts) -> caf::result<write_batch> {
-      auto ms = decode_matchers(flat);
-      if (!ms) return to_caf_error(ms.error());
-      auto out = store->select(*ms, mint, maxt);
-      if (!parts.empty()) keep_partitions(out, partition_set::decode(parts));
-      return out;
+      auto out = select_parts(flat, mint, maxt, parts);
+      if (!out) return to_caf_error(out.error());
+      return std::move(*out);
     },
     [=](buckets_atom, const std::vector<std::string>& flat, int64_t mint, int64_t maxt, int64_t window_ms,
         const std::string& parts) -> caf::result<std::string> {
