@@ -398,12 +398,8 @@ void run_query(const api_context& ctx, std::shared_ptr<const query::expr> e, int
     auto res = step == 0 ? query::eval_instant(*e, *acc->src, start, opts)
                          : query::eval_range(*e, *acc->src, start, end, step, opts);
     if (res) {
-      auto add = [](std::vector<std::string>& into, const std::vector<std::string>& more) {
-        for (const auto& a : more)
-          if (std::find(into.begin(), into.end(), a) == into.end()) into.push_back(a);
-      };
-      add(res->warnings, acc->pushed_warnings);
-      add(res->infos, acc->pushed_infos);
+      query::add_annotations(res->warnings, acc->pushed_warnings);
+      query::add_annotations(res->infos, acc->pushed_infos);
     }
     done(std::move(res), std::move(w), acc->stats);
   };

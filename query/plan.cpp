@@ -49,10 +49,6 @@ bool contains(const std::vector<std::string>& v, std::string_view s) {
   return std::find(v.begin(), v.end(), s) != v.end();
 }
 
-void add_annotations(std::vector<std::string>& into, const std::vector<std::string>& more) {
-  for (const auto& a : more)
-    if (!contains(into, a)) into.push_back(a);
-}
 
 labels group_of(const labels& ls, const aggregate_expr& a) {
   labels out;
@@ -102,6 +98,11 @@ bool is_decomposable_aggregation(const expr& e) {
   if (!a || !decomposable(a->op)) return false;
   if (a->param && !is_literal(*a->param)) return false;
   return is_series_local(*a->operand);
+}
+
+void add_annotations(std::vector<std::string>& into, const std::vector<std::string>& more) {
+  for (const auto& a : more)
+    if (!contains(into, a)) into.push_back(a);
 }
 
 bool is_pushable(const expr& e) {

@@ -47,6 +47,9 @@ std::vector<const expr*> pushdown_roots(const expr& e);
 // with op series_value_op.
 bool is_pushable(const expr& e);
 
+// Appends the warnings or infos of `more` that `into` lacks, in order.
+void add_annotations(std::vector<std::string>& into, const std::vector<std::string>& more);
+
 // The partial_aggregate operator of a pushable expression: the
 // aggregation's, or series_value_op.
 token_kind partial_op(const expr& e);
