@@ -227,8 +227,10 @@ status shard_store::seal_and_commit(const std::function<bool(const head_series&)
   for (uint32_t ref = 0; ref < heads_.size(); ++ref) {
     if (!heads_[ref].has_unsealed() || !which(heads_[ref])) continue;
     seal(ref, last_committed());
-    if (++sealed % std::max<size_t>(opts_.seals_per_commit, 1) == 0)
+    if (++sealed % std::max<size_t>(opts_.seals_per_commit, 1) == 0) {
       if (auto st = commit_pending(); !st) return st;
+      kv_->release_mapped_pages();  // what the group's rollup reads and commit mapped in
+    }
   }
   return commit_pending();
 }
@@ -383,8 +385,10 @@ status shard_store::compact_block(int64_t b, compact_stats& cs) {
                       });
   if (!st) return st;
   if (!bad) return bad;
-  for (const auto& [hash, sns] : names)
+  for (const auto& [hash, sns] : names) {
     if (auto r = compact_name(b, hash, sns, cs); !r) return r;
+    kv_->release_mapped_pages();  // the file pages this name's chunks were read from
+  }
   return status::ok();
 }
 
