@@ -111,6 +111,13 @@ class store_source final : public query::series_source {
     if (!all_) keep_partitions(out, parts_);
     return out;
   }
+  std::optional<status> select_each(const matchers& ms, int64_t mint, int64_t maxt,
+                                    const std::function<status(series&)>& fn) override {
+    return store_.select_each(ms, mint, maxt, [&](series& s) {
+      if (!all_ && !parts_.has(cluster::partition_of(wire::series_hash(s.lbls)))) return status::ok();
+      return fn(s);
+    });
+  }
   result<std::vector<query::bucket_series>> select_buckets(const matchers& ms, int64_t mint, int64_t maxt,
                                                            int64_t window_ms) override {
     return local_buckets(store_, ms, mint, maxt, window_ms, parts_);

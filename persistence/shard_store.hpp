@@ -129,6 +129,11 @@ class shard_store {
   // Series matching all matchers with raw samples in [mint, maxt], only those
   // samples, sorted by labels; samples sorted by time, one per timestamp.
   std::vector<series> select(const matchers& ms, int64_t mint, int64_t maxt) const;
+  // select's series one at a time, in the same order (by labels), each read
+  // when its turn comes, so that a caller folding them never holds them all;
+  // fn returns an error to stop, which is returned.
+  status select_each(const matchers& ms, int64_t mint, int64_t maxt,
+                     const std::function<status(series&)>& fn) const;
   // The rollup buckets of tier `t` (not raw) whose window starts in [mint, maxt].
   std::vector<bucket_series> select_buckets(const matchers& ms, int64_t mint, int64_t maxt, tier t) const;
   // Label queries bound time by block: a series counts when it has data in a

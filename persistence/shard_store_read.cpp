@@ -138,7 +138,19 @@ result<std::vector<std::pair<int64_t, codec::rollup_bucket>>> shard_store::read_
 
 std::vector<series> shard_store::select(const matchers& ms, int64_t mint, int64_t maxt) const {
   std::vector<series> out;
-  for (uint32_t ref : candidates(ms, mint, maxt)) {
+  (void)select_each(ms, mint, maxt, [&](series& s) {
+    out.push_back(std::move(s));
+    return status::ok();
+  });
+  return out;
+}
+
+status shard_store::select_each(const matchers& ms, int64_t mint, int64_t maxt,
+                                const std::function<status(series&)>& fn) const {
+  std::vector<std::pair<labels, uint32_t>> order;
+  for (uint32_t ref : candidates(ms, mint, maxt)) order.emplace_back(index_.labels_of(ref), ref);
+  std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return by_labels(a.first, b.first); });
+  for (auto& [lbls, ref] : order) {
     const auto& h = heads_[ref];
     series s;
     read_raw(h.sn, mint, maxt, s.samples);
@@ -146,11 +158,10 @@ std::vector<series> shard_store::select(const matchers& ms, int64_t mint, int64_
     h.collect(mint, maxt, s.samples);
     if (s.samples.size() != sealed) sort_unique(s.samples);
     if (s.samples.empty()) continue;
-    s.lbls = index_.labels_of(ref);
-    out.push_back(std::move(s));
+    s.lbls = std::move(lbls);
+    if (auto st = fn(s); !st) return st;
   }
-  std::sort(out.begin(), out.end(), [](const series& a, const series& b) { return by_labels(a.lbls, b.lbls); });
-  return out;
+  return status::ok();
 }
 
 std::vector<bucket_series> shard_store::select_buckets(const matchers& ms, int64_t mint, int64_t maxt, tier t) const {

@@ -8,6 +8,7 @@
 
 #include "query/detail/evaluator.hpp"
 #include "query/detail/rollup.hpp"
+#include "query/functions.hpp"
 
 namespace strata::query {
 
@@ -247,16 +248,22 @@ void drop_metric_names(vec_value& v) {
   for (auto& s : v.series) s.drop_name = true;
 }
 
+bool drop_metric_name(labels& ls) {
+  // The type and unit labels describe the metric name and go with it.
+  auto last = std::remove_if(ls.begin(), ls.end(), [](const label& l) {
+    return l.name == metric_name_label || l.name == "__type__" || l.name == "__unit__";
+  });
+  if (last == ls.end()) return false;
+  ls.erase(last, ls.end());
+  return true;
+}
+
 status apply_name_drops(vec_value& v) {
   bool any = false;
   for (auto& s : v.series) {
     if (!s.drop_name) continue;
     s.drop_name = false;
-    // The type and unit labels describe the metric name and go with it.
-    auto last = std::remove_if(s.metric.begin(), s.metric.end(), [](const label& l) {
-      return l.name == metric_name_label || l.name == "__type__" || l.name == "__unit__";
-    });
-    if (last != s.metric.end()) s.metric.erase(last, s.metric.end()), any = true;
+    any = drop_metric_name(s.metric) || any;
   }
   if (!any) return {};
   return merge_same_labels(v);
@@ -341,6 +348,24 @@ result<std::vector<series>> evaluator::fetch(const matchers& ms, int64_t mint, i
   auto sel = src_.select(ms, mint, maxt);
   if (!sel) return sel.error();
   return normalize(std::move(*sel));
+}
+
+status evaluator::fetch_each(const matchers& ms, int64_t mint, int64_t maxt, const std::function<status(series&)>& fn) {
+  if (opts_.deadline != std::chrono::steady_clock::time_point::max() &&
+      std::chrono::steady_clock::now() >= opts_.deadline)
+    return error(strata_errc::timeout, timeout_message);
+  if (auto st = src_.select_each(ms, mint, maxt, fn)) return *st;
+  auto all = fetch(ms, mint, maxt);
+  if (!all) return all.error();
+  for (auto& s : *all)
+    if (auto st = fn(s); !st) return st;
+  return {};
+}
+
+result<value> evaluator::eval_into(const expr& e, series_sink& sink) {
+  const auto* call = std::get_if<call_expr>(&unwrap_parens(e).node);
+  if (call && fn::find_range_function(call->func)) return eval_range_function(*call, &sink);
+  return eval(e);
 }
 
 result<value> evaluator::eval(const expr& e) {
@@ -452,31 +477,44 @@ result<value> evaluator::eval_vector_selector(const vector_selector& vs, bool ti
   return value{std::move(out)};
 }
 
-result<value> evaluator::eval_matrix_selector(const matrix_selector& ms) {
+result<matrix_value> evaluator::matrix_windows(const matrix_selector& ms, std::pair<int64_t, int64_t>& span) {
   matrix_value out;
   out.range_ms = duration_ms(ms.range_ms, ms.range_expr);
   if (out.range_ms <= 0) return error(strata_errc::bad_request, "duration must be greater than 0");
   size_t n = grid_.n;
-  if (n == 0) return value{std::move(out)};
+  out.mode = ms.vs.mode;
+  span = {0, -1};
+  if (n == 0) return out;
   out.ends.resize(n);
   for (size_t k = 0; k < n; ++k) out.ends[k] = time_at(ms.vs.mods, k);
-  out.mode = ms.vs.mode;
   int64_t before = out.mode == range_mode::plain ? 0 : opts_.lookback_ms;
   int64_t after = out.mode == range_mode::smoothed ? opts_.lookback_ms : 0;
-  auto data = fetch(ms.vs.label_matchers, sat_add(sat_sub(sat_sub(out.ends.front(), out.range_ms), before), 1),
-                    sat_add(out.ends.back(), after));
+  span = {sat_add(sat_sub(sat_sub(out.ends.front(), out.range_ms), before), 1), sat_add(out.ends.back(), after)};
+  return out;
+}
+
+bool evaluator::drop_stale(series& s) {
+  auto& smp = s.samples;
+  smp.erase(std::remove_if(smp.begin(), smp.end(), [](const sample& x) { return is_stale_nan(x.v); }), smp.end());
+  return !smp.empty();
+}
+
+result<value> evaluator::eval_matrix_selector(const matrix_selector& ms) {
+  std::pair<int64_t, int64_t> span;
+  auto out = matrix_windows(ms, span);
+  if (!out) return out.error();
+  if (grid_.n == 0) return value{std::move(*out)};
+  auto data = fetch(ms.vs.label_matchers, span.first, span.second);
   if (!data) return data.error();
   size_t used = 0;
-  out.data.reserve(data->size());
+  out->data.reserve(data->size());
   for (auto& s : *data) {
-    auto& smp = s.samples;
-    smp.erase(std::remove_if(smp.begin(), smp.end(), [](const sample& x) { return is_stale_nan(x.v); }), smp.end());
-    if (smp.empty()) continue;
-    used += smp.size();
-    out.data.push_back(std::move(s));
+    if (!drop_stale(s)) continue;
+    used += s.samples.size();
+    out->data.push_back(std::move(s));
   }
   if (auto st = charge(used); !st) return st;
-  return value{std::move(out)};
+  return value{std::move(*out)};
 }
 
 result<value> evaluator::eval_subquery(const subquery_expr& sq) {
@@ -582,8 +620,10 @@ result<query_result> eval_instant(const expr& e, series_source& src, int64_t t_m
   return out;
 }
 
-result<query_result> eval_range(const expr& e, series_source& src, int64_t start_ms, int64_t end_ms, int64_t step_ms,
-                                const eval_options& o) {
+namespace {
+
+// A range query's grid, or Prometheus's message for what makes it invalid.
+result<grid> range_grid(const expr& e, int64_t start_ms, int64_t end_ms, int64_t step_ms, const eval_options& o) {
   if (step_ms <= 0)
     return error(strata_errc::bad_request,
                  "zero or negative query resolution step widths are not accepted. Try a positive integer");
@@ -596,30 +636,45 @@ result<query_result> eval_range(const expr& e, series_source& src, int64_t start
   uint64_t steps =
       (static_cast<uint64_t>(end_ms) - static_cast<uint64_t>(start_ms)) / static_cast<uint64_t>(step_ms) + 1;
   if (steps > o.max_samples) return error(strata_errc::bad_request, detail::too_many_samples_message);
-  annotations notes;
-  size_t used = 0;
-  grid g{start_ms, step_ms, static_cast<size_t>(steps)};
-  evaluator ev(src, o, g, start_ms, end_ms, step_ms, &notes, &used);
-  auto v = ev.eval(e);
-  if (!v) return v.error();
+  return grid{start_ms, step_ms, static_cast<size_t>(steps)};
+}
+
+// A range query's value as the series of its answer (unsorted).
+result<detail::vec_value> answer_series(detail::value v, const grid& g) {
   detail::vec_value vec;
-  if (auto* s = std::get_if<detail::scalar_value>(&*v)) {
+  if (auto* s = std::get_if<detail::scalar_value>(&v)) {
     detail::vseries one;
     one.v = std::move(s->v);
     one.ok.assign(g.n, 1);
     vec.series.push_back(std::move(one));
-  } else {
-    vec = std::move(std::get<detail::vec_value>(*v));
-    if (auto st = detail::apply_name_drops(vec); !st) return st;
-    if (auto st = detail::merge_same_labels(vec); !st) return st;
+    return vec;
   }
+  vec = std::move(std::get<detail::vec_value>(v));
+  if (auto st = detail::apply_name_drops(vec); !st) return st;
+  if (auto st = detail::merge_same_labels(vec); !st) return st;
+  return vec;
+}
+
+}  // namespace
+
+result<query_result> eval_range(const expr& e, series_source& src, int64_t start_ms, int64_t end_ms, int64_t step_ms,
+                                const eval_options& o) {
+  auto g = range_grid(e, start_ms, end_ms, step_ms, o);
+  if (!g) return g.error();
+  annotations notes;
+  size_t used = 0;
+  evaluator ev(src, o, *g, start_ms, end_ms, step_ms, &notes, &used);
+  auto v = ev.eval(e);
+  if (!v) return v.error();
+  auto vec = answer_series(std::move(*v), *g);
+  if (!vec) return vec.error();
   matrix res;
-  res.reserve(vec.series.size());
+  res.reserve(vec->series.size());
   size_t points = 0;
-  for (auto& s : vec.series) {
+  for (auto& s : vec->series) {
     series out{std::move(s.metric), {}};
-    for (size_t k = 0; k < g.n; ++k)
-      if (s.ok[k]) out.samples.push_back({g.at(k), s.v[k]});
+    for (size_t k = 0; k < g->n; ++k)
+      if (s.ok[k]) out.samples.push_back({g->at(k), s.v[k]});
     if (out.samples.empty()) continue;
     points += out.samples.size();
     res.push_back(std::move(out));
@@ -628,6 +683,49 @@ result<query_result> eval_range(const expr& e, series_source& src, int64_t start
   std::sort(res.begin(), res.end(), [](const series& a, const series& b) { return a.lbls < b.lbls; });
   query_result out;
   out.value = std::move(res);
+  out.warnings = std::move(notes.warnings);
+  out.infos = std::move(notes.infos);
+  return out;
+}
+
+result<query_result> eval_range_each(const expr& e, series_source& src, int64_t start_ms, int64_t end_ms,
+                                     int64_t step_ms, const eval_options& o, const series_fn& fn) {
+  auto g = range_grid(e, start_ms, end_ms, step_ms, o);
+  if (!g) return g.error();
+  annotations notes;
+  size_t used = 0;
+  evaluator ev(src, o, *g, start_ms, end_ms, step_ms, &notes, &used);
+  struct forward final : detail::series_sink {
+    const series_fn& fn;
+    size_t points = 0;
+    bool more = true;
+    labels dropped;
+    explicit forward(const series_fn& f) : fn(f) {}
+    void add(const labels& metric, bool drop_name, const std::vector<double>& v,
+             const std::vector<uint8_t>& ok) override {
+      size_t n = static_cast<size_t>(std::count(ok.begin(), ok.end(), uint8_t{1}));
+      if (!more || n == 0) return;
+      points += n;
+      if (!drop_name) {
+        more = fn(metric, v, ok);
+        return;
+      }
+      dropped = metric;
+      detail::drop_metric_name(dropped);
+      more = fn(dropped, v, ok);
+    }
+  } sink(fn);
+  auto v = ev.eval_into(e, sink);
+  if (!v) return v.error();
+  // What did not go to the sink (every path but a range function's over raw samples).
+  auto vec = answer_series(std::move(*v), *g);
+  if (!vec) return vec.error();
+  std::sort(vec->series.begin(), vec->series.end(),
+            [](const detail::vseries& a, const detail::vseries& b) { return a.metric < b.metric; });
+  for (const auto& s : vec->series) sink.add(s.metric, false, s.v, s.ok);
+  if (sink.points > o.max_samples) return error(strata_errc::bad_request, detail::too_many_samples_message);
+  query_result out;
+  out.value = matrix{};
   out.warnings = std::move(notes.warnings);
   out.infos = std::move(notes.infos);
   return out;

@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <vector>
 
@@ -75,6 +76,20 @@ result<query_result> eval_instant(const expr& e, series_source& src, int64_t t_m
 // expression that is not a scalar or an instant vector (Prometheus's messages).
 result<query_result> eval_range(const expr& e, series_source& src, int64_t start_ms, int64_t end_ms, int64_t step_ms,
                                 const eval_options& o);
+
+// eval_range's answer one series at a time, as each is computed, for a
+// caller that folds them (a shard's partial aggregation) and so never needs
+// them all at once: `fn` gets a series' labels and, per step of the grid,
+// its value v[k] where ok[k]; it returns false to get no more. Series with
+// no value are left out. A range function over a plain selector hands them
+// over in the order of the selection (by input labels, which is the
+// answer's label order unless dropping the metric name reorders or merges
+// them: the caller checks); every other expression in the answer's order.
+// The returned answer holds the annotations and no series.
+using series_fn = std::function<bool(const labels& metric, const std::vector<double>& v,
+                                     const std::vector<uint8_t>& ok)>;
+result<query_result> eval_range_each(const expr& e, series_source& src, int64_t start_ms, int64_t end_ms,
+                                     int64_t step_ms, const eval_options& o, const series_fn& fn);
 
 // What one selector of a query reads: its matchers and the inclusive time
 // span [mint, maxt] of its samples over the whole evaluation (offsets, `@`,

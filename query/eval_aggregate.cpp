@@ -195,8 +195,7 @@ result<value> evaluator::eval_aggregate(const aggregate_expr& a) {
     group_accumulator acc(a, n);
     // Over a range function, each series is added as it is computed: no
     // vector of all of them (bench/query.md).
-    const auto* call = std::get_if<call_expr>(&unwrap_parens(*a.operand).node);
-    auto in = call && fn::find_range_function(call->func) ? eval_range_function(*call, &acc) : eval(*a.operand);
+    auto in = eval_into(*a.operand, acc);
     if (!in) return in.error();
     auto* vec = std::get_if<vec_value>(&*in);
     if (!vec) return error(strata_errc::internal, "expected an instant vector: " + to_string(*a.operand));

@@ -326,7 +326,11 @@ result<value> evaluator::eval_range_function(const call_expr& c, series_sink* si
   int64_t horizon = std::numeric_limits<int64_t>::min();
   if (plain_sel && !rollup_function(f) && f != "absent_over_time" && opts_.max_rollup_window_ms > 0)
     horizon = raw_horizon(opts_);
-  auto m = eval_matrix(*c.args[matrix_arg]);
+  // Into a sink, a plain selector's series are read and computed one at a
+  // time (fetch_each): only their windows are known here.
+  const bool stream = sink && plain_sel && plain_sel->vs.mode == range_mode::plain && f != "absent_over_time";
+  std::pair<int64_t, int64_t> span;
+  auto m = stream ? matrix_windows(*plain_sel, span) : eval_matrix(*c.args[matrix_arg]);
   if (!m) return m.error();
   bool cut = false;
   for (size_t k = 0; k < m->ends.size(); ++k) cut = cut || m->ends[k] - m->range_ms < horizon;
@@ -379,7 +383,7 @@ result<value> evaluator::eval_range_function(const call_expr& c, series_sink* si
   if (!plain_sel) sink = nullptr;
   if (!sink) out.series.reserve(m->data.size());
   vseries r;
-  for (auto& s : m->data) {
+  auto one = [&](series& s) -> status {
     if (auto st = check_deadline(); !st) return st;
     r.v.assign(n, 0);
     r.ok.assign(n, 0);
@@ -423,14 +427,26 @@ result<value> evaluator::eval_range_function(const call_expr& c, series_sink* si
       r.ok[k] = 1;
       any = true;
     }
-    if (!any) continue;
+    if (!any) return {};
     if (sink) {
       sink->add(s.lbls, drop, r.v, r.ok);
-      continue;
+      return {};
     }
     r.metric = std::move(s.lbls);
     out.series.push_back(std::move(r));
     r = vseries{};
+    return {};
+  };
+  if (stream) {
+    auto st = fetch_each(plain_sel->vs.label_matchers, span.first, span.second, [&](series& s) -> status {
+      if (!drop_stale(s)) return {};
+      if (auto st = charge(s.samples.size()); !st) return st;
+      return one(s);
+    });
+    if (!st) return st;
+  } else {
+    for (auto& s : m->data)
+      if (auto st = one(s); !st) return st;
   }
   if (cut)
     notes_->warn("PromQL warning: " + f +

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
 
 #include "query/functions.hpp"
 
@@ -316,23 +317,48 @@ result<partial_table> eval_partial_range(const expr& pushed, series_source& shar
   size_t steps = static_cast<size_t>((end_ms - start_ms) / step_ms) + 1;
   if (!is_decomposable_aggregation(pushed)) return series_table(pushed, shard, start_ms, end_ms, step_ms, steps, o);
   const auto& a = std::get<aggregate_expr>(unwrap_parens(pushed).node);
-  auto in = eval_range(*a.operand, shard, start_ms, end_ms, step_ms, o);
-  if (!in) return in.error();
-  auto k = param_k(a, shard, start_ms, o);
-  if (!k) return k.error();
+  auto k = param_k(a, shard, start_ms, o);  // its error after the operand's, as the engine reports them
   // Groups are found once per series; states are dense per step and group.
   std::map<labels, uint32_t> index;
   std::vector<std::vector<partial_aggregate>> at(steps);
-  for (const auto& s : std::get<matrix>(in->value)) {
+  auto state_of = [&](const labels& metric) -> std::vector<partial_aggregate>::size_type {
     auto next = static_cast<uint32_t>(index.size());
-    auto [it, fresh] = index.try_emplace(group_of(s.lbls, a), next);
+    auto [it, fresh] = index.try_emplace(group_of(metric, a), next);
     if (fresh) {
       partial_aggregate empty;
       empty.op = a.op;
-      empty.k = *k;
+      empty.k = k ? *k : 0;
       for (auto& row : at) row.push_back(empty);
     }
-    for (const auto& x : s.samples) at[static_cast<size_t>((x.t - start_ms) / step_ms)][it->second].add(x.v, &s.lbls);
+    return it->second;
+  };
+  // The operand's series are folded as they are computed, never held all
+  // at once, provided they come in label order as eval_range would sort
+  // them (then every state adds its values in the same order, bit for bit).
+  // Out of order (dropping the metric name reordered or merged them):
+  // start again from eval_range's sorted answer.
+  std::optional<labels> last;
+  bool ordered = true;
+  auto in = eval_range_each(*a.operand, shard, start_ms, end_ms, step_ms, o,
+                            [&](const labels& metric, const std::vector<double>& v, const std::vector<uint8_t>& ok) {
+                              if (last && !(*last < metric)) return ordered = false;
+                              last = metric;
+                              auto j = state_of(metric);
+                              for (size_t i = 0; i < steps && i < ok.size(); ++i)
+                                if (ok[i]) at[i][j].add(v[i], &metric);
+                              return true;
+                            });
+  if (!in) return in.error();
+  if (!k) return k.error();
+  if (!ordered) {
+    index.clear();
+    at.assign(steps, {});
+    in = eval_range(*a.operand, shard, start_ms, end_ms, step_ms, o);
+    if (!in) return in.error();
+    for (const auto& s : std::get<matrix>(in->value)) {
+      auto j = state_of(s.lbls);
+      for (const auto& x : s.samples) at[static_cast<size_t>((x.t - start_ms) / step_ms)][j].add(x.v, &s.lbls);
+    }
   }
   partial_table out;
   out.warnings = std::move(in->warnings);

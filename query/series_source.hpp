@@ -3,8 +3,10 @@
 // LMDB environment; the query actor implements it over what the shards of a
 // cluster returned.
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "common/matcher.hpp"
@@ -68,6 +70,17 @@ class series_source {
   // be left out. The engine tolerates a series returned more than once
   // (e.g. by two shards): their samples are merged.
   virtual result<std::vector<series>> select(const matchers& ms, int64_t mint, int64_t maxt) = 0;
+
+  // select's series one at a time, for an evaluation that never needs them
+  // all at once: `fn` gets every matching series once (equal label sets
+  // merged), in label order, samples oldest first, and returns an error to
+  // stop, which is then returned. nullopt (the default): this source cannot
+  // read series one by one, and the engine calls select.
+  virtual std::optional<status> select_each(const matchers& ms, int64_t mint, int64_t maxt,
+                                            const std::function<status(series&)>& fn) {
+    (void)ms, (void)mint, (void)maxt, (void)fn;
+    return std::nullopt;
+  }
 
   // Every series matching all of `ms`, with its buckets of width
   // `window_ms` (a rollup tier) whose window starts in [mint, maxt] and its

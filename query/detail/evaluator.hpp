@@ -10,6 +10,7 @@
 // An evaluator is single-threaded and lives for one query.
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <variant>
@@ -98,11 +99,19 @@ class evaluator {
             int64_t query_step, annotations* notes, size_t* samples_used);
 
   result<value> eval(const expr& e);
+  // eval, except that a range function over a plain selector hands its
+  // series to `sink` (eval_range_function) instead of returning them.
+  result<value> eval_into(const expr& e, series_sink& sink);
   const grid& steps() const { return grid_; }
 
  private:
   result<value> eval_vector_selector(const vector_selector& vs, bool timestamps);
   result<value> eval_matrix_selector(const matrix_selector& ms);
+  // A matrix selector's windows without its series, and the span
+  // [first, second] of the samples they read.
+  result<matrix_value> matrix_windows(const matrix_selector& ms, std::pair<int64_t, int64_t>& span);
+  // Takes the stale markers out of a selected series; false if nothing is left.
+  static bool drop_stale(series& s);
   result<value> eval_subquery(const subquery_expr& sq);
   result<value> eval_unary(const unary_expr& u);
   result<value> eval_binary(const binary_expr& b);
@@ -134,6 +143,10 @@ class evaluator {
   int64_t time_at(const time_modifiers& m, size_t k) const;
   int64_t duration_ms(int64_t fixed, const duration_ptr& e) const;
   result<std::vector<series>> fetch(const matchers& ms, int64_t mint, int64_t maxt);
+  // fetch's series one at a time, in the same order, through `fn` (which
+  // returns an error to stop): read one by one where the source can
+  // (series_source::select_each), else from fetch's vector.
+  status fetch_each(const matchers& ms, int64_t mint, int64_t maxt, const std::function<status(series&)>& fn);
   status charge(size_t samples);
   status check_deadline();
 
@@ -159,5 +172,8 @@ status merge_same_labels(vec_value& v);
 void drop_metric_names(vec_value& v);
 // Removes __name__ from the series marked so, then merges equal label sets.
 status apply_name_drops(vec_value& v);
+// Takes the metric name (and the type and unit labels that go with it) off
+// `ls`; false when it had none.
+bool drop_metric_name(labels& ls);
 
 }  // namespace strata::query::detail
