@@ -132,7 +132,12 @@ void shard_store::read_raw(uint32_t sn, int64_t mint, int64_t maxt, std::vector<
 result<std::vector<std::pair<int64_t, codec::rollup_bucket>>> shard_store::read_run(const std::string& key) const {
   if (auto it = pending_rollups_.find(key); it != pending_rollups_.end()) return it->second;
   std::string v;
-  if (auto st = kv_->get(kv::table::rollups, key, v); !st) return st;
+  if (auto st = kv_->get(kv::table::rollups, key, v); !st) {
+    if (st.code() != strata_errc::not_found) return st;
+    auto d = decode_data_key(key, false);
+    if (!d) return d.error();
+    return read_rollup_group(d->t, d->block, d->sn);
+  }
   return codec::decode_buckets(v);
 }
 
