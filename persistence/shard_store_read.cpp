@@ -163,7 +163,14 @@ std::vector<bucket_series> shard_store::select_buckets(const matchers& ms, int64
   if (t == tier::raw) return out;
   const int64_t span = block_span(t);
   const auto& seen = seen_[static_cast<int>(t)];
-  for (uint32_t ref : candidates(ms, mint, maxt)) {
+  // By metric name, then series number: the order of rollup group parts, so
+  // that a selection of many names decompresses each part once.
+  std::vector<std::pair<uint64_t, uint32_t>> order;
+  for (uint32_t ref : candidates(ms, mint, maxt)) order.push_back({group_hash_of(heads_[ref].sn), ref});
+  std::sort(order.begin(), order.end(), [&](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first < b.first : heads_[a.second].sn < heads_[b.second].sn;
+  });
+  for (const auto& [hash, ref] : order) {
     bucket_series bs;
     for (int64_t b = std::max(block_start(t, mint), seen.lo); b <= maxt && b <= seen.hi; b += span) {
       auto run = read_run(rollup_key(t, b, heads_[ref].sn));
