@@ -220,6 +220,9 @@ class shard_store {
   result<bucket_run> read_rollup_group(tier t, int64_t block, uint32_t sn) const;
   status compact_rollups(compact_stats& cs);
   status compact_rollup_block(tier t, int64_t block, compact_stats& cs);
+  // Merges one metric name's rollup group parts and loose records of a block into new parts, one commit.
+  status compact_rollup_name(tier t, int64_t block, uint64_t hash, const std::vector<uint32_t>& loose_sns,
+                             compact_stats& cs);
   // As scan_groups, for the rollup groups in [from, to) of the rollups table.
   using rollup_group_fn = std::function<bool(const decoded_rollup_group_key&, std::string_view)>;
   status scan_rollup_groups(const std::string& from, const std::string& to, const rollup_group_fn& fn) const;

@@ -121,96 +121,117 @@ status shard_store::compact_rollups(compact_stats& cs) {
 // Rewrites the rollup groups of every metric name that has loose records in
 // the block: a loose record replaces the series' section whole (it was
 // folded from it), one commit per name, so that a crash leaves every record
-// in the old form or the new.
+// in the old form or the new. Memory stays at about one part: the names come
+// from the keys, and each name's parts and loose records are merged series by
+// series in series order as the new parts fill.
 status shard_store::compact_rollup_block(tier t, int64_t b, compact_stats& cs) {
-  struct loose {
-    std::string key;
-    bucket_run run;
-  };
-  std::map<uint32_t, loose> by_sn;
+  std::map<uint64_t, std::vector<uint32_t>> names;  // group hash -> series with loose records, ascending
   status bad = status::ok();
-  const std::string where = std::string("compact: ") + tier_name(t) + " block " + std::to_string(b) + " of " +
-                            opts_.dir + ": ";
   const int64_t end = b > std::numeric_limits<int64_t>::max() - block_span(t) ? std::numeric_limits<int64_t>::max()
                                                                                 : b + block_span(t);
   auto st = kv_->scan(kv::table::rollups, tier_block_prefix(t, b), tier_block_prefix(t, end),
-                      [&](std::string_view k, std::string_view v) {
+                      [&](std::string_view k, std::string_view) {
                         auto d = decode_data_key(k, false);
                         if (!d) {
-                          bad = error(strata_errc::corruption, where + d.error().message());
+                          bad = error(strata_errc::corruption, std::string("compact: ") + tier_name(t) + " block " +
+                                                                   std::to_string(b) + " of " + opts_.dir + ": " +
+                                                                   d.error().message());
                           return false;
                         }
                         ++cs.rollups_before;
-                        auto run = codec::decode_buckets(v);
-                        if (!run) {
-                          bad = error(strata_errc::corruption,
-                                      where + "record of series " + std::to_string(d->sn) + ": " + run.error().message());
-                          return false;
-                        }
-                        by_sn[d->sn] = {std::string(k), std::move(*run)};
+                        names[group_hash_of(d->sn)].push_back(d->sn);
                         return true;
                       });
   if (!st) return st;
   if (!bad) return bad;
-  std::map<uint64_t, std::vector<uint32_t>> names;  // group hash -> series with loose records
-  for (const auto& [sn, l] : by_sn) names[group_hash_of(sn)].push_back(sn);
-  const int64_t window = window_span(t);
-  for (const auto& [hash, sns] : names) {
-    std::vector<kv::op> ops;
-    std::deque<std::string> keep;
-    std::map<uint32_t, bucket_run> members;
-    const std::string from = rollup_group_prefix(t, b, hash);
-    const std::string to = parts_end(from);
-    st = scan_rollup_groups(from, to, [&](const decoded_rollup_group_key&, std::string_view v) {
-      auto fail = [&](const status& why) {
-        bad = error(strata_errc::corruption, where + why.message());
-        return false;
-      };
-      ++cs.rollups_before;
-      auto d = read_rollup_group_directory(v);
-      if (!d) return fail(d.error());
-      if (d->window_ms != window) return fail(error(strata_errc::corruption, "rollup group of another window"));
-      auto stream = unpack_rollup_group(v, *d);
-      if (!stream) return fail(stream.error());
-      for (const auto& e : d->entries) {
-        auto run = decode_rollup_member(*stream, *d, e);
-        if (!run) return fail(run.error());
-        members[e.sn] = std::move(*run);
-      }
-      return true;
-    });
-    if (!st) return st;
-    if (!bad) return bad;
-    ops.push_back({kv::op::kind::erase_range, kv::table::rollups, from, to});
-    for (uint32_t sn : sns) {
-      auto& l = by_sn[sn];
-      members[sn] = std::move(l.run);
-      ops.push_back({kv::op::kind::erase, kv::table::rollups, keep.emplace_back(l.key), {}});
-    }
-    std::vector<rollup_member> part;
-    size_t in_part = 0;
-    auto put_part = [&]() {
-      if (part.empty()) return;
-      const auto& bytes = keep.emplace_back(encode_rollup_group(window, part));
-      for (size_t at = 0, seg = 0; at < bytes.size(); at += group_segment_bytes, ++seg) {
-        const auto& k = keep.emplace_back(rollup_group_key(t, b, hash, part.back().sn, static_cast<uint16_t>(seg)));
-        ops.push_back({kv::op::kind::put, kv::table::rollups, k,
-                       std::string_view(bytes).substr(at, group_segment_bytes)});
-      }
-      ++cs.rollups_after;
-      part.clear();
-      in_part = 0;
-    };
-    for (auto& [sn, run] : members) {
-      if (run.empty()) continue;
-      if (in_part > 0 && in_part + run.size() > rollup_part_buckets) put_part();
-      in_part += run.size();
-      part.push_back({sn, std::move(run)});
-    }
-    put_part();
-    if (auto r = kv_->commit(ops); !r) return r;
-  }
+  for (const auto& [hash, sns] : names)
+    if (auto r = compact_rollup_name(t, b, hash, sns, cs); !r) return r;
   return status::ok();
+}
+
+status shard_store::compact_rollup_name(tier t, int64_t b, uint64_t hash, const std::vector<uint32_t>& loose_sns,
+                                        compact_stats& cs) {
+  std::vector<kv::op> ops;
+  std::deque<std::string> keep;  // what ops point into
+  const std::string from = rollup_group_prefix(t, b, hash);
+  const std::string to = parts_end(from);
+  const int64_t window = window_span(t);
+  auto corrupt = [&](const std::string& why) {
+    return error(strata_errc::corruption,
+                 std::string("compact: ") + tier_name(t) + " block " + std::to_string(b) + " of " + opts_.dir + ": " + why);
+  };
+  std::vector<std::string> parts;  // the name's group parts as stored (compressed), in series order
+  status bad = status::ok();
+  auto st = scan_rollup_groups(from, to, [&](const decoded_rollup_group_key&, std::string_view v) {
+    ++cs.rollups_before;
+    if (v.empty()) {
+      bad = corrupt("rollup group part misses a segment");
+      return false;
+    }
+    parts.emplace_back(v);
+    return true;
+  });
+  if (!st) return st;
+  if (!bad) return bad;
+  ops.push_back({kv::op::kind::erase_range, kv::table::rollups, from, to});
+
+  std::vector<rollup_member> part;
+  size_t in_part = 0;
+  auto put_part = [&]() {
+    if (part.empty()) return;
+    const auto& bytes = keep.emplace_back(encode_rollup_group(window, part));
+    for (size_t at = 0, seg = 0; at < bytes.size(); at += group_segment_bytes, ++seg) {
+      const auto& k = keep.emplace_back(rollup_group_key(t, b, hash, part.back().sn, static_cast<uint16_t>(seg)));
+      ops.push_back({kv::op::kind::put, kv::table::rollups, k, std::string_view(bytes).substr(at, group_segment_bytes)});
+    }
+    ++cs.rollups_after;
+    part.clear();
+    in_part = 0;
+  };
+  auto add = [&](uint32_t sn, bucket_run run) -> status {
+    if (!part.empty() && sn <= part.back().sn) return corrupt("series " + std::to_string(sn) + " out of order");
+    if (run.empty()) return status::ok();
+    if (in_part > 0 && in_part + run.size() > rollup_part_buckets) put_part();
+    in_part += run.size();
+    part.push_back({sn, std::move(run)});
+    return status::ok();
+  };
+  // The loose record of series sn, which the compaction erases.
+  auto take_loose = [&](uint32_t sn) -> result<bucket_run> {
+    const auto& k = keep.emplace_back(rollup_key(t, b, sn));
+    std::string v;
+    if (auto r = kv_->get(kv::table::rollups, k, v); !r) return r;
+    auto run = codec::decode_buckets(v);
+    if (!run) return corrupt("record of series " + std::to_string(sn) + ": " + run.error().message());
+    ops.push_back({kv::op::kind::erase, kv::table::rollups, k, {}});
+    return run;
+  };
+  size_t next = 0;  // the first series of loose_sns not merged yet
+  auto loose_before = [&](uint64_t end) -> status {  // every loose series below `end` the parts do not hold
+    for (; next < loose_sns.size() && loose_sns[next] < end; ++next) {
+      auto run = take_loose(loose_sns[next]);
+      if (!run) return run.error();
+      if (auto r = add(loose_sns[next], std::move(*run)); !r) return r;
+    }
+    return status::ok();
+  };
+  for (const auto& v : parts) {
+    auto d = read_rollup_group_directory(v);
+    if (!d) return corrupt(d.error().message());
+    if (d->window_ms != window) return corrupt("rollup group of another window");
+    auto stream = unpack_rollup_group(v, *d);
+    if (!stream) return corrupt(stream.error().message());
+    for (const auto& e : d->entries) {
+      if (auto r = loose_before(e.sn); !r) return r;
+      const bool loose = next < loose_sns.size() && loose_sns[next] == e.sn;
+      auto run = loose ? take_loose(loose_sns[next++]) : decode_rollup_member(*stream, *d, e);
+      if (!run) return loose ? run.error() : corrupt(run.error().message());
+      if (auto r = add(e.sn, std::move(*run)); !r) return r;
+    }
+  }
+  if (auto r = loose_before(uint64_t{1} << 32); !r) return r;
+  put_part();
+  return kv_->commit(ops);
 }
 
 }  // namespace strata::persistence
