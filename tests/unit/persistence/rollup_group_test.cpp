@@ -304,6 +304,52 @@ TEST(RollupGroupStore, SamplesSealedAfterCompactionMergeWithTheGroup) {
   EXPECT_EQ(again->rollups_after, 0u);
 }
 
+// One name of many series fills several parts; records sealed later for
+// series before, inside and after those parts (and a new series) are merged
+// into them in series order. Compared with a store that was never compacted.
+TEST(RollupGroupStore, LooseRecordsMergeIntoANameOfManyParts) {
+  auto kv = std::shared_ptr<kv::store>(kv::make_memory_store());
+  auto plain = shard_store::open(memory_options(std::shared_ptr<kv::store>(kv::make_memory_store())));
+  auto s = shard_store::open(memory_options(kv));
+  ASSERT_TRUE(s.is_ok() && plain.is_ok());
+  auto wide = [](int64_t from, int n, int ids) {  // ids series of "w", a sample a minute
+    write_batch b;
+    for (int id = 0; id < ids; ++id) {
+      series x{metric("w", std::to_string(1000 + id)), {}};
+      for (int i = 0; i < n; ++i) x.samples.push_back({from + i * minute_ms + id, static_cast<double>(id * i % 97)});
+      b.push_back(std::move(x));
+    }
+    return b;
+  };
+  for (auto* x : {&*s, &*plain}) ASSERT_TRUE((*x)->append(wide(block, 100, 300)).is_ok());
+  ASSERT_TRUE((*s)->compact().is_ok());
+  ASSERT_TRUE((*plain)->flush().is_ok());
+  size_t parts = 0;
+  ASSERT_TRUE(kv->scan(kv::table::rollups, rollup_group_prefix(tier::m1, block, group_hash("w")),
+                       rollup_group_prefix(tier::m1, block, group_hash("w")) + std::string(6, '\xff'),
+                       [&](std::string_view k, std::string_view) {
+                         if (auto d = decode_rollup_group_key(k); d && d->segment == 0) ++parts;
+                         return true;
+                       }).is_ok());
+  EXPECT_GE(parts, 3u);  // 300 series of 100 1m buckets
+  write_batch more;
+  for (int id : {0, 150, 299}) more.push_back({metric("w", std::to_string(1000 + id)), {{block + 110 * minute_ms, 1.5}}});
+  more.push_back({metric("w", "new"), {{block + 111 * minute_ms, 2.5}}});
+  for (auto* x : {&*s, &*plain}) {
+    ASSERT_TRUE((*x)->append(more).is_ok());
+    ASSERT_TRUE((*x)->flush().is_ok());
+  }
+  for (auto t : rollup_tiers) expect_same(buckets(**s, t), buckets(**plain, t));
+  auto cs = (*s)->compact();
+  ASSERT_TRUE(cs.is_ok());
+  EXPECT_EQ(rollup_keys(*kv).loose, 0u);
+  for (auto t : rollup_tiers) expect_same(buckets(**s, t), buckets(**plain, t));
+  auto reopened = shard_store::open(memory_options(kv));
+  ASSERT_TRUE(reopened.is_ok());
+  for (auto t : rollup_tiers) expect_same(buckets(**reopened, t), buckets(**plain, t));
+  EXPECT_EQ(buckets(**reopened, tier::m1, "w").size(), 301u);
+}
+
 // The part of "m" in the first 1m block, damaged three ways.
 class RollupGroupPartDamage : public ::testing::TestWithParam<const char*> {
  protected:
