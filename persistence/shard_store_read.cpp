@@ -163,25 +163,28 @@ std::vector<bucket_series> shard_store::select_buckets(const matchers& ms, int64
   if (t == tier::raw) return out;
   const int64_t span = block_span(t);
   const auto& seen = seen_[static_cast<int>(t)];
-  // By metric name, then series number: the order of rollup group parts, so
-  // that a selection of many names decompresses each part once.
+  // Block by block, and in a block by metric name, then series number: the
+  // order of rollup group parts, so that a selection decompresses each part
+  // once however many blocks it spans.
   std::vector<std::pair<uint64_t, uint32_t>> order;
   for (uint32_t ref : candidates(ms, mint, maxt)) order.push_back({group_hash_of(heads_[ref].sn), ref});
   std::sort(order.begin(), order.end(), [&](const auto& a, const auto& b) {
     return a.first != b.first ? a.first < b.first : heads_[a.second].sn < heads_[b.second].sn;
   });
-  for (const auto& [hash, ref] : order) {
-    bucket_series bs;
-    for (int64_t b = std::max(block_start(t, mint), seen.lo); b <= maxt && b <= seen.hi; b += span) {
-      auto run = read_run(rollup_key(t, b, heads_[ref].sn));
+  std::vector<bucket_series> found(order.size());
+  for (int64_t b = std::max(block_start(t, mint), seen.lo); b <= maxt && b <= seen.hi; b += span) {
+    for (size_t i = 0; i < order.size(); ++i) {
+      auto run = read_run(rollup_key(t, b, heads_[order[i].second].sn));
       if (!run) continue;
       for (auto& e : *run)
-        if (e.first >= mint && e.first <= maxt) bs.buckets.push_back(std::move(e));
-      if (b > std::numeric_limits<int64_t>::max() - span) break;
+        if (e.first >= mint && e.first <= maxt) found[i].buckets.push_back(std::move(e));
     }
-    if (bs.buckets.empty()) continue;
-    bs.lbls = index_.labels_of(ref);
-    out.push_back(std::move(bs));
+    if (b > std::numeric_limits<int64_t>::max() - span) break;
+  }
+  for (size_t i = 0; i < order.size(); ++i) {
+    if (found[i].buckets.empty()) continue;
+    found[i].lbls = index_.labels_of(order[i].second);
+    out.push_back(std::move(found[i]));
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return by_labels(a.lbls, b.lbls); });
   return out;

@@ -76,8 +76,12 @@ result<bucket_run> shard_store::read_rollup_group(tier t, int64_t b, uint32_t sn
                                      return false;
                                    }
                                    if (rollup_cache_.size() == rollup_cache_size) rollup_cache_.pop_back();
-                                   rollup_cache_.push_front({t, b, hash, d->entries.front().sn, key.last_sn,
-                                                             std::move(*d), std::move(*stream)});
+                                   // The seek from sn found this part first: it answers every
+                                   // series from sn to its last, held or not (the cache's
+                                   // first_sn may lie below the part's first entry).
+                                   const uint32_t from = std::min(sn, d->entries.front().sn);
+                                   rollup_cache_.push_front(
+                                       {t, b, hash, from, key.last_sn, std::move(*d), std::move(*stream)});
                                    return false;
                                  });
     if (!st) return st;

@@ -350,6 +350,35 @@ TEST(RollupGroupStore, LooseRecordsMergeIntoANameOfManyParts) {
   EXPECT_EQ(buckets(**reopened, tier::m1, "w").size(), 301u);
 }
 
+// A selection over more grouped blocks than the shard keeps decompressed
+// parts, where half the series stop after the first block (a read of those
+// in later blocks finds no section), answers as the store never compacted.
+TEST(RollupGroupStore, ASelectionOverManyGroupedBlocksEqualsTheUngroupedAnswer) {
+  auto kv = std::shared_ptr<kv::store>(kv::make_memory_store());
+  auto plain = shard_store::open(memory_options(std::shared_ptr<kv::store>(kv::make_memory_store())));
+  auto s = shard_store::open(memory_options(kv));
+  ASSERT_TRUE(s.is_ok() && plain.is_ok());
+  write_batch b;
+  for (int id = 0; id < 200; ++id) {
+    series x{metric(id % 3 ? "w" : "v", std::to_string(id)), {}};
+    const int n = id % 2 ? 26 * 12 : 2 * 12;  // every 5 min for 26 h (thirteen 1m blocks), or 2 h
+    for (int i = 0; i < n; ++i) x.samples.push_back({block + i * 5 * minute_ms + id, static_cast<double>(i * id % 89)});
+    b.push_back(std::move(x));
+  }
+  for (auto* x : {&*s, &*plain}) ASSERT_TRUE((*x)->append(b).is_ok());
+  ASSERT_TRUE((*s)->compact().is_ok());
+  ASSERT_TRUE((*plain)->flush().is_ok());
+  EXPECT_EQ(rollup_keys(*kv).loose, 0u);
+  for (auto t : rollup_tiers) {
+    auto want = buckets(**plain, t);
+    ASSERT_EQ(want.size(), 200u);
+    expect_same(buckets(**s, t), want);
+    expect_same(buckets(**s, t, "w"), buckets(**plain, t, "w"));
+    auto some = [&](shard_store& x) { return x.select_buckets({}, block + 3 * hour_ms, block + 20 * hour_ms, t); };
+    expect_same(some(**s), some(**plain));
+  }
+}
+
 // The part of "m" in the first 1m block, damaged three ways.
 class RollupGroupPartDamage : public ::testing::TestWithParam<const char*> {
  protected:
