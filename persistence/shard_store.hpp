@@ -277,8 +277,9 @@ class shard_store {
   static constexpr size_t group_cache_size = 8;
   mutable std::deque<unpacked_group> group_cache_;
   // The rollup group parts decompressed last, newest first; parts change only
-  // by compaction and retention, which empty it. A part holds every series
-  // of its name from its first to its last directory entry.
+  // by compaction and retention, which empty it. An entry answers for the
+  // series of its name from first_sn to last_sn: those its part holds, and
+  // those below its first entry that a seek found no earlier part for.
   struct unpacked_rollup_group {
     tier t;
     int64_t block;
