@@ -180,6 +180,39 @@ result<decoded_group_key> decode_group_key(std::string_view key) {
                            static_cast<uint16_t>(static_cast<uint8_t>(key[21]) << 8 | static_cast<uint8_t>(key[22]))};
 }
 
+std::string rollup_group_block_prefix(tier t, int64_t block) {
+  std::string k(1, static_cast<char>(group_space));
+  k.push_back(static_cast<char>(t));
+  put_time(k, block);
+  return k;
+}
+
+std::string rollup_group_prefix(tier t, int64_t block, uint64_t hash) {
+  std::string k = rollup_group_block_prefix(t, block);
+  put_u64(k, hash);
+  return k;
+}
+
+std::string rollup_group_key(tier t, int64_t block, uint64_t hash, uint32_t last_sn, uint16_t segment) {
+  std::string k = rollup_group_prefix(t, block, hash);
+  put_u32(k, last_sn);
+  k.push_back(static_cast<char>(segment >> 8));
+  k.push_back(static_cast<char>(segment));
+  return k;
+}
+
+result<decoded_rollup_group_key> decode_rollup_group_key(std::string_view key) {
+  if (key.size() != 24 || static_cast<uint8_t>(key[0]) != group_space)
+    return error(strata_errc::corruption,
+                 "rollup group key of " + std::to_string(key.size()) + " bytes, not 24 starting with 4");
+  auto t = static_cast<uint8_t>(key[1]);
+  if (t < static_cast<uint8_t>(tier::m1) || t > static_cast<uint8_t>(tier::h1))
+    return error(strata_errc::corruption, "rollup group key names tier " + std::to_string(t) + ", not a rollup tier");
+  return decoded_rollup_group_key{static_cast<tier>(t), get_time(key, 2), get_u64(key, 10), get_u32(key, 18),
+                                  static_cast<uint16_t>(static_cast<uint8_t>(key[22]) << 8 |
+                                                        static_cast<uint8_t>(key[23]))};
+}
+
 result<decoded_key> decode_data_key(std::string_view key, bool with_min_t) {
   size_t want = with_min_t ? 21 : 13;
   if (key.size() != want)

@@ -13,6 +13,8 @@
 //   chunks   0x04 | block start i64 | name hash u64 | last sn u32 | segment u16
 //                                                             a piece of a packed group (chunk.md)
 //   rollups  tier u8 | block start i64 | sn u32               bucket run (rollup.md)
+//   rollups  0x04 | tier u8 | block start i64 | name hash u64 | last sn u32 | segment u16
+//                                                             a piece of a rollup group (rollup.md)
 //
 // `sn` is the series number: dense per shard, assigned at creation, never
 // reused, stable across restarts (unlike index refs, which are per process).
@@ -114,6 +116,22 @@ struct decoded_group_key {
   uint16_t segment;
 };
 result<decoded_group_key> decode_group_key(std::string_view key);
+
+// Rollup groups of a compacted rollup block: the records of one tier, block
+// and metric name, in parts keyed and segmented as packed groups are, in the
+// rollups table after every tier's record keys; retention of tier t deletes
+// [rollup_group_block_prefix(t, lo), rollup_group_block_prefix(t, hi)).
+std::string rollup_group_key(tier t, int64_t block, uint64_t hash, uint32_t last_sn, uint16_t segment);
+std::string rollup_group_prefix(tier t, int64_t block, uint64_t hash);  // every part: [prefix, prefix + 6 x "\xff")
+std::string rollup_group_block_prefix(tier t, int64_t block);
+struct decoded_rollup_group_key {
+  tier t;
+  int64_t block;
+  uint64_t hash;
+  uint32_t last_sn;
+  uint16_t segment;
+};
+result<decoded_rollup_group_key> decode_rollup_group_key(std::string_view key);
 
 struct decoded_key {
   tier t;

@@ -162,6 +162,16 @@ status shard_store::load() {
 
   // Which blocks each series has data in, for time-bounded label queries.
   int64_t fine_from = std::numeric_limits<int64_t>::max();
+  auto note = [&](tier t, int64_t block, uint32_t sn) {
+    note_block(t, block);
+    if (sn >= ref_of_sn_.size() || ref_of_sn_[sn] == UINT32_MAX) return;  // removed series
+    uint32_t ref = ref_of_sn_[sn];
+    // Raw and 1m blocks are as fine as the index's; a 5m or 1h block marks
+    // its whole span, but only before the finer tiers' data begins.
+    int64_t end = block + block_span(t);
+    if (t == tier::m5 || t == tier::h1) end = std::min(end, fine_from);
+    for (int64_t b = block; b < end; b += block_span(tier::raw)) index_.note_time(ref, b);
+  };
   for (auto t : all_tiers) {
     if (t == tier::m5) fine_from = std::min(seen_[0].lo, seen_[1].lo);
     auto table = t == tier::raw ? kv::table::chunks : kv::table::rollups;
@@ -174,18 +184,23 @@ status shard_store::load() {
                                                  "\" of " + opts_.dir + ": " + key.error().message());
         return false;
       }
-      note_block(t, key->block);
-      if (key->sn >= ref_of_sn_.size() || ref_of_sn_[key->sn] == UINT32_MAX) return true;  // removed series
-      uint32_t ref = ref_of_sn_[key->sn];
-      // Raw and 1m blocks are as fine as the index's; a 5m or 1h block marks
-      // its whole span, but only before the finer tiers' data begins.
-      int64_t end = key->block + block_span(t);
-      if (t == tier::m5 || t == tier::h1) end = std::min(end, fine_from);
-      for (int64_t b = key->block; b < end; b += block_span(tier::raw)) index_.note_time(ref, b);
+      note(t, key->block, key->sn);
       return true;
     });
     if (!st) return st;
     if (!bad) return bad;
+    if (t == tier::raw) continue;
+    // Rollup groups: their directories name the series they hold.
+    st = scan_rollup_groups(rollup_group_block_prefix(t, std::numeric_limits<int64_t>::min()),
+                            rollup_group_block_prefix(static_cast<tier>(static_cast<uint8_t>(t) + 1),
+                                                      std::numeric_limits<int64_t>::min()),
+                            [&](const decoded_rollup_group_key& key, std::string_view v) {
+                              auto d = read_rollup_group_directory(v);
+                              if (!d) return true;  // left out of answers; compaction reports it
+                              for (const auto& e : d->entries) note(t, key.block, e.sn);
+                              return true;
+                            });
+    if (!st) return st;
   }
   return status::ok();
 }

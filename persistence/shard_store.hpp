@@ -31,6 +31,7 @@
 #include "persistence/keys.hpp"
 #include "persistence/kv/store.hpp"
 #include "persistence/packed_group.hpp"
+#include "persistence/rollup_group.hpp"
 
 namespace strata::persistence {
 
@@ -80,7 +81,8 @@ struct bucket_series {
 };
 
 struct compact_stats {
-  uint64_t chunks_before = 0, chunks_after = 0;
+  uint64_t chunks_before = 0, chunks_after = 0;    // raw: loose chunks and group parts read, parts written
+  uint64_t rollups_before = 0, rollups_after = 0;  // rollup tiers: loose records and group parts read, parts written
 };
 
 // One shard's part of /api/v1/status/tsdb (shard_store_metadata.cpp). It is
@@ -214,7 +216,21 @@ class shard_store {
   // returns false. corruption names a key that is not a group key.
   using group_fn = std::function<bool(std::string_view, const decoded_group_key&, std::string_view)>;
   status scan_groups(const std::string& from, const std::string& to, const group_fn& fn) const;
+  // The buckets of a rollup key: pending, else the loose record, else the
+  // series' section of its name's rollup group (a loose record written after
+  // compaction holds the group's buckets too: fold_rollups read them first).
   result<std::vector<std::pair<int64_t, codec::rollup_bucket>>> read_run(const std::string& key) const;
+
+  // shard_store_rollups.cpp
+  result<bucket_run> read_rollup_group(tier t, int64_t block, uint32_t sn) const;
+  status compact_rollups(compact_stats& cs);
+  status compact_rollup_block(tier t, int64_t block, compact_stats& cs);
+  // Merges one metric name's rollup group parts and loose records of a block into new parts, one commit.
+  status compact_rollup_name(tier t, int64_t block, uint64_t hash, const std::vector<uint32_t>& loose_sns,
+                             compact_stats& cs);
+  // As scan_groups, for the rollup groups in [from, to) of the rollups table.
+  using rollup_group_fn = std::function<bool(const decoded_rollup_group_key&, std::string_view)>;
+  status scan_rollup_groups(const std::string& from, const std::string& to, const rollup_group_fn& fn) const;
 
   // The first and last block start each tier has data in (stored or pending),
   // so reads over open-ended ranges visit only blocks that exist.
@@ -265,6 +281,20 @@ class shard_store {
   };
   static constexpr size_t group_cache_size = 8;
   mutable std::deque<unpacked_group> group_cache_;
+  // The rollup group parts decompressed last, newest first; parts change only
+  // by compaction and retention, which empty it. An entry answers for the
+  // series of its name from first_sn to last_sn: those its part holds, and
+  // those below its first entry that a seek found no earlier part for.
+  struct unpacked_rollup_group {
+    tier t;
+    int64_t block;
+    uint64_t hash;
+    uint32_t first_sn, last_sn;
+    rollup_group_directory dir;
+    std::string stream;
+  };
+  static constexpr size_t rollup_cache_size = 8;
+  mutable std::deque<unpacked_rollup_group> rollup_cache_;
 };
 
 }  // namespace strata::persistence

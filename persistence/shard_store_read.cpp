@@ -132,7 +132,12 @@ void shard_store::read_raw(uint32_t sn, int64_t mint, int64_t maxt, std::vector<
 result<std::vector<std::pair<int64_t, codec::rollup_bucket>>> shard_store::read_run(const std::string& key) const {
   if (auto it = pending_rollups_.find(key); it != pending_rollups_.end()) return it->second;
   std::string v;
-  if (auto st = kv_->get(kv::table::rollups, key, v); !st) return st;
+  if (auto st = kv_->get(kv::table::rollups, key, v); !st) {
+    if (st.code() != strata_errc::not_found) return st;
+    auto d = decode_data_key(key, false);
+    if (!d) return d.error();
+    return read_rollup_group(d->t, d->block, d->sn);
+  }
   return codec::decode_buckets(v);
 }
 
@@ -169,18 +174,34 @@ std::vector<bucket_series> shard_store::select_buckets(const matchers& ms, int64
   if (t == tier::raw) return out;
   const int64_t span = block_span(t);
   const auto& seen = seen_[static_cast<int>(t)];
-  for (uint32_t ref : candidates(ms, mint, maxt)) {
-    bucket_series bs;
-    for (int64_t b = std::max(block_start(t, mint), seen.lo); b <= maxt && b <= seen.hi; b += span) {
-      auto run = read_run(rollup_key(t, b, heads_[ref].sn));
-      if (!run) continue;
-      for (auto& e : *run)
-        if (e.first >= mint && e.first <= maxt) bs.buckets.push_back(std::move(e));
-      if (b > std::numeric_limits<int64_t>::max() - span) break;
-    }
-    if (bs.buckets.empty()) continue;
-    bs.lbls = index_.labels_of(ref);
-    out.push_back(std::move(bs));
+  // By metric name, then series number: the order of rollup group parts.
+  // The blocks are read a few at a time (fewer than the parts the shard keeps
+  // decompressed), each series through those blocks, so that a selection
+  // decompresses each part once however many blocks it spans.
+  std::vector<std::pair<uint64_t, uint32_t>> order;
+  for (uint32_t ref : candidates(ms, mint, maxt)) order.push_back({group_hash_of(heads_[ref].sn), ref});
+  std::sort(order.begin(), order.end(), [&](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first < b.first : heads_[a.second].sn < heads_[b.second].sn;
+  });
+  std::vector<int64_t> blocks;
+  for (int64_t b = std::max(block_start(t, mint), seen.lo); b <= maxt && b <= seen.hi; b += span) {
+    blocks.push_back(b);
+    if (b > std::numeric_limits<int64_t>::max() - span) break;
+  }
+  constexpr size_t blocks_at_once = rollup_cache_size / 2;
+  std::vector<bucket_series> found(order.size());
+  for (size_t from = 0; from < blocks.size(); from += blocks_at_once)
+    for (size_t i = 0; i < order.size(); ++i)
+      for (size_t k = from; k < std::min(blocks.size(), from + blocks_at_once); ++k) {
+        auto run = read_run(rollup_key(t, blocks[k], heads_[order[i].second].sn));
+        if (!run) continue;
+        for (auto& e : *run)
+          if (e.first >= mint && e.first <= maxt) found[i].buckets.push_back(std::move(e));
+      }
+  for (size_t i = 0; i < order.size(); ++i) {
+    if (found[i].buckets.empty()) continue;
+    found[i].lbls = index_.labels_of(order[i].second);
+    out.push_back(std::move(found[i]));
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return by_labels(a.lbls, b.lbls); });
   return out;

@@ -286,23 +286,34 @@ status shard_store::apply_retention(int64_t now_ms) {
       expired.insert(*block);
       at = tier_block_prefix(t, *block + span);
     }
-    if (t == tier::raw) {
-      const auto& gfrom = keep.emplace_back(group_block_prefix(std::numeric_limits<int64_t>::min()));
-      const auto& gto = keep.emplace_back(group_block_prefix(limit));
+    {
+      // The tier's groups (packed groups of raw blocks, rollup groups).
+      auto group_prefix_of = [t](int64_t b) {
+        return t == tier::raw ? group_block_prefix(b) : rollup_group_block_prefix(t, b);
+      };
+      const auto& gfrom = keep.emplace_back(group_prefix_of(std::numeric_limits<int64_t>::min()));
+      const auto& gto = keep.emplace_back(group_prefix_of(limit));
       at = gfrom;
+      bool any = false;
       for (;;) {
         std::optional<int64_t> block;
         auto st = kv_->scan(table, at, gto, [&](std::string_view k, std::string_view) {
-          if (auto d = decode_group_key(k)) block = d->block;
+          if (t == tier::raw) {
+            if (auto d = decode_group_key(k)) block = d->block;
+          } else if (auto d = decode_rollup_group_key(k)) {
+            block = d->block;
+          }
           return false;
         });
         if (!st) return st;
         if (!block) break;
         expired.insert(*block);
-        at = group_block_prefix(*block + span);
+        any = true;
+        at = group_prefix_of(*block + span);
       }
-      if (!expired.empty()) ops.push_back({kv::op::kind::erase_range, table, gfrom, gto});
-      group_cache_.clear();
+      if (any) ops.push_back({kv::op::kind::erase_range, table, gfrom, gto});
+      if (t == tier::raw) group_cache_.clear();
+      else rollup_cache_.clear();
     }
     if (expired.empty()) continue;  // nothing expired in this tier
     stats_.blocks_deleted += expired.size();
@@ -354,6 +365,7 @@ result<compact_stats> shard_store::compact() {
   }
   for (int64_t b : blocks)
     if (auto st = compact_block(b, cs); !st) return st;
+  if (auto st = compact_rollups(cs); !st) return st;
   // The file keeps the high-water mark of the WAL and of rewritten records:
   // copy the live pages into a new file and swap it in.
   if (auto st = kv_->compact_copy(); !st) return st;

@@ -74,6 +74,12 @@ std::string encode_buckets(int64_t window_ms, const std::vector<std::pair<int64_
 // The same run as a version 1 record (XOR-coded values, no compression), the
 // format of older stores; decode_buckets reads both.
 std::string encode_buckets_v1(int64_t window_ms, const std::vector<std::pair<int64_t, rollup_bucket>>& b);
+// The same run as a section of a rollup group (docs/format/rollup.md,
+// "Rollup group"): a version 2 record without zstd and without its checksum
+// (the group's frame and checksum cover it).
+std::string encode_bucket_section(int64_t window_ms, const std::vector<std::pair<int64_t, rollup_bucket>>& b);
+result<std::vector<std::pair<int64_t, rollup_bucket>>> decode_bucket_section(std::string_view section,
+                                                                             int64_t* window_ms = nullptr);
 // The buckets of a record, bit for bit, and its window in *window_ms when
 // given. strata_errc::corruption with the cause on any damage; never reads
 // outside `in`.

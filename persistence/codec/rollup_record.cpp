@@ -134,9 +134,9 @@ struct column {
   }
 };
 
-}  // namespace
-
-std::string encode_buckets(int64_t window_ms, const bucket_run& b) {
+// A version 2 record without its checksum; the body is zstd-compressed when
+// `may_compress` and that is smaller.
+std::string encode_v2(int64_t window_ms, const bucket_run& b, bool may_compress) {
   assert(window_ms > 0);
   std::string out;
   out.push_back(static_cast<char>(rollup_format_version));
@@ -206,9 +206,13 @@ std::string encode_buckets(int64_t window_ms, const bucket_run& b) {
     int32_t first_key = 0;
     for (const auto& e : b) detail::sketch_bins::encode(e.second.sketch, body, first_key);
 
-    std::string packed(ZSTD_compressBound(body.size()), '\0');
-    size_t n = ZSTD_compress(packed.data(), packed.size(), body.data(), body.size(), zstd_level);
-    const bool compress = !ZSTD_isError(n) && n < body.size();
+    std::string packed;
+    size_t n = 0;
+    if (may_compress) {
+      packed.resize(ZSTD_compressBound(body.size()));
+      n = ZSTD_compress(packed.data(), packed.size(), body.data(), body.size(), zstd_level);
+    }
+    const bool compress = may_compress && !ZSTD_isError(n) && n < body.size();
     out.push_back(static_cast<char>((in_windows ? flag_starts_in_windows : 0) | (consecutive ? flag_consecutive : 0) |
                                     (compress ? flag_compressed : 0) | (g > 1 ? flag_factor : 0)));
     out.push_back(static_cast<char>(k));
@@ -217,15 +221,24 @@ std::string encode_buckets(int64_t window_ms, const bucket_run& b) {
     if (compress) out.append(packed.data(), n);
     else out += body;
   }
+  return out;
+}
+
+}  // namespace
+
+std::string encode_buckets(int64_t window_ms, const bucket_run& b) {
+  std::string out = encode_v2(window_ms, b, true);
   detail::put_le<uint32_t>(out, static_cast<uint32_t>(XXH3_64bits(out.data(), out.size())));
   return out;
 }
 
+std::string encode_bucket_section(int64_t window_ms, const bucket_run& b) { return encode_v2(window_ms, b, false); }
+
 namespace detail {
 
-// Decodes a version 2 record; `in` passed the length and checksum checks.
-result<bucket_run> decode_buckets_v2(std::string_view in, int64_t* window_ms) {
-  std::string_view head = in.substr(0, in.size() - checksum_size);
+// Decodes a version 2 record without its checksum (a record's bytes that
+// passed the checksum, or a section of a rollup group).
+result<bucket_run> decode_v2_head(std::string_view head, int64_t* window_ms) {
   byte_reader r(head);
   r.advance(1);
   uint64_t window, n;
@@ -360,5 +373,17 @@ result<bucket_run> decode_buckets_v2(std::string_view in, int64_t* window_ms) {
   return b;
 }
 
+// Decodes a version 2 record; `in` passed the length and checksum checks.
+result<bucket_run> decode_buckets_v2(std::string_view in, int64_t* window_ms) {
+  return decode_v2_head(in.substr(0, in.size() - checksum_size), window_ms);
+}
+
 }  // namespace detail
+
+result<bucket_run> decode_bucket_section(std::string_view section, int64_t* window_ms) {
+  if (section.empty() || static_cast<uint8_t>(section[0]) != rollup_format_version)
+    return corrupt("section does not start with version 2");
+  return detail::decode_v2_head(section, window_ms);
+}
+
 }  // namespace strata::persistence::codec
