@@ -3,6 +3,7 @@
 #include <xxhash.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <numeric>
@@ -271,7 +272,10 @@ namespace {
 // [mint, maxt] to out. Nothing is appended when the body is damaged.
 status decode_body(std::string_view body, size_t n, int64_t min_t, int64_t max_t, uint8_t how_byte, uint8_t k,
                    uint64_t factor, int64_t mint, int64_t maxt, std::vector<sample>& out) {
-  std::vector<int64_t> ts(n);
+  // The timestamps of one body, in a buffer each reading thread keeps: a
+  // query decodes thousands of bodies one after the other.
+  thread_local std::vector<int64_t> ts;
+  ts.resize(n);
   ts[0] = min_t;
   size_t at = 0;
   int64_t delta = 0;
@@ -285,6 +289,9 @@ status decode_body(std::string_view body, size_t n, int64_t min_t, int64_t max_t
   auto how = static_cast<coding>(how_byte);
   const double scale = pow10[k];
   size_t first = out.size();
+  // What falls in [mint, maxt] (a damaged body's timestamps need not be sorted: no reserve then).
+  auto from = std::lower_bound(ts.begin(), ts.end(), mint), to = std::upper_bound(ts.begin(), ts.end(), maxt);
+  if (from < to) out.reserve(first + static_cast<size_t>(to - from));
   if (how == xor_words) {
     if (body.size() - at != n * 8) return corrupt("value words do not fill the body");
     uint64_t prev = 0;
