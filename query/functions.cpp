@@ -201,51 +201,6 @@ bool ensure_monotonic(std::vector<bucket>& b) {
 
 }  // namespace
 
-void kahan::add(double v) {
-  const double t = sum + v;
-  if (std::isinf(t)) {
-    c = 0;
-  } else if (std::fabs(sum) >= std::fabs(v)) {
-    c += (sum - t) + v;
-  } else {
-    c += (v - t) + sum;
-  }
-  sum = t;
-}
-
-double kahan::value() const { return std::isinf(sum) ? sum : sum + c; }
-
-void mean_accumulator::add(double v) {
-  count_ += 1;
-  if (count_ == 1) {
-    sum_ = v;
-    return;
-  }
-  if (!incremental_) {
-    kahan k{sum_, c_};
-    k.add(v);
-    if (!std::isinf(k.sum)) {
-      sum_ = k.sum;
-      c_ = k.c;
-      return;
-    }
-    incremental_ = true;
-    mean_ = sum_ / (count_ - 1);
-    c_ /= count_ - 1;
-  }
-  const double q = (count_ - 1) / count_;
-  kahan k{q * mean_, q * c_};
-  k.add(v / count_);
-  mean_ = k.sum;
-  c_ = k.c;
-}
-
-double mean_accumulator::value() const {
-  if (count_ == 0) return nan_v;
-  if (incremental_) return mean_ + c_;
-  return sum_ / count_ + c_ / count_;
-}
-
 void variance_accumulator::add(double v) {
   count_ += 1;
   const double delta = v - (mean_ + c_mean_);

@@ -8,7 +8,9 @@
 // incremental mean when the sum would overflow, Welford variance with
 // compensated terms, and rate extrapolation with the counter zero point.
 // Stateless and thread-safe.
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -135,6 +137,53 @@ class mean_accumulator {
   double sum_ = 0, c_ = 0, mean_ = 0;
   bool incremental_ = false;
 };
+
+// Defined here so that the loops of range functions and aggregations keep
+// the running sums in registers (the same operations, so the same bits).
+inline void kahan::add(double v) {
+  const double t = sum + v;
+  if (std::isinf(t)) {
+    c = 0;
+  } else if (std::fabs(sum) >= std::fabs(v)) {
+    c += (sum - t) + v;
+  } else {
+    c += (v - t) + sum;
+  }
+  sum = t;
+}
+
+inline double kahan::value() const { return std::isinf(sum) ? sum : sum + c; }
+
+inline void mean_accumulator::add(double v) {
+  count_ += 1;
+  if (count_ == 1) {
+    sum_ = v;
+    return;
+  }
+  if (!incremental_) {
+    kahan k{sum_, c_};
+    k.add(v);
+    if (!std::isinf(k.sum)) {
+      sum_ = k.sum;
+      c_ = k.c;
+      return;
+    }
+    incremental_ = true;
+    mean_ = sum_ / (count_ - 1);
+    c_ /= count_ - 1;
+  }
+  const double q = (count_ - 1) / count_;
+  kahan k{q * mean_, q * c_};
+  k.add(v / count_);
+  mean_ = k.sum;
+  c_ = k.c;
+}
+
+inline double mean_accumulator::value() const {
+  if (count_ == 0) return std::numeric_limits<double>::quiet_NaN();
+  if (incremental_) return mean_ + c_;
+  return sum_ / count_ + c_ / count_;
+}
 
 // Welford variance with compensated mean and sum of squares, as Prometheus's
 // stddev/stdvar aggregations and *_over_time compute it (population variance).
