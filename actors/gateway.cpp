@@ -133,17 +133,21 @@ std::vector<series> merge_series(std::vector<series> parts) {
   std::stable_sort(parts.begin(), parts.end(), [](const series& a, const series& b) { return a.lbls < b.lbls; });
   std::vector<series> out;
   out.reserve(parts.size());
+  // A shard answers each series in time order with each timestamp once
+  // (shard_store::select): only series joined from several parts are sorted.
+  std::vector<size_t> joined;
   for (auto& s : parts) {
     if (out.empty() || out.back().lbls != s.lbls) {
       out.push_back(std::move(s));
       continue;
     }
+    if (joined.empty() || joined.back() != out.size() - 1) joined.push_back(out.size() - 1);
     auto& dst = out.back().samples;
     if (dst.empty()) dst = std::move(s.samples);
     else dst.insert(dst.end(), s.samples.begin(), s.samples.end());
   }
-  for (auto& s : out) {
-    auto& samples = s.samples;
+  for (size_t i : joined) {
+    auto& samples = out[i].samples;
     if (!std::is_sorted(samples.begin(), samples.end(), [](auto& a, auto& b) { return a.t < b.t; })) {
       std::stable_sort(samples.begin(), samples.end(), [](auto& a, auto& b) { return a.t < b.t; });
     }
