@@ -40,14 +40,28 @@ bool sample_time_less(const sample& a, const sample& b) { return a.t < b.t; }
 // once, and puts each series' samples in time order without duplicates
 // (the first one returned for a timestamp wins).
 std::vector<series> normalize(std::vector<series> in) {
-  for (auto& s : in)
-    if (!std::is_sorted(s.samples.begin(), s.samples.end(), sample_time_less))
-      std::stable_sort(s.samples.begin(), s.samples.end(), sample_time_less);
-  if (!std::is_sorted(in.begin(), in.end(), [](const series& a, const series& b) { return a.lbls < b.lbls; }))
+  // Sources answer each series in time order with each timestamp once
+  // (series_source::select): one look at its timestamps usually finds it
+  // so, and then it is neither sorted nor deduplicated.
+  std::vector<bool> in_order(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    auto& xs = in[i].samples;
+    in_order[i] = std::adjacent_find(xs.begin(), xs.end(), [](const sample& a, const sample& b) {
+                    return a.t >= b.t;
+                  }) == xs.end();
+    if (!in_order[i] && !std::is_sorted(xs.begin(), xs.end(), sample_time_less))
+      std::stable_sort(xs.begin(), xs.end(), sample_time_less);
+  }
+  if (!std::is_sorted(in.begin(), in.end(), [](const series& a, const series& b) { return a.lbls < b.lbls; })) {
     std::stable_sort(in.begin(), in.end(), [](const series& a, const series& b) { return a.lbls < b.lbls; });
+    in_order.assign(in.size(), false);
+  }
   std::vector<series> out;
   out.reserve(in.size());
-  for (auto& s : in) {
+  std::vector<bool> out_in_order;
+  out_in_order.reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    auto& s = in[i];
     if (!out.empty() && out.back().lbls == s.lbls) {
       auto& into = out.back().samples;
       std::vector<sample> merged;
@@ -55,14 +69,17 @@ std::vector<series> normalize(std::vector<series> in) {
       std::merge(into.begin(), into.end(), s.samples.begin(), s.samples.end(), std::back_inserter(merged),
                  sample_time_less);
       into = std::move(merged);
+      out_in_order.back() = false;
       continue;
     }
     out.push_back(std::move(s));
+    out_in_order.push_back(in_order[i]);
   }
-  for (auto& s : out) {
-    auto last =
-        std::unique(s.samples.begin(), s.samples.end(), [](const sample& a, const sample& b) { return a.t == b.t; });
-    s.samples.erase(last, s.samples.end());
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (out_in_order[i]) continue;
+    auto& xs = out[i].samples;
+    xs.erase(std::unique(xs.begin(), xs.end(), [](const sample& a, const sample& b) { return a.t == b.t; }),
+             xs.end());
   }
   return out;
 }
