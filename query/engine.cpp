@@ -38,48 +38,66 @@ bool sample_time_less(const sample& a, const sample& b) { return a.t < b.t; }
 
 // Sorts series by labels, merges series that a source returned more than
 // once, and puts each series' samples in time order without duplicates
-// (the first one returned for a timestamp wins).
-std::vector<series> normalize(std::vector<series> in) {
-  // Sources answer each series in time order with each timestamp once
-  // (series_source::select): one look at its timestamps usually finds it
-  // so, and then it is neither sorted nor deduplicated.
-  std::vector<bool> in_order(in.size());
+// (the first one returned for a timestamp wins); with drop_stale, stale
+// markers are then removed.
+std::vector<series> normalize(std::vector<series> in, bool drop_stale) {
+  // Sources answer each series once, by labels, in time order with each
+  // timestamp once (series_source::select): one look at each series' samples
+  // usually finds it so (and whether it holds a stale marker), and then it
+  // is neither sorted, merged nor deduplicated.
+  struct look {
+    bool in_order = true;
+    bool stale = false;
+  };
+  std::vector<look> looks(in.size());
   for (size_t i = 0; i < in.size(); ++i) {
     auto& xs = in[i].samples;
-    in_order[i] = std::adjacent_find(xs.begin(), xs.end(), [](const sample& a, const sample& b) {
-                    return a.t >= b.t;
-                  }) == xs.end();
-    if (!in_order[i] && !std::is_sorted(xs.begin(), xs.end(), sample_time_less))
+    bool in_order = true, stale = false;
+    for (size_t j = 0; j < xs.size(); ++j) {
+      in_order &= j == 0 || xs[j - 1].t < xs[j].t;
+      stale |= is_stale_nan(xs[j].v);
+    }
+    looks[i] = {in_order, stale};
+    if (!in_order && !std::is_sorted(xs.begin(), xs.end(), sample_time_less))
       std::stable_sort(xs.begin(), xs.end(), sample_time_less);
   }
-  if (!std::is_sorted(in.begin(), in.end(), [](const series& a, const series& b) { return a.lbls < b.lbls; })) {
-    std::stable_sort(in.begin(), in.end(), [](const series& a, const series& b) { return a.lbls < b.lbls; });
-    in_order.assign(in.size(), false);
-  }
+  auto by_labels = [](const series& a, const series& b) { return a.lbls < b.lbls; };
   std::vector<series> out;
-  out.reserve(in.size());
-  std::vector<bool> out_in_order;
-  out_in_order.reserve(in.size());
-  for (size_t i = 0; i < in.size(); ++i) {
-    auto& s = in[i];
-    if (!out.empty() && out.back().lbls == s.lbls) {
-      auto& into = out.back().samples;
-      std::vector<sample> merged;
-      merged.reserve(into.size() + s.samples.size());
-      std::merge(into.begin(), into.end(), s.samples.begin(), s.samples.end(), std::back_inserter(merged),
-                 sample_time_less);
-      into = std::move(merged);
-      out_in_order.back() = false;
-      continue;
+  if (std::adjacent_find(in.begin(), in.end(), [&](const series& a, const series& b) { return !by_labels(a, b); }) ==
+      in.end()) {
+    out = std::move(in);  // each series once, in order
+  } else {
+    if (!std::is_sorted(in.begin(), in.end(), by_labels)) {
+      std::stable_sort(in.begin(), in.end(), by_labels);
+      looks.assign(in.size(), look{false, true});
     }
-    out.push_back(std::move(s));
-    out_in_order.push_back(in_order[i]);
+    out.reserve(in.size());
+    std::vector<look> merged_looks;
+    merged_looks.reserve(in.size());
+    for (size_t i = 0; i < in.size(); ++i) {
+      auto& s = in[i];
+      if (!out.empty() && out.back().lbls == s.lbls) {
+        auto& into = out.back().samples;
+        std::vector<sample> merged;
+        merged.reserve(into.size() + s.samples.size());
+        std::merge(into.begin(), into.end(), s.samples.begin(), s.samples.end(), std::back_inserter(merged),
+                   sample_time_less);
+        into = std::move(merged);
+        merged_looks.back() = {false, true};
+        continue;
+      }
+      out.push_back(std::move(s));
+      merged_looks.push_back(looks[i]);
+    }
+    looks = std::move(merged_looks);
   }
   for (size_t i = 0; i < out.size(); ++i) {
-    if (out_in_order[i]) continue;
     auto& xs = out[i].samples;
-    xs.erase(std::unique(xs.begin(), xs.end(), [](const sample& a, const sample& b) { return a.t == b.t; }),
-             xs.end());
+    if (!looks[i].in_order)
+      xs.erase(std::unique(xs.begin(), xs.end(), [](const sample& a, const sample& b) { return a.t == b.t; }),
+               xs.end());
+    if (drop_stale && looks[i].stale)
+      xs.erase(std::remove_if(xs.begin(), xs.end(), [](const sample& x) { return is_stale_nan(x.v); }), xs.end());
   }
   return out;
 }
@@ -351,13 +369,13 @@ status evaluator::check_deadline() {
   return {};
 }
 
-result<std::vector<series>> evaluator::fetch(const matchers& ms, int64_t mint, int64_t maxt) {
+result<std::vector<series>> evaluator::fetch(const matchers& ms, int64_t mint, int64_t maxt, bool drop_stale) {
   if (opts_.deadline != std::chrono::steady_clock::time_point::max() &&
       std::chrono::steady_clock::now() >= opts_.deadline)
     return error(strata_errc::timeout, timeout_message);
   auto sel = src_.select(ms, mint, maxt);
   if (!sel) return sel.error();
-  return normalize(std::move(*sel));
+  return normalize(std::move(*sel), drop_stale);
 }
 
 result<value> evaluator::eval(const expr& e) {
@@ -481,13 +499,12 @@ result<value> evaluator::eval_matrix_selector(const matrix_selector& ms) {
   int64_t before = out.mode == range_mode::plain ? 0 : opts_.lookback_ms;
   int64_t after = out.mode == range_mode::smoothed ? opts_.lookback_ms : 0;
   auto data = fetch(ms.vs.label_matchers, sat_add(sat_sub(sat_sub(out.ends.front(), out.range_ms), before), 1),
-                    sat_add(out.ends.back(), after));
+                    sat_add(out.ends.back(), after), /*drop_stale=*/true);
   if (!data) return data.error();
   size_t used = 0;
   out.data.reserve(data->size());
   for (auto& s : *data) {
     auto& smp = s.samples;
-    smp.erase(std::remove_if(smp.begin(), smp.end(), [](const sample& x) { return is_stale_nan(x.v); }), smp.end());
     if (smp.empty()) continue;
     used += smp.size();
     out.data.push_back(std::move(s));

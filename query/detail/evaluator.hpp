@@ -133,7 +133,9 @@ class evaluator {
   // The evaluation time of step k for a node with these modifiers.
   int64_t time_at(const time_modifiers& m, size_t k) const;
   int64_t duration_ms(int64_t fixed, const duration_ptr& e) const;
-  result<std::vector<series>> fetch(const matchers& ms, int64_t mint, int64_t maxt);
+  // The series of src_.select, normalized (engine.cpp); with drop_stale
+  // without stale markers.
+  result<std::vector<series>> fetch(const matchers& ms, int64_t mint, int64_t maxt, bool drop_stale = false);
   status charge(size_t samples);
   status check_deadline();
 
