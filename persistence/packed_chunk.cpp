@@ -322,6 +322,9 @@ status decode_body(std::string_view body, size_t n, int64_t min_t, int64_t max_t
     lo = static_cast<size_t>(std::lower_bound(ts.begin(), ts.begin() + n, mint) - ts.begin());
     hi = static_cast<size_t>(std::upper_bound(ts.begin(), ts.begin() + n, maxt) - ts.begin());
     if (hi < lo) hi = lo;
+    // Exactly what this body adds (a geometric growth would hold up to
+    // twice a large selection's samples at its peak).
+    out.reserve(first + (hi - lo));
     out.resize(first + (hi - lo));
   }
   // Steps through the values in order (next(i) reads value i, false when
