@@ -373,6 +373,7 @@ result<value> evaluator::eval_range_function(const call_expr& c, series_sink* si
   const bool counter = f == "rate" || f == "increase";
   const bool is_rate = f == "rate";
   std::vector<size_t> resets;
+  fn::extrapolate_edges edges{-1, -1, -1, 0, 0, 0, 0, 0};  // matches no window (count >= 2)
   // max_over_time and min_over_time slide too: a window's extreme is the
   // front of a queue of the samples no later sample beats (NaNs left out),
   // each sample entering and leaving it once. Ties stay queued, so the front
@@ -434,7 +435,9 @@ result<value> evaluator::eval_range_function(const call_expr& c, series_sink* si
         double change = b.v - a.v;
         while (first_reset < resets.size() && resets[first_reset] <= lo) ++first_reset;
         for (size_t i = first_reset; i < resets.size() && resets[i] < hi; ++i) change += base[resets[i] - 1].v;
-        x = fn::extrapolate({a.t, a.v, b.t, b.v, hi - lo, change}, end, m->range_ms, true, is_rate);
+        if (!edges.same(a.t, b.t, hi - lo, end, m->range_ms))
+          edges = fn::edges_of(a.t, b.t, hi - lo, end, m->range_ms, is_rate);
+        x = fn::extrapolate({a.t, a.v, b.t, b.v, hi - lo, change}, edges, m->range_ms, true, is_rate);
         r.v[k] = x;
         r.ok[k] = 1;
         any = true;

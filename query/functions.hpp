@@ -75,27 +75,59 @@ struct change {
   size_t count;
   double result;
 };
-// Inline: called once per window and step, its divisions by constants of the
-// loop are then computed once (the same operations, so the same bits).
-inline double extrapolate(const change& c, int64_t end_ms, int64_t range_ms, bool is_counter, bool is_rate) {
+// What extrapolate computes from where a window's first and last samples lie
+// alone (not their values): the sampled interval and the extrapolated
+// distances to the window's edges, in seconds, and the factor when no
+// counter's zero point cuts the start short. Regular scrapes give the same
+// edges window after window, so a caller sliding over a series computes
+// them when they change (extrapolate_edges::same) and only the value-dependent
+// rest per window: the same operations, so the same bits.
+struct extrapolate_edges {
+  int64_t from_start, to_end, span;  // first_t - window start, end - last_t, last_t - first_t (ms)
+  size_t count;
+  double sampled, to_start_s, to_end_s, factor;
+  bool same(int64_t first_t, int64_t last_t, size_t n, int64_t end_ms, int64_t range_ms) const {
+    return from_start == first_t - (end_ms - range_ms) && to_end == end_ms - last_t && span == last_t - first_t &&
+           count == n;
+  }
+};
+inline extrapolate_edges edges_of(int64_t first_t, int64_t last_t, size_t count, int64_t end_ms, int64_t range_ms,
+                                  bool is_rate) {
   const int64_t range_start = end_ms - range_ms;
-  const int64_t range_end = end_ms;
-  double result = c.result;
-  double to_start = static_cast<double>(c.first_t - range_start) / 1000;
-  double to_end = static_cast<double>(range_end - c.last_t) / 1000;
-  const double sampled = static_cast<double>(c.last_t - c.first_t) / 1000;
-  const double avg_spacing = sampled / static_cast<double>(c.count - 1);
+  extrapolate_edges e{first_t - range_start, end_ms - last_t, last_t - first_t, count, 0, 0, 0, 0};
+  double to_start = static_cast<double>(first_t - range_start) / 1000;
+  double to_end = static_cast<double>(end_ms - last_t) / 1000;
+  const double sampled = static_cast<double>(last_t - first_t) / 1000;
+  const double avg_spacing = sampled / static_cast<double>(count - 1);
   const double threshold = avg_spacing * 1.1;
   if (to_start >= threshold) to_start = avg_spacing / 2;
-  if (is_counter) {
-    double to_zero = to_start;
-    if (result > 0 && c.first >= 0) to_zero = sampled * (c.first / result);
-    if (to_zero < to_start) to_start = to_zero;
-  }
   if (to_end >= threshold) to_end = avg_spacing / 2;
   double factor = (sampled + to_start + to_end) / sampled;
   if (is_rate) factor /= static_cast<double>(range_ms) / 1000;
-  return result * factor;
+  e.sampled = sampled;
+  e.to_start_s = to_start;
+  e.to_end_s = to_end;
+  e.factor = factor;
+  return e;
+}
+// Inline: called once per window and step.
+inline double extrapolate(const change& c, const extrapolate_edges& e, int64_t range_ms, bool is_counter,
+                          bool is_rate) {
+  const double result = c.result;
+  if (is_counter) {
+    double to_zero = e.to_start_s;
+    if (result > 0 && c.first >= 0) to_zero = e.sampled * (c.first / result);
+    if (to_zero < e.to_start_s) {
+      double factor = (e.sampled + to_zero + e.to_end_s) / e.sampled;
+      if (is_rate) factor /= static_cast<double>(range_ms) / 1000;
+      return result * factor;
+    }
+  }
+  return result * e.factor;
+}
+inline double extrapolate(const change& c, int64_t end_ms, int64_t range_ms, bool is_counter, bool is_rate) {
+  return extrapolate(c, edges_of(c.first_t, c.last_t, c.count, end_ms, range_ms, is_rate), range_ms, is_counter,
+                     is_rate);
 }
 
 // One-number functions: abs, ceil, floor, exp, ln, log2, log10, sqrt, sgn, all
