@@ -127,21 +127,32 @@ void gateway::set_write_watch(watch_fn watch, std::function<void(std::vector<std
 }
 
 std::vector<series> merge_series(std::vector<series> parts) {
-  std::map<labels, std::vector<sample>> by_labels;
+  // Each shard answers its series sorted by labels, and most series come from
+  // one shard: sorting moves whole series, and equal labels stay in the order
+  // their parts came.
+  std::stable_sort(parts.begin(), parts.end(), [](const series& a, const series& b) { return a.lbls < b.lbls; });
+  std::vector<series> out;
+  out.reserve(parts.size());
+  // A shard answers each series in time order with each timestamp once
+  // (shard_store::select): only series joined from several parts are sorted.
+  std::vector<size_t> joined;
   for (auto& s : parts) {
-    auto& dst = by_labels[std::move(s.lbls)];
+    if (out.empty() || out.back().lbls != s.lbls) {
+      out.push_back(std::move(s));
+      continue;
+    }
+    if (joined.empty() || joined.back() != out.size() - 1) joined.push_back(out.size() - 1);
+    auto& dst = out.back().samples;
     if (dst.empty()) dst = std::move(s.samples);
     else dst.insert(dst.end(), s.samples.begin(), s.samples.end());
   }
-  std::vector<series> out;
-  out.reserve(by_labels.size());
-  for (auto& [ls, samples] : by_labels) {
+  for (size_t i : joined) {
+    auto& samples = out[i].samples;
     if (!std::is_sorted(samples.begin(), samples.end(), [](auto& a, auto& b) { return a.t < b.t; })) {
       std::stable_sort(samples.begin(), samples.end(), [](auto& a, auto& b) { return a.t < b.t; });
     }
     samples.erase(std::unique(samples.begin(), samples.end(), [](auto& a, auto& b) { return a.t == b.t; }),
                   samples.end());
-    out.push_back({ls, std::move(samples)});
   }
   return out;
 }

@@ -171,6 +171,8 @@ class gateway {
 // Merges per-shard answers: series with equal labels are joined, samples
 // sorted by time, a timestamp kept once (so a series that moved between
 // shards is returned once, exactly).
+// REQUIRES: each part's samples in time order, each timestamp once (as
+// shard_store::select answers them); a series of one part is kept as it is.
 std::vector<series> merge_series(std::vector<series> parts);
 
 // Merges shards' complete summaries and keeps the top `limit` of each list.

@@ -3,6 +3,7 @@
 #include <xxhash.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <numeric>
@@ -57,14 +58,37 @@ void put_varint(std::string& s, uint64_t v) {
   s.push_back(static_cast<char>(v));
 }
 
-bool get_varint(std::string_view s, size_t& at, uint64_t& v) {
-  v = 0;
+// A varint of more than one byte: its value and where the next field
+// starts, or `at` npos when the varint runs past s.
+struct long_varint {
+  uint64_t v;
+  size_t at;
+};
+__attribute__((noinline)) long_varint get_long_varint(std::string_view s, size_t at) {
+  uint64_t v = 0;
   for (int shift = 0; shift < 64 && at < s.size(); shift += 7) {
     auto b = static_cast<uint8_t>(s[at++]);
     v |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if (!(b & 0x80)) return true;
+    if (!(b & 0x80)) return {v, at};
   }
-  return false;
+  return {v, std::string_view::npos};
+}
+
+// Most deltas take one byte: that case is inlined in the decoding loops
+// (and `at` and `v` stay in registers).
+inline bool get_varint(std::string_view s, size_t& at, uint64_t& v) {
+  if (at < s.size() && !(s[at] & 0x80)) {
+    v = static_cast<uint8_t>(s[at++]);
+    return true;
+  }
+  auto r = get_long_varint(s, at);
+  if (r.at == std::string_view::npos) {
+    at = s.size();
+    return false;
+  }
+  v = r.v;
+  at = r.at;
+  return true;
 }
 
 uint64_t bits_of(double v) {
@@ -271,43 +295,91 @@ namespace {
 // [mint, maxt] to out. Nothing is appended when the body is damaged.
 status decode_body(std::string_view body, size_t n, int64_t min_t, int64_t max_t, uint8_t how_byte, uint8_t k,
                    uint64_t factor, int64_t mint, int64_t maxt, std::vector<sample>& out) {
-  std::vector<int64_t> ts(n);
+  // The timestamps of one body, in a buffer each reading thread keeps: a
+  // query decodes thousands of bodies one after the other.
+  thread_local std::vector<int64_t> ts;
+  ts.resize(n);
   ts[0] = min_t;
   size_t at = 0;
   int64_t delta = 0;
+  bool sorted = true;
   for (size_t i = 1; i < n; ++i) {
     uint64_t z;
     if (!get_varint(body, at, z)) return corrupt("timestamp " + std::to_string(i) + " runs past the body");
     delta = i == 1 ? unzigzag(z) : delta + unzigzag(z);
     ts[i] = ts[i - 1] + delta;
+    sorted &= delta >= 0;
   }
   if (ts[n - 1] != max_t) return corrupt("timestamps do not end at max_t");
   auto how = static_cast<coding>(how_byte);
   const double scale = pow10[k];
-  size_t first = out.size();
-  if (how == xor_words) {
-    if (body.size() - at != n * 8) return corrupt("value words do not fill the body");
-    uint64_t prev = 0;
-    for (size_t i = 0; i < n; ++i) {
-      prev ^= get<uint64_t>(body, at + 8 * i);
-      double v;
-      std::memcpy(&v, &prev, sizeof v);
-      if (ts[i] >= mint && ts[i] <= maxt) out.push_back({ts[i], v});
+  const size_t first = out.size();
+  // The samples in [mint, maxt]: with sorted timestamps (every body that is
+  // not damaged) those of [lo, hi), written in place through a pointer; a
+  // damaged body's in-range samples are appended one by one.
+  size_t lo = 0, hi = 0;
+  if (sorted) {
+    lo = static_cast<size_t>(std::lower_bound(ts.begin(), ts.begin() + n, mint) - ts.begin());
+    hi = static_cast<size_t>(std::upper_bound(ts.begin(), ts.begin() + n, maxt) - ts.begin());
+    if (hi < lo) hi = lo;
+    // Exactly what this body adds (a geometric growth would hold up to
+    // twice a large selection's samples at its peak).
+    out.reserve(first + (hi - lo));
+    out.resize(first + (hi - lo));
+  }
+  // Steps through the values in order (next(i) reads value i, false when
+  // the body ends early, at i); value(i) is the one just read.
+  size_t i = 0;
+  auto walk = [&](auto&& next, auto&& value) {
+    if (sorted) {
+      sample* w = out.data() + first;
+      for (; i < lo; ++i)
+        if (!next(i)) return false;
+      for (; i < hi; ++i, ++w) {
+        if (!next(i)) return false;
+        w->t = ts[i];
+        w->v = value(i);
+      }
     }
+    for (; i < n; ++i) {
+      if (!next(i)) return false;
+      if (!sorted && ts[i] >= mint && ts[i] <= maxt) out.push_back({ts[i], value(i)});
+    }
+    return true;
+  };
+  if (how == xor_words) {
+    if (body.size() - at != n * 8) {
+      out.resize(first);
+      return corrupt("value words do not fill the body");
+    }
+    uint64_t prev = 0;
+    walk(
+        [&](size_t j) {
+          prev ^= get<uint64_t>(body, at + 8 * j);
+          return true;
+        },
+        [&](size_t) {
+          double v;
+          std::memcpy(&v, &prev, sizeof v);
+          return v;
+        });
   } else {
     int64_t m = 0, d = 0;
-    for (size_t i = 0; i < n; ++i) {
-      uint64_t z;
-      if (!get_varint(body, at, z)) {
-        out.resize(first);
-        return corrupt("value " + std::to_string(i) + " runs past the body");
-      }
-      if (i == 0) m = unzigzag(z);
-      else {
-        d = how == decimal_dod && i > 1 ? d + unzigzag(z) : unzigzag(z);
-        m += d;
-      }
-      if (ts[i] >= mint && ts[i] <= maxt) out.push_back({ts[i], static_cast<double>(static_cast<int64_t>(static_cast<uint64_t>(m) * factor)) / scale});
+    bool whole = walk(
+        [&](size_t j) {
+          uint64_t z;
+          if (!get_varint(body, at, z)) return false;
+          if (j == 0) m = unzigzag(z);
+          else {
+            d = how == decimal_dod && j > 1 ? d + unzigzag(z) : unzigzag(z);
+            m += d;
+          }
+          return true;
+        },
+        [&](size_t) { return static_cast<double>(static_cast<int64_t>(static_cast<uint64_t>(m) * factor)) / scale; });
+    if (!whole) {
+      out.resize(first);
+      return corrupt("value " + std::to_string(i) + " runs past the body");
     }
     if (at != body.size()) {
       out.resize(first);

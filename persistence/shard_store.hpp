@@ -295,6 +295,10 @@ class shard_store {
   };
   static constexpr size_t rollup_cache_size = 8;
   mutable std::deque<unpacked_rollup_group> rollup_cache_;
+  // The first packed group part in [from, to) of the chunks table if it is
+  // cached, found by its first key and stored checksum without joining its
+  // segments; nullptr when it is not cached, damaged or absent.
+  const unpacked_group* cached_group(const std::string& from, const std::string& to) const;
 };
 
 }  // namespace strata::persistence

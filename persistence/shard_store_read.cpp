@@ -67,12 +67,54 @@ status shard_store::scan_groups(const std::string& from, const std::string& to, 
   return status::ok();
 }
 
+const shard_store::unpacked_group* shard_store::cached_group(const std::string& from, const std::string& to) const {
+  if (group_cache_.empty()) return nullptr;
+  std::string first, tail;  // tail: the last 4 bytes of the joined segments, the checksum
+  decoded_group_key at{};
+  bool open = false, whole = false;
+  kv_->scan(kv::table::chunks, from, to, [&](std::string_view k, std::string_view v) {
+    auto key = decode_group_key(k);
+    if (!key) {
+      whole = false;
+      return false;
+    }
+    if (!open) {
+      first = k;
+      at = *key;
+      open = true;
+      whole = key->segment == 0;
+    } else if (key->block != at.block || key->hash != at.hash || key->last_sn != at.last_sn) {
+      return false;
+    } else {
+      whole = whole && key->segment == at.segment + 1;
+      at.segment = key->segment;
+    }
+    tail += v.substr(v.size() - std::min<size_t>(v.size(), 4));
+    if (tail.size() > 4) tail.erase(0, tail.size() - 4);
+    return true;
+  });
+  if (!whole || tail.size() < 4) return nullptr;
+  uint32_t stored = 0;
+  std::memcpy(&stored, tail.data(), 4);
+  for (const auto& g : group_cache_)
+    if (g.key == first && g.checksum == stored) return &g;
+  return nullptr;
+}
+
 void shard_store::read_group(uint32_t sn, uint64_t hash, int64_t b, int64_t mint, int64_t maxt,
                              std::vector<sample>& out) const {
   // The first part whose last series is sn or later is the only one that can hold it.
   const std::string from = group_key(b, hash, sn, 0);
-  scan_groups(from, group_prefix(b, hash) + std::string(6, '\xff'), [&](std::string_view k, const decoded_group_key&,
-                                                                         std::string_view v) {
+  const std::string to = group_prefix(b, hash) + std::string(6, '\xff');
+  // A part read before is not joined, checked or decompressed again.
+  if (const unpacked_group* g = cached_group(from, to)) {
+    if (const auto* e = find_member(g->dir, sn)) {
+      size_t before = out.size();
+      if (!decode_group_member(g->stream, *e, mint, maxt, out)) out.resize(before);
+    }
+    return;
+  }
+  scan_groups(from, to, [&](std::string_view k, const decoded_group_key&, std::string_view v) {
     // A part read before is not checked and decompressed again.
     uint32_t stored = 0;
     if (v.size() >= 4) std::memcpy(&stored, v.data() + v.size() - 4, 4);
@@ -121,7 +163,8 @@ void shard_store::read_raw(uint32_t sn, int64_t mint, int64_t maxt, std::vector<
       take(it->second);
     if (b > std::numeric_limits<int64_t>::max() - span) break;
   }
-  if (out.size() - first > 1) {
+  auto newer = [](const sample& a, const sample& b) { return a.t >= b.t; };
+  if (out.size() - first > 1 && std::adjacent_find(out.begin() + first, out.end(), newer) != out.end()) {
     std::vector<sample> mine(out.begin() + first, out.end());
     sort_unique(mine);
     out.resize(first);

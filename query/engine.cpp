@@ -39,31 +39,66 @@ bool sample_time_less(const sample& a, const sample& b) { return a.t < b.t; }
 
 // Sorts series by labels, merges series that a source returned more than
 // once, and puts each series' samples in time order without duplicates
-// (the first one returned for a timestamp wins).
-std::vector<series> normalize(std::vector<series> in) {
-  for (auto& s : in)
-    if (!std::is_sorted(s.samples.begin(), s.samples.end(), sample_time_less))
-      std::stable_sort(s.samples.begin(), s.samples.end(), sample_time_less);
-  if (!std::is_sorted(in.begin(), in.end(), [](const series& a, const series& b) { return a.lbls < b.lbls; }))
-    std::stable_sort(in.begin(), in.end(), [](const series& a, const series& b) { return a.lbls < b.lbls; });
-  std::vector<series> out;
-  out.reserve(in.size());
-  for (auto& s : in) {
-    if (!out.empty() && out.back().lbls == s.lbls) {
-      auto& into = out.back().samples;
-      std::vector<sample> merged;
-      merged.reserve(into.size() + s.samples.size());
-      std::merge(into.begin(), into.end(), s.samples.begin(), s.samples.end(), std::back_inserter(merged),
-                 sample_time_less);
-      into = std::move(merged);
-      continue;
+// (the first one returned for a timestamp wins); with drop_stale, stale
+// markers are then removed.
+std::vector<series> normalize(std::vector<series> in, bool drop_stale) {
+  // Sources answer each series once, by labels, in time order with each
+  // timestamp once (series_source::select): one look at each series' samples
+  // usually finds it so (and whether it holds a stale marker), and then it
+  // is neither sorted, merged nor deduplicated.
+  struct look {
+    bool in_order = true;
+    bool stale = false;
+  };
+  std::vector<look> looks(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    auto& xs = in[i].samples;
+    bool in_order = true, stale = false;
+    for (size_t j = 0; j < xs.size(); ++j) {
+      in_order &= j == 0 || xs[j - 1].t < xs[j].t;
+      stale |= is_stale_nan(xs[j].v);
     }
-    out.push_back(std::move(s));
+    looks[i] = {in_order, stale};
+    if (!in_order && !std::is_sorted(xs.begin(), xs.end(), sample_time_less))
+      std::stable_sort(xs.begin(), xs.end(), sample_time_less);
   }
-  for (auto& s : out) {
-    auto last =
-        std::unique(s.samples.begin(), s.samples.end(), [](const sample& a, const sample& b) { return a.t == b.t; });
-    s.samples.erase(last, s.samples.end());
+  auto by_labels = [](const series& a, const series& b) { return a.lbls < b.lbls; };
+  std::vector<series> out;
+  if (std::adjacent_find(in.begin(), in.end(), [&](const series& a, const series& b) { return !by_labels(a, b); }) ==
+      in.end()) {
+    out = std::move(in);  // each series once, in order
+  } else {
+    if (!std::is_sorted(in.begin(), in.end(), by_labels)) {
+      std::stable_sort(in.begin(), in.end(), by_labels);
+      looks.assign(in.size(), look{false, true});
+    }
+    out.reserve(in.size());
+    std::vector<look> merged_looks;
+    merged_looks.reserve(in.size());
+    for (size_t i = 0; i < in.size(); ++i) {
+      auto& s = in[i];
+      if (!out.empty() && out.back().lbls == s.lbls) {
+        auto& into = out.back().samples;
+        std::vector<sample> merged;
+        merged.reserve(into.size() + s.samples.size());
+        std::merge(into.begin(), into.end(), s.samples.begin(), s.samples.end(), std::back_inserter(merged),
+                   sample_time_less);
+        into = std::move(merged);
+        merged_looks.back() = {false, true};
+        continue;
+      }
+      out.push_back(std::move(s));
+      merged_looks.push_back(looks[i]);
+    }
+    looks = std::move(merged_looks);
+  }
+  for (size_t i = 0; i < out.size(); ++i) {
+    auto& xs = out[i].samples;
+    if (!looks[i].in_order)
+      xs.erase(std::unique(xs.begin(), xs.end(), [](const sample& a, const sample& b) { return a.t == b.t; }),
+               xs.end());
+    if (drop_stale && looks[i].stale)
+      xs.erase(std::remove_if(xs.begin(), xs.end(), [](const sample& x) { return is_stale_nan(x.v); }), xs.end());
   }
   return out;
 }
@@ -341,13 +376,13 @@ status evaluator::check_deadline() {
   return {};
 }
 
-result<std::vector<series>> evaluator::fetch(const matchers& ms, int64_t mint, int64_t maxt) {
+result<std::vector<series>> evaluator::fetch(const matchers& ms, int64_t mint, int64_t maxt, bool drop_stale) {
   if (opts_.deadline != std::chrono::steady_clock::time_point::max() &&
       std::chrono::steady_clock::now() >= opts_.deadline)
     return error(strata_errc::timeout, timeout_message);
   auto sel = src_.select(ms, mint, maxt);
   if (!sel) return sel.error();
-  return normalize(std::move(*sel));
+  return normalize(std::move(*sel), drop_stale);
 }
 
 status evaluator::fetch_each(const matchers& ms, int64_t mint, int64_t maxt, const std::function<status(series&)>& fn) {
@@ -504,12 +539,12 @@ result<value> evaluator::eval_matrix_selector(const matrix_selector& ms) {
   auto out = matrix_windows(ms, span);
   if (!out) return out.error();
   if (grid_.n == 0) return value{std::move(*out)};
-  auto data = fetch(ms.vs.label_matchers, span.first, span.second);
+  auto data = fetch(ms.vs.label_matchers, span.first, span.second, /*drop_stale=*/true);
   if (!data) return data.error();
   size_t used = 0;
   out->data.reserve(data->size());
   for (auto& s : *data) {
-    if (!drop_stale(s)) continue;
+    if (s.samples.empty()) continue;
     used += s.samples.size();
     out->data.push_back(std::move(s));
   }

@@ -377,6 +377,14 @@ result<value> evaluator::eval_range_function(const call_expr& c, series_sink* si
   const bool counter = f == "rate" || f == "increase";
   const bool is_rate = f == "rate";
   std::vector<size_t> resets;
+  fn::extrapolate_edges edges{-1, -1, -1, 0, 0, 0, 0, 0};  // matches no window (count >= 2)
+  // max_over_time and min_over_time slide too: a window's extreme is the
+  // front of a queue of the samples no later sample beats (NaNs left out),
+  // each sample entering and leaving it once. Ties stay queued, so the front
+  // is the earliest of equal extremes, the one fn::compare_over_time picks;
+  // an empty queue means a window of NaNs, which gives its last sample.
+  const int extreme = f == "max_over_time" ? 1 : f == "min_over_time" ? -1 : 0;
+  std::vector<size_t> queue;
   std::vector<double> args(scalars.size());
   // A plain selector's series have distinct labels (fetch merges equal
   // ones), so a sink sees the same series as the merged vector would hold.
@@ -395,17 +403,35 @@ result<value> evaluator::eval_range_function(const call_expr& c, series_sink* si
       for (size_t i = 1; i < count; ++i)
         if (base[i].v < base[i - 1].v) resets.push_back(i);
     }
-    size_t lo = 0, hi = 0, first_reset = 0;
+    size_t lo = 0, hi = 0, first_reset = 0, queued = 0, head = 0;
+    queue.clear();
     int64_t prev_end = std::numeric_limits<int64_t>::min();
     for (size_t k = 0; k < n; ++k) {
       int64_t end = m->ends[k], begin = end - m->range_ms;
-      if (end < prev_end) lo = hi = first_reset = 0;
+      if (end < prev_end) {
+        lo = hi = first_reset = queued = head = 0;
+        queue.clear();
+      }
       prev_end = end;
       if (begin < horizon) continue;
       while (hi < count && base[hi].t <= end) ++hi;
       while (lo < hi && base[lo].t <= begin) ++lo;
       if (lo == hi) continue;
       double x;
+      if (extreme) {
+        for (; queued < hi; ++queued) {
+          const double v = base[queued].v;
+          if (std::isnan(v)) continue;
+          while (queue.size() > head && (extreme > 0 ? base[queue.back()].v < v : base[queue.back()].v > v))
+            queue.pop_back();
+          queue.push_back(queued);
+        }
+        while (head < queue.size() && queue[head] < lo) ++head;
+        r.v[k] = head < queue.size() ? base[queue[head]].v : base[hi - 1].v;
+        r.ok[k] = 1;
+        any = true;
+        continue;
+      }
       if (counter) {
         if (hi - lo < 2) continue;
         const sample& a = base[lo];
@@ -413,7 +439,9 @@ result<value> evaluator::eval_range_function(const call_expr& c, series_sink* si
         double change = b.v - a.v;
         while (first_reset < resets.size() && resets[first_reset] <= lo) ++first_reset;
         for (size_t i = first_reset; i < resets.size() && resets[i] < hi; ++i) change += base[resets[i] - 1].v;
-        x = fn::extrapolate({a.t, a.v, b.t, b.v, hi - lo, change}, end, m->range_ms, true, is_rate);
+        if (!edges.same(a.t, b.t, hi - lo, end, m->range_ms))
+          edges = fn::edges_of(a.t, b.t, hi - lo, end, m->range_ms, is_rate);
+        x = fn::extrapolate({a.t, a.v, b.t, b.v, hi - lo, change}, edges, m->range_ms, true, is_rate);
         r.v[k] = x;
         r.ok[k] = 1;
         any = true;

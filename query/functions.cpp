@@ -201,51 +201,6 @@ bool ensure_monotonic(std::vector<bucket>& b) {
 
 }  // namespace
 
-void kahan::add(double v) {
-  const double t = sum + v;
-  if (std::isinf(t)) {
-    c = 0;
-  } else if (std::fabs(sum) >= std::fabs(v)) {
-    c += (sum - t) + v;
-  } else {
-    c += (v - t) + sum;
-  }
-  sum = t;
-}
-
-double kahan::value() const { return std::isinf(sum) ? sum : sum + c; }
-
-void mean_accumulator::add(double v) {
-  count_ += 1;
-  if (count_ == 1) {
-    sum_ = v;
-    return;
-  }
-  if (!incremental_) {
-    kahan k{sum_, c_};
-    k.add(v);
-    if (!std::isinf(k.sum)) {
-      sum_ = k.sum;
-      c_ = k.c;
-      return;
-    }
-    incremental_ = true;
-    mean_ = sum_ / (count_ - 1);
-    c_ /= count_ - 1;
-  }
-  const double q = (count_ - 1) / count_;
-  kahan k{q * mean_, q * c_};
-  k.add(v / count_);
-  mean_ = k.sum;
-  c_ = k.c;
-}
-
-double mean_accumulator::value() const {
-  if (count_ == 0) return nan_v;
-  if (incremental_) return mean_ + c_;
-  return sum_ / count_ + c_ / count_;
-}
-
 void variance_accumulator::add(double v) {
   count_ += 1;
   const double delta = v - (mean_ + c_mean_);
@@ -395,27 +350,6 @@ double histogram_fraction_classic(double lo, double hi, std::vector<std::pair<do
 
 
 // ---- range functions ----------------------------------------------------
-
-double extrapolate(const change& c, int64_t end_ms, int64_t range_ms, bool is_counter, bool is_rate) {
-  const int64_t range_start = end_ms - range_ms;
-  const int64_t range_end = end_ms;
-  double result = c.result;
-  double to_start = static_cast<double>(c.first_t - range_start) / 1000;
-  double to_end = static_cast<double>(range_end - c.last_t) / 1000;
-  const double sampled = static_cast<double>(c.last_t - c.first_t) / 1000;
-  const double avg_spacing = sampled / static_cast<double>(c.count - 1);
-  const double threshold = avg_spacing * 1.1;
-  if (to_start >= threshold) to_start = avg_spacing / 2;
-  if (is_counter) {
-    double to_zero = to_start;
-    if (result > 0 && c.first >= 0) to_zero = sampled * (c.first / result);
-    if (to_zero < to_start) to_start = to_zero;
-  }
-  if (to_end >= threshold) to_end = avg_spacing / 2;
-  double factor = (sampled + to_start + to_end) / sampled;
-  if (is_rate) factor /= static_cast<double>(range_ms) / 1000;
-  return result * factor;
-}
 
 namespace {
 

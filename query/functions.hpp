@@ -8,7 +8,9 @@
 // incremental mean when the sum would overflow, Welford variance with
 // compensated terms, and rate extrapolation with the counter zero point.
 // Stateless and thread-safe.
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -73,7 +75,60 @@ struct change {
   size_t count;
   double result;
 };
-double extrapolate(const change& c, int64_t end_ms, int64_t range_ms, bool is_counter, bool is_rate);
+// What extrapolate computes from where a window's first and last samples lie
+// alone (not their values): the sampled interval and the extrapolated
+// distances to the window's edges, in seconds, and the factor when no
+// counter's zero point cuts the start short. Regular scrapes give the same
+// edges window after window, so a caller sliding over a series computes
+// them when they change (extrapolate_edges::same) and only the value-dependent
+// rest per window: the same operations, so the same bits.
+struct extrapolate_edges {
+  int64_t from_start, to_end, span;  // first_t - window start, end - last_t, last_t - first_t (ms)
+  size_t count;
+  double sampled, to_start_s, to_end_s, factor;
+  bool same(int64_t first_t, int64_t last_t, size_t n, int64_t end_ms, int64_t range_ms) const {
+    return from_start == first_t - (end_ms - range_ms) && to_end == end_ms - last_t && span == last_t - first_t &&
+           count == n;
+  }
+};
+inline extrapolate_edges edges_of(int64_t first_t, int64_t last_t, size_t count, int64_t end_ms, int64_t range_ms,
+                                  bool is_rate) {
+  const int64_t range_start = end_ms - range_ms;
+  extrapolate_edges e{first_t - range_start, end_ms - last_t, last_t - first_t, count, 0, 0, 0, 0};
+  double to_start = static_cast<double>(first_t - range_start) / 1000;
+  double to_end = static_cast<double>(end_ms - last_t) / 1000;
+  const double sampled = static_cast<double>(last_t - first_t) / 1000;
+  const double avg_spacing = sampled / static_cast<double>(count - 1);
+  const double threshold = avg_spacing * 1.1;
+  if (to_start >= threshold) to_start = avg_spacing / 2;
+  if (to_end >= threshold) to_end = avg_spacing / 2;
+  double factor = (sampled + to_start + to_end) / sampled;
+  if (is_rate) factor /= static_cast<double>(range_ms) / 1000;
+  e.sampled = sampled;
+  e.to_start_s = to_start;
+  e.to_end_s = to_end;
+  e.factor = factor;
+  return e;
+}
+// Inline: called once per window and step.
+inline double extrapolate(const change& c, const extrapolate_edges& e, int64_t range_ms, bool is_counter,
+                          bool is_rate) {
+  const double result = c.result;
+  if (is_counter) {
+    double to_zero = e.to_start_s;
+    if (result > 0 && c.first >= 0) to_zero = e.sampled * (c.first / result);
+    if (to_zero < e.to_start_s) {
+      double factor = (e.sampled + to_zero + e.to_end_s) / e.sampled;
+      if (is_rate) factor /= static_cast<double>(range_ms) / 1000;
+      return result * factor;
+    }
+  }
+  return result * e.factor;
+}
+inline double extrapolate(const change& c, int64_t end_ms, int64_t range_ms, bool is_counter, bool is_rate) {
+  return extrapolate(c, edges_of(c.first_t, c.last_t, c.count, end_ms, range_ms, is_rate), range_ms, is_counter,
+                     is_rate);
+}
 
 // One-number functions: abs, ceil, floor, exp, ln, log2, log10, sqrt, sgn, all
 // trig incl. hyperbolic and inverse, deg, rad, and the date functions
@@ -135,6 +190,53 @@ class mean_accumulator {
   double sum_ = 0, c_ = 0, mean_ = 0;
   bool incremental_ = false;
 };
+
+// Defined here so that the loops of range functions and aggregations keep
+// the running sums in registers (the same operations, so the same bits).
+inline void kahan::add(double v) {
+  const double t = sum + v;
+  if (std::isinf(t)) {
+    c = 0;
+  } else if (std::fabs(sum) >= std::fabs(v)) {
+    c += (sum - t) + v;
+  } else {
+    c += (v - t) + sum;
+  }
+  sum = t;
+}
+
+inline double kahan::value() const { return std::isinf(sum) ? sum : sum + c; }
+
+inline void mean_accumulator::add(double v) {
+  count_ += 1;
+  if (count_ == 1) {
+    sum_ = v;
+    return;
+  }
+  if (!incremental_) {
+    kahan k{sum_, c_};
+    k.add(v);
+    if (!std::isinf(k.sum)) {
+      sum_ = k.sum;
+      c_ = k.c;
+      return;
+    }
+    incremental_ = true;
+    mean_ = sum_ / (count_ - 1);
+    c_ /= count_ - 1;
+  }
+  const double q = (count_ - 1) / count_;
+  kahan k{q * mean_, q * c_};
+  k.add(v / count_);
+  mean_ = k.sum;
+  c_ = k.c;
+}
+
+inline double mean_accumulator::value() const {
+  if (count_ == 0) return std::numeric_limits<double>::quiet_NaN();
+  if (incremental_) return mean_ + c_;
+  return sum_ / count_ + c_ / count_;
+}
 
 // Welford variance with compensated mean and sum of squares, as Prometheus's
 // stddev/stdvar aggregations and *_over_time compute it (population variance).

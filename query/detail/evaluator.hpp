@@ -142,7 +142,9 @@ class evaluator {
   // The evaluation time of step k for a node with these modifiers.
   int64_t time_at(const time_modifiers& m, size_t k) const;
   int64_t duration_ms(int64_t fixed, const duration_ptr& e) const;
-  result<std::vector<series>> fetch(const matchers& ms, int64_t mint, int64_t maxt);
+  // The series of src_.select, normalized (engine.cpp); with drop_stale
+  // without stale markers.
+  result<std::vector<series>> fetch(const matchers& ms, int64_t mint, int64_t maxt, bool drop_stale = false);
   // fetch's series one at a time, in the same order, through `fn` (which
   // returns an error to stop): read one by one where the source can
   // (series_source::select_each), else from fetch's vector.

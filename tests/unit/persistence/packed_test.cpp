@@ -111,6 +111,25 @@ TEST(PackedChunk, DecodeKeepsOnlyTheRange) {
   EXPECT_EQ(h->max_t, 90);
 }
 
+TEST(PackedChunk, DecodeAppendsTheRangeAfterWhatTheOutputHolds) {
+  std::vector<sample> dec, words;
+  for (int i = 0; i < 10; ++i) dec.push_back({i * 10, i * 1.5});
+  for (int i = 0; i < 10; ++i) words.push_back({i * 10, std::sqrt(i + 2.0)});
+  std::vector<sample> out{{-5, 1}};
+  ASSERT_TRUE(decode_packed_chunk(encode_packed_chunk(dec), 25, 60, out).is_ok());
+  ASSERT_TRUE(decode_packed_chunk(encode_packed_chunk(words), 80, 200, out).is_ok());
+  ASSERT_TRUE(decode_packed_chunk(encode_packed_chunk(dec), 91, 200, out).is_ok());  // none in range
+  EXPECT_EQ(out, (std::vector<sample>{{-5, 1}, {30, 4.5}, {40, 6}, {50, 7.5}, {60, 9}, {80, std::sqrt(10.0)},
+                                      {90, std::sqrt(11.0)}}));
+}
+
+TEST(PackedChunk, TimestampsOutOfOrderStillGiveTheSamplesInRangeInStoredOrder) {
+  std::vector<sample> in{{0, 1}, {30, 2}, {10, 3}, {20, 4}, {50, 5}, {40, 6}, {60, 7}};
+  std::vector<sample> out{{-1, 0}};
+  ASSERT_TRUE(decode_packed_chunk(encode_packed_chunk(in), 15, 45, out).is_ok());
+  EXPECT_EQ(out, (std::vector<sample>{{-1, 0}, {30, 2}, {20, 4}, {40, 6}}));
+}
+
 class PackedV1Damage : public ::testing::Test {
  protected:
   std::string good() {

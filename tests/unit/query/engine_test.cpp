@@ -192,6 +192,26 @@ TEST(EvalInstant, MergesASeriesReturnedTwice) {
   EXPECT_EQ(m[0].samples[2].v, 3);
 }
 
+TEST(EvalInstant, SortsDeduplicatesAndDropsStaleMarkersOfWhatASourceReturnsOutOfOrder) {
+  class unordered final : public series_source {
+   public:
+    result<std::vector<series>> select(const matchers&, int64_t, int64_t) override {
+      auto l = [](const char* i) { return labels{{"__name__", "m"}, {"i", i}}; };
+      return std::vector<series>{{l("c"), {{10, 1}, {20, 2}}},
+                                 {l("b"), {{30, 3}, {10, 1}, {10, 7}, {20, stale_nan()}}},
+                                 {l("a"), {{10, 1}, {20, stale_nan()}, {30, 3}}}};
+    }
+  } src;
+  auto r = eval_instant(q("m[1m]"), src, 40, {});
+  const auto& m = as_matrix(*r);
+  ASSERT_EQ(m.size(), 3u);
+  EXPECT_EQ(m[0].lbls, (labels{{"__name__", "m"}, {"i", "a"}}));
+  EXPECT_EQ(m[0].samples, (std::vector<sample>{{10, 1}, {30, 3}}));
+  EXPECT_EQ(m[1].lbls, (labels{{"__name__", "m"}, {"i", "b"}}));
+  EXPECT_EQ(m[1].samples, (std::vector<sample>{{10, 1}, {30, 3}}));
+  EXPECT_EQ(m[2].samples, (std::vector<sample>{{10, 1}, {20, 2}}));
+}
+
 TEST(EvalInstant, SourceErrorsPassThrough) {
   memory_source src;
   src.fail = true;

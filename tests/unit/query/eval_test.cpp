@@ -3,6 +3,7 @@
 // every minute; results are compared as text, one `labels value` per line.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -458,6 +459,158 @@ TEST(EvalFusedAggregation, SameBitsAsAddingTheRateSeriesStepByStep) {
         std::memcpy(&b, &want, 8);
         EXPECT_EQ(a, b) << op << " " << g << " at " << x.t << ": " << x.v << " vs " << want;
       }
+    }
+  }
+}
+
+
+// max_over_time and min_over_time slide a queue over each series instead of
+// scanning every window; each point must be what fn::compare_over_time gives
+// on that window, bit for bit: NaNs (with payloads), windows of NaNs only,
+// ties, +0 and -0, gaps, windows longer and shorter than the step.
+TEST(EvalSlidingExtremes, SameBitsAsComparingEachWindow) {
+  memory_source src;
+  std::mt19937_64 rng(11);
+  auto nan_with = [](uint64_t payload) {
+    uint64_t b = 0x7ff8000000000000ull | payload;
+    double v;
+    std::memcpy(&v, &b, 8);
+    return v;
+  };
+  std::vector<series> loaded;
+  for (int i = 0; i < 12; ++i) {
+    series s{parse_labels("g{i=\"" + std::to_string(i) + "\"}"), {}};
+    int64_t t = 0;
+    for (int k = 0; k < 400; ++k) {
+      t += 5000 + static_cast<int64_t>(rng() % 4) * 5000 + (k % 97 == 0 ? 20 * minute : 0);  // gaps
+      double v;
+      switch (rng() % 8) {
+        case 0: v = nan_with(rng() % 1000 + 1); break;
+        case 1: v = (rng() % 2) ? 0.0 : -0.0; break;
+        case 2: v = static_cast<double>(rng() % 3); break;  // ties
+        default: v = static_cast<double>(static_cast<int64_t>(rng() % 2000) - 1000) / 7;
+      }
+      if (i == 0 && k >= 100 && k < 200) v = nan_with(k);  // long runs of NaNs
+      s.samples.push_back({t, v});
+    }
+    loaded.push_back(s);
+    src.add(std::move(s));
+  }
+  for (const char* f : {"max_over_time", "min_over_time"}) {
+    fn::range_fn rf = fn::find_range_function(f);
+    for (auto [range, step] : {std::pair<int64_t, int64_t>{5 * minute, 15000}, {minute / 2, 90000}, {30 * minute, 60000}}) {
+      int64_t start = 0, end = loaded[0].samples.back().t + range;
+      auto e = parse(std::string(f) + "(g[" + std::to_string(range / 1000) + "s])");
+      ASSERT_TRUE(e);
+      auto r = eval_range(*e, src, start, end, step, {});
+      ASSERT_TRUE(r) << r.error().message();
+      const auto& got = std::get<matrix>(r->value);
+      std::map<labels, const series*> by_labels;
+      for (const auto& s : got) by_labels[s.lbls] = &s;
+      size_t points = 0;
+      for (const auto& s : loaded) {
+        labels want_lbls;
+        for (const auto& l : s.lbls)
+          if (l.name != "__name__") want_lbls.push_back(l);
+        std::vector<sample> want;
+        for (int64_t t = start; t <= end; t += step) {
+          auto lo = std::upper_bound(s.samples.begin(), s.samples.end(), t - range,
+                                     [](int64_t x, const sample& y) { return x < y.t; });
+          auto hi = std::upper_bound(s.samples.begin(), s.samples.end(), t,
+                                     [](int64_t x, const sample& y) { return x < y.t; });
+          double x;
+          if (lo != hi && rf(fn::window{&*lo, &*lo + (hi - lo), t, range}, nullptr, x)) want.push_back({t, x});
+        }
+        auto it = by_labels.find(want_lbls);
+        ASSERT_NE(it, by_labels.end()) << f;
+        ASSERT_EQ(it->second->samples.size(), want.size()) << f << " range " << range;
+        for (size_t k = 0; k < want.size(); ++k) {
+          uint64_t a, b;
+          std::memcpy(&a, &it->second->samples[k].v, 8);
+          std::memcpy(&b, &want[k].v, 8);
+          ASSERT_EQ(it->second->samples[k].t, want[k].t);
+          EXPECT_EQ(a, b) << f << " range " << range << " at " << want[k].t;
+          ++points;
+        }
+      }
+      EXPECT_GT(points, 500u);
+    }
+  }
+}
+
+// rate and increase slide over each series and compute a window's
+// extrapolation edges only when they differ from the previous window's;
+// each point must be what the per-window function gives, bit for bit:
+// regular scrapes (edges repeating), jitter and gaps (edges changing),
+// counters starting near zero (the zero point cuts the start short),
+// resets.
+TEST(EvalSlidingRate, SameBitsAsExtrapolatingEachWindow) {
+  memory_source src;
+  std::mt19937_64 rng(5);
+  std::vector<series> loaded;
+  for (int i = 0; i < 12; ++i) {
+    series s{parse_labels("c{i=\"" + std::to_string(i) + "\"}"), {}};
+    int64_t t = 1000 * i;
+    double c = i % 3 == 0 ? 0.5 : 1e4 * i;
+    for (int k = 0; k < 500; ++k) {
+      t += 15000 + (i % 2 ? static_cast<int64_t>(rng() % 3) * 1000 : 0) + (k % 131 == 130 ? 10 * minute : 0);
+      c = k % 89 == 88 ? static_cast<double>(rng() % 5) : c + static_cast<double>(rng() % 1000) / 8;
+      s.samples.push_back({t, c});
+    }
+    loaded.push_back(s);
+    src.add(std::move(s));
+  }
+  // Scrapes every 60 s with a burst of three more between two of them now
+  // and then: consecutive windows (5m, step 60 s) whose edges are the same
+  // but whose sample counts (so average spacing, and whether the start is
+  // extrapolated by half of it) differ.
+  series burst{parse_labels("c{i=\"burst\"}"), {}};
+  for (int k = 0; k < 200; ++k) {
+    burst.samples.push_back({50000 + k * minute, k * 10.0});
+    if (k % 10 == 5)
+      for (int j = 1; j <= 3; ++j) burst.samples.push_back({50000 + k * minute + j * 15000, k * 10.0 + j});
+  }
+  loaded.push_back(burst);
+  src.add(std::move(burst));
+  for (const char* f : {"rate", "increase"}) {
+    fn::range_fn rf = fn::find_range_function(f);
+    for (auto [range, step] : {std::pair<int64_t, int64_t>{5 * minute, 15000}, {5 * minute, 60000}, {minute, 60000},
+                               {20 * minute, 45000}}) {
+      int64_t start = 0, end = loaded[loaded.size() - 2].samples.back().t + range;
+      auto e = parse(std::string(f) + "(c[" + std::to_string(range / 1000) + "s])");
+      ASSERT_TRUE(e);
+      auto r = eval_range(*e, src, start, end, step, {});
+      ASSERT_TRUE(r) << r.error().message();
+      const auto& got = std::get<matrix>(r->value);
+      std::map<labels, const series*> by_labels;
+      for (const auto& s : got) by_labels[s.lbls] = &s;
+      size_t points = 0;
+      for (const auto& s : loaded) {
+        labels want_lbls;
+        for (const auto& l : s.lbls)
+          if (l.name != "__name__") want_lbls.push_back(l);
+        std::vector<sample> want;
+        for (int64_t t = start; t <= end; t += step) {
+          auto lo = std::upper_bound(s.samples.begin(), s.samples.end(), t - range,
+                                     [](int64_t x, const sample& y) { return x < y.t; });
+          auto hi = std::upper_bound(s.samples.begin(), s.samples.end(), t,
+                                     [](int64_t x, const sample& y) { return x < y.t; });
+          double x;
+          if (lo != hi && rf(fn::window{&*lo, &*lo + (hi - lo), t, range}, nullptr, x)) want.push_back({t, x});
+        }
+        auto it = by_labels.find(want_lbls);
+        ASSERT_NE(it, by_labels.end()) << f;
+        ASSERT_EQ(it->second->samples.size(), want.size()) << f << " range " << range;
+        for (size_t k = 0; k < want.size(); ++k) {
+          uint64_t a, b;
+          std::memcpy(&a, &it->second->samples[k].v, 8);
+          std::memcpy(&b, &want[k].v, 8);
+          ASSERT_EQ(it->second->samples[k].t, want[k].t);
+          EXPECT_EQ(a, b) << f << " range " << range << " at " << want[k].t;
+          ++points;
+        }
+      }
+      EXPECT_GT(points, 500u);
     }
   }
 }
