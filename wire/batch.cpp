@@ -88,7 +88,7 @@ result<write_batch> read_batch(kj::ArrayPtr<const capnp::word> words) {
 
 }  // namespace
 
-std::string encode_batch(const write_batch& b) {
+std::string encode_batch(const write_batch& b, size_t headroom) {
   size_t label_words = 0, sample_words = 0, label_count = 0;
   for (const auto& s : b) {
     label_count += s.lbls.size();
@@ -128,8 +128,8 @@ std::string encode_batch(const write_batch& b) {
   }
 
   size_t words = capnp::computeSerializedSizeInWords(mb);
-  std::string bytes(words * sizeof(capnp::word), '\0');
-  kj::ArrayOutputStream os(kj::arrayPtr(reinterpret_cast<kj::byte*>(bytes.data()), bytes.size()));
+  std::string bytes(headroom + words * sizeof(capnp::word), '\0');
+  kj::ArrayOutputStream os(kj::arrayPtr(reinterpret_cast<kj::byte*>(bytes.data()) + headroom, bytes.size() - headroom));
   capnp::writeMessage(os, mb);
   return bytes;
 }

@@ -64,6 +64,12 @@ std::string series_for_message(const labels& ls) {
   return out + "}";
 }
 
+bool is_canonical(const labels& ls) {
+  for (size_t i = 0; i < ls.size(); ++i)
+    if (ls[i].name.empty() || (i > 0 && !(ls[i - 1].name < ls[i].name))) return false;
+  return true;
+}
+
 status check_series(labels& ls, const write_limits& limits) {
   auto fail = [&](const std::string& reason) {
     return error(strata_errc::bad_request, series_for_message(ls) + ": " + reason);

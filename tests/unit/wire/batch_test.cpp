@@ -82,6 +82,18 @@ TEST(Batch, RoundTrip) {
   expect_equal(*r, b);
 }
 
+TEST(Batch, HeadroomLeavesZeroBytesBeforeTheSameMessage) {
+  auto b = sample_batch();
+  auto plain = encode_batch(b);
+  auto with_room = encode_batch(b, 13);
+  ASSERT_EQ(with_room.size(), 13 + plain.size());
+  EXPECT_EQ(with_room.substr(0, 13), std::string(13, '\0'));
+  EXPECT_EQ(with_room.substr(13), plain);
+  auto r = decode_batch(std::string_view(with_room).substr(13));  // unaligned: decoded from a copy
+  ASSERT_TRUE(r.is_ok()) << r.error().message();
+  expect_equal(*r, b);
+}
+
 TEST(Batch, EmptyBatchRoundTrips) {
   auto r = decode_batch(encode_batch({}));
   ASSERT_TRUE(r.is_ok()) << r.error().message();
