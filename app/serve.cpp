@@ -158,6 +158,10 @@ void add_serve_flags(CLI::App& cmd, serve_config& c) {
   cmd.add_option("--events-stream-queue", c.events_stream_queue,
                  "Events waiting for one event stream client; a client that falls further behind is disconnected")
       ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{1} << 20));
+  cmd.add_option("--events-history", c.events_history,
+                 "Recent events a node keeps so that a client resuming with Last-Event-ID gets what it missed "
+                 "(0: none); must be below --events-stream-queue")
+      ->capture_default_str()->check(CLI::Range(size_t{0}, size_t{1} << 20));
   cmd.add_option("--webhook-url", c.webhook_urls,
                  "http:// URL that gets alert.triggered and alert.resolved events as JSON POSTs (repeatable; the "
                  "config file's webhooks: list chooses types and headers)");
@@ -362,6 +366,9 @@ int serve(const serve_config& c) {
   auto store_opts = storage_options(c);
   if (!store_opts) return fail(store_opts.error().message());
   if (auto st = check_layout(c); !st) return fail(st.message());
+  if (c.events_history >= c.events_stream_queue)
+    return fail("--events-history (" + std::to_string(c.events_history) + ") must be below --events-stream-queue (" +
+                std::to_string(c.events_stream_queue) + "): a resumed stream's replay must fit its queue");
   node_config file_cfg;
   if (!c.config_file.empty()) {
     auto loaded = load_config(c.config_file);
@@ -481,7 +488,8 @@ int serve(const serve_config& c) {
       {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5});
   // Events: published by writes, rules and shards, forwarded to every peer.
   system_clock event_clock;
-  events::bus bus(cluster_addr->first + ":" + std::to_string(cluster_addr->second), event_clock, metrics);
+  events::bus bus(cluster_addr->first + ":" + std::to_string(cluster_addr->second), event_clock, metrics,
+                 c.events_history);
   std::vector<std::shared_ptr<events::webhook>> webhooks;
   for (const auto& w : file_cfg.webhooks) {
     auto hook = std::make_shared<events::webhook>(

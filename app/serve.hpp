@@ -61,6 +61,7 @@ struct serve_config {
   // The event stream (docs/api/events.md).
   size_t events_max_streams = 256;
   size_t events_stream_queue = 1024;
+  size_t events_history = 1000;  // kept for clients that resume with Last-Event-ID
   std::vector<std::string> webhook_urls;  // alert.triggered and alert.resolved to each
 };
 

@@ -2,7 +2,7 @@
 
 namespace strata::events {
 
-bus::bus(std::string node, const clock& clk, metrics_registry& metrics)
+bus::bus(std::string node, const clock& clk, metrics_registry& metrics, size_t history)
     : node_(std::move(node)),
       clock_(clk),
       boot_(new_correlation_id().substr(0, 8)),
@@ -15,7 +15,8 @@ bus::bus(std::string node, const clock& clk, metrics_registry& metrics)
                                {"reason"})),
       consumers_dropped_(metrics.counter("strata_event_consumers_dropped_total",
                                          "Event consumers cut off because they could not keep up, by reason.",
-                                         {"reason"})) {
+                                         {"reason"})),
+      history_max_(history) {
   for (auto t : known_types()) published_.add({std::string(t)}, 0);
   for (const char* r : {"slow_consumer", "webhook_queue_full", "webhook_failed"}) dropped_.add({r}, 0);
   consumers_dropped_.add({"slow_consumer"}, 0);
@@ -31,6 +32,39 @@ bus::subscription bus::subscribe(type_filter f, std::shared_ptr<consumer> c) {
   list_ = std::move(next);
   count_->store(list_->size());
   return id;
+}
+
+bus::resumed bus::subscribe_after(type_filter f, std::shared_ptr<consumer> c, const std::string& last_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  resumed r;
+  auto from = history_.begin();
+  for (auto it = history_.rbegin(); it != history_.rend(); ++it)
+    if (it->id == last_id) {
+      from = it.base();
+      r.found = true;
+      break;
+    }
+  for (auto it = from; it != history_.end(); ++it) {
+    if (!f.matches(it->type)) continue;
+    auto v = c->offer(*it);
+    if (v == consumer::verdict::full) {
+      dropped_.add({"slow_consumer"});
+      consumers_dropped_.add({"slow_consumer"});
+    }
+    if (v != consumer::verdict::queued) return r;
+    ++r.replayed;
+  }
+  auto next = std::make_shared<list>(*list_);
+  r.id = next_id_++;
+  next->push_back({r.id, std::move(f), std::move(c)});
+  list_ = std::move(next);
+  count_->store(list_->size());
+  return r;
+}
+
+size_t bus::history_size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return history_.size();
 }
 
 void bus::unsubscribe(subscription id) {
@@ -80,6 +114,10 @@ void bus::deliver(const event& e) {
   std::shared_ptr<const list> l;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (history_max_ > 0) {
+      if (history_.size() >= history_max_) history_.pop_front();
+      history_.push_back(e);
+    }
     l = list_;
   }
   for (const auto& s : *l) {

@@ -12,10 +12,17 @@
 // subscription (a webhook whose queue is full), counts in
 // strata_events_dropped_total{reason}.
 //
+// The bus keeps the last `history` events it delivered (published here or
+// received from other nodes, in the order they reached this node), so that a
+// client that reconnects can resume after the last event it saw
+// (subscribe_after, SSE's Last-Event-ID).
+//
 // Threads: every member function may be called from any thread; offer()
-// runs on the publisher's thread, outside the bus's lock.
+// runs on the publisher's thread, outside the bus's lock (the replay of
+// subscribe_after runs under it: offer() must not call back into the bus).
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -43,10 +50,22 @@ class bus {
   // Registers strata_events_published_total{type}, strata_events_dropped_total{reason},
   // strata_event_consumers_dropped_total{reason} and strata_event_consumers
   // in `metrics`. REQUIRES: clk and metrics outlive the bus.
-  bus(std::string node, const clock& clk, metrics_registry& metrics);
+  bus(std::string node, const clock& clk, metrics_registry& metrics, size_t history = 1024);
 
   using subscription = uint64_t;
   subscription subscribe(type_filter f, std::shared_ptr<consumer> c);
+
+  struct resumed {
+    subscription id = 0;  // 0: the replay did not fit the consumer, which is not subscribed
+    bool found = false;   // last_id is in the history
+    size_t replayed = 0;  // events offered before the live ones
+  };
+  // Offers `c` the history's events after the one with id `last_id` that
+  // match `f` (every matching event of the history when last_id is not in
+  // it: it is older, or from another run), then subscribes it; no event is
+  // both replayed and delivered live, and none published meanwhile is missed.
+  resumed subscribe_after(type_filter f, std::shared_ptr<consumer> c, const std::string& last_id);
+  size_t history_size() const;
   void unsubscribe(subscription id);  // unknown ids are ignored
   size_t consumers() const;
 
@@ -82,6 +101,8 @@ class bus {
   std::shared_ptr<const list> list_ = std::make_shared<list>();  // copy on write
   subscription next_id_ = 1;
   std::shared_ptr<std::atomic<size_t>> count_ = std::make_shared<std::atomic<size_t>>(0);  // shared with the gauge
+  size_t history_max_;
+  std::deque<event> history_;  // under mu_, oldest first
 };
 
 }  // namespace strata::events

@@ -81,6 +81,10 @@ void register_events_api(server& srv, events::bus& b, events_api_options o, metr
       return respond(json_error_reply(503, "too many event streams open: the limit is " +
                                                std::to_string(st->opts.max_streams) + " (--events-max-streams)"));
     }
+    std::string last_id(req.header("last-event-id"));
+    if (!last_id.empty())
+      if (auto ok = events::check_correlation_id(last_id, "Last-Event-ID"); !ok)
+        return respond(json_error_reply(400, ok.message()));
     auto sub = std::make_shared<std::atomic<events::bus::subscription>>(0);
     response r;
     r.content_type = "text/event-stream; charset=utf-8";
@@ -89,10 +93,18 @@ void register_events_api(server& srv, events::bus& b, events_api_options o, metr
     r.stream->max_queued = st->opts.stream_queue;
     r.stream->keepalive = ": keep-alive\n\n";
     r.stream->keepalive_interval = st->opts.keepalive;
-    r.stream->opened = [st, sub, f = std::move(*filter)](std::shared_ptr<stream> s) {
+    r.stream->opened = [st, sub, f = std::move(*filter), last_id](std::shared_ptr<stream> s) {
       ++*st->open;
-      sub->store(st->bus->subscribe(f, std::make_shared<stream_consumer>(s)));
       s->write(": subscribed\n\n");
+      auto c = std::make_shared<stream_consumer>(s);
+      if (last_id.empty()) return sub->store(st->bus->subscribe(f, c));
+      auto r = st->bus->subscribe_after(f, c, last_id);
+      sub->store(r.id);
+      if (r.id == 0) return;  // the replay overflowed the stream's queue: it is closed
+      s->write(r.found ? ": resumed after " + last_id + ": " + std::to_string(r.replayed) + " events replayed\n\n"
+                       : ": " + last_id + " is not in this node's history of its last " +
+                             std::to_string(st->bus->history_size()) + " events: " + std::to_string(r.replayed) +
+                             " replayed, earlier ones may be missing\n\n");
     };
     r.stream->closed = [st, sub] {
       st->bus->unsubscribe(sub->load());

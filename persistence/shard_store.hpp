@@ -217,6 +217,8 @@ class shard_store {
   uint64_t group_hash_of(uint32_t sn) const;
   void read_group(uint32_t sn, uint64_t hash, int64_t block, int64_t mint, int64_t maxt, std::vector<sample>& out) const;
   status compact_block(int64_t block, compact_stats& cs);
+  // Merges one metric name's parts and loose chunks of a block into new parts, one commit.
+  status compact_name(int64_t block, uint64_t hash, const std::vector<uint32_t>& loose_sns, compact_stats& cs);
   // Calls fn(key of the first segment, its decoded key, the part's bytes) for
   // every packed group part in [from, to) of the chunks table, its segments
   // joined (a part missing a segment comes as empty bytes: damaged), until fn

@@ -2,6 +2,7 @@
 // compaction (docs/design/storage.md).
 #include <algorithm>
 #include <limits>
+#include <optional>
 #include <set>
 
 #include "persistence/packed_chunk.hpp"
@@ -360,99 +361,121 @@ result<compact_stats> shard_store::compact() {
 // Rewrites the packed groups of every metric name that has loose chunks in
 // the block: the groups' samples and the loose ones (the older copy wins on
 // equal timestamps) become new groups, one commit per name, so that a crash
-// leaves every sample in the old form or the new.
+// leaves every sample in the old form or the new. Memory stays at about one
+// part: the names come from the keys, and each name's parts and loose chunks
+// are merged series by series in series order as the new parts fill.
 status shard_store::compact_block(int64_t b, compact_stats& cs) {
-  struct loose {
-    std::vector<std::string> keys;
-    std::vector<sample> samples;
-  };
-  std::map<uint32_t, loose> by_sn;
+  std::map<uint64_t, std::vector<uint32_t>> names;  // group hash -> series with loose chunks, ascending
   status bad = status::ok();
-  auto where = [&](uint32_t sn, int64_t min_t) {
-    return "compact: chunk of series " + std::to_string(sn) + " at " + std::to_string(min_t) + " in block " +
-           std::to_string(b) + " of " + opts_.dir + ": ";
-  };
+  std::optional<uint32_t> last;
   auto st = kv_->scan(kv::table::chunks, tier_block_prefix(tier::raw, b),
                       tier_block_prefix(tier::raw, b + block_span(tier::raw)),
-                      [&](std::string_view k, std::string_view v) {
+                      [&](std::string_view k, std::string_view) {
                         auto d = decode_data_key(k, true);
                         if (!d) {
                           bad = error(strata_errc::corruption, "compact: " + d.error().message());
                           return false;
                         }
                         ++cs.chunks_before;
-                        auto& l = by_sn[d->sn];
-                        l.keys.emplace_back(k);
-                        if (auto r = decode_any_chunk(v, std::numeric_limits<int64_t>::min(),
-                                                      std::numeric_limits<int64_t>::max(), l.samples);
-                            !r) {
-                          bad = error(strata_errc::corruption, where(d->sn, d->min_t) + r.message());
-                          return false;
-                        }
+                        if (last != d->sn) names[group_hash_of(d->sn)].push_back(d->sn);
+                        last = d->sn;
                         return true;
                       });
   if (!st) return st;
   if (!bad) return bad;
-  std::map<uint64_t, std::vector<uint32_t>> names;  // group hash -> series with loose chunks
-  for (const auto& [sn, l] : by_sn) names[group_hash_of(sn)].push_back(sn);
-  for (const auto& [hash, sns] : names) {
-    std::vector<kv::op> ops;
-    std::deque<std::string> keep;
-    std::map<uint32_t, std::vector<sample>> members;
-    const std::string from = group_prefix(b, hash);
-    const std::string to = from + std::string(6, '\xff');
-    st = scan_groups(from, to, [&](std::string_view, const decoded_group_key&, std::string_view v) {
-      auto fail = [&](const status& why) {
-        bad = error(strata_errc::corruption, "compact: packed group of block " + std::to_string(b) + " of " +
-                                                 opts_.dir + ": " + why.message());
-        return false;
-      };
-      ++cs.chunks_before;
-      auto d = read_group_directory(v, b);
-      if (!d) return fail(d.error());
-      auto stream = unpack_group(v, *d);
-      if (!stream) return fail(stream.error());
-      for (const auto& e : d->entries)
-        if (auto r = decode_group_member(*stream, e, std::numeric_limits<int64_t>::min(),
-                                         std::numeric_limits<int64_t>::max(), members[e.sn]);
-            !r)
-          return fail(r);
-      return true;
-    });
-    if (!st) return st;
-    if (!bad) return bad;
-    ops.push_back({kv::op::kind::erase_range, kv::table::chunks, from, to});
-    for (uint32_t sn : sns) {
-      auto& l = by_sn[sn];
-      auto& m = members[sn];
-      m.insert(m.end(), l.samples.begin(), l.samples.end());
-      for (const auto& k : l.keys) ops.push_back({kv::op::kind::erase, kv::table::chunks, keep.emplace_back(k), {}});
-    }
-    std::vector<group_member> part;
-    size_t in_part = 0;
-    auto put_part = [&]() {
-      if (part.empty()) return;
-      const auto& bytes = keep.emplace_back(encode_packed_group(b, part));
-      for (size_t at = 0, seg = 0; at < bytes.size(); at += group_segment_bytes, ++seg) {
-        const auto& k = keep.emplace_back(group_key(b, hash, part.back().sn, static_cast<uint16_t>(seg)));
-        ops.push_back({kv::op::kind::put, kv::table::chunks, k,
-                       std::string_view(bytes).substr(at, group_segment_bytes)});
-      }
-      ++cs.chunks_after;
-      part.clear();
-      in_part = 0;
-    };
-    for (auto& [sn, samples] : members) {
-      sort_unique(samples);
-      if (samples.empty()) continue;
-      if (in_part > 0 && in_part + samples.size() > group_part_samples) put_part();
-      in_part += samples.size();
-      part.push_back({sn, std::move(samples)});
-    }
-    put_part();
-    if (auto r = kv_->commit(ops); !r) return r;
-  }
+  for (const auto& [hash, sns] : names)
+    if (auto r = compact_name(b, hash, sns, cs); !r) return r;
   return status::ok();
+}
+
+status shard_store::compact_name(int64_t b, uint64_t hash, const std::vector<uint32_t>& loose_sns,
+                                 compact_stats& cs) {
+  std::vector<kv::op> ops;
+  std::deque<std::string> keep;  // what ops point into
+  const std::string from = group_prefix(b, hash);
+  const std::string to = from + std::string(6, '\xff');
+  auto corrupt = [&](const std::string& what, const std::string& why) {
+    return error(strata_errc::corruption,
+                 "compact: " + what + " of block " + std::to_string(b) + " of " + opts_.dir + ": " + why);
+  };
+  std::vector<std::string> parts;  // the name's packed parts as stored (compressed), in series order
+  auto st = scan_groups(from, to, [&](std::string_view, const decoded_group_key&, std::string_view v) {
+    ++cs.chunks_before;
+    parts.emplace_back(v);
+    return true;
+  });
+  if (!st) return st;
+  ops.push_back({kv::op::kind::erase_range, kv::table::chunks, from, to});
+
+  std::vector<group_member> part;
+  size_t in_part = 0;
+  auto put_part = [&]() {
+    if (part.empty()) return;
+    const auto& bytes = keep.emplace_back(encode_packed_group(b, part));
+    for (size_t at = 0, seg = 0; at < bytes.size(); at += group_segment_bytes, ++seg) {
+      const auto& k = keep.emplace_back(group_key(b, hash, part.back().sn, static_cast<uint16_t>(seg)));
+      ops.push_back({kv::op::kind::put, kv::table::chunks, k, std::string_view(bytes).substr(at, group_segment_bytes)});
+    }
+    ++cs.chunks_after;
+    part.clear();
+    in_part = 0;
+  };
+  auto add = [&](uint32_t sn, std::vector<sample> samples) -> status {
+    if (!part.empty() && sn <= part.back().sn) return corrupt("series " + std::to_string(sn), "out of order");
+    sort_unique(samples);
+    if (samples.empty()) return status::ok();
+    if (in_part > 0 && in_part + samples.size() > group_part_samples) put_part();
+    in_part += samples.size();
+    part.push_back({sn, std::move(samples)});
+    return status::ok();
+  };
+  // Appends the loose chunks of series sn to `out` and erases them.
+  auto take_loose = [&](uint32_t sn, std::vector<sample>& out) -> status {
+    status why = status::ok();
+    const std::string end = sn == UINT32_MAX ? tier_block_prefix(tier::raw, b + block_span(tier::raw))
+                                             : chunk_prefix(tier::raw, b, sn + 1);
+    auto r = kv_->scan(kv::table::chunks, chunk_prefix(tier::raw, b, sn), end,
+                       [&](std::string_view k, std::string_view v) {
+                         if (auto d = decode_any_chunk(v, std::numeric_limits<int64_t>::min(),
+                                                       std::numeric_limits<int64_t>::max(), out);
+                             !d) {
+                           why = corrupt("chunk of series " + std::to_string(sn), d.message());
+                           return false;
+                         }
+                         ops.push_back({kv::op::kind::erase, kv::table::chunks, keep.emplace_back(k), {}});
+                         return true;
+                       });
+    return r ? why : r;
+  };
+  size_t next = 0;  // the first series of loose_sns not merged yet
+  auto loose_before = [&](uint64_t end) -> status {  // every loose series below `end` the parts do not hold
+    for (; next < loose_sns.size() && loose_sns[next] < end; ++next) {
+      std::vector<sample> s;
+      if (auto r = take_loose(loose_sns[next], s); !r) return r;
+      if (auto r = add(loose_sns[next], std::move(s)); !r) return r;
+    }
+    return status::ok();
+  };
+  for (const auto& v : parts) {
+    auto d = read_group_directory(v, b);
+    if (!d) return corrupt("packed group", d.error().message());
+    auto stream = unpack_group(v, *d);
+    if (!stream) return corrupt("packed group", stream.error().message());
+    for (const auto& e : d->entries) {
+      if (auto r = loose_before(e.sn); !r) return r;
+      std::vector<sample> s;
+      if (auto r = decode_group_member(*stream, e, std::numeric_limits<int64_t>::min(),
+                                       std::numeric_limits<int64_t>::max(), s);
+          !r)
+        return corrupt("packed group", r.message());
+      if (next < loose_sns.size() && loose_sns[next] == e.sn)
+        if (auto r = take_loose(loose_sns[next++], s); !r) return r;
+      if (auto r = add(e.sn, std::move(s)); !r) return r;
+    }
+  }
+  if (auto r = loose_before(uint64_t{1} << 32); !r) return r;
+  put_part();
+  return kv_->commit(ops);
 }
 
 }  // namespace strata::persistence

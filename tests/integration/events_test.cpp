@@ -103,6 +103,39 @@ TEST_F(Events, StreamsBeyondTheLimitGet503) {
   EXPECT_NE(second.body.find("--events-max-streams"), std::string::npos) << second.body;
 }
 
+TEST_F(Events, AClientResumingWithLastEventIdGetsWhatItMissed) {
+  a_ = make_node(root_ + "/a");
+  a_.start();
+  std::string seen_id;
+  {
+    sse_client s(a_.http_port, "/api/v1/events?type=metrics.collected");
+    ASSERT_NE(s.wait_for(": subscribed", 10000), std::string::npos);
+    ASSERT_EQ(push_json(a_.http_port, "before-1").status, 200);
+    auto json = message_with(s, "before-1");
+    ASSERT_TRUE(json.is_object()) << s.body();
+    seen_id = json["id"];
+  }  // the client goes away; two writes happen while it is gone
+  ASSERT_EQ(push_json(a_.http_port, "missed-1").status, 200);
+  ASSERT_EQ(push_json(a_.http_port, "missed-2").status, 200);
+
+  sse_client again(a_.http_port, "/api/v1/events?type=metrics.collected", "Last-Event-ID: " + seen_id + "\r\n");
+  ASSERT_EQ(again.status(), 200) << again.head();
+  ASSERT_NE(again.wait_for(": resumed after " + seen_id + ": 2 events replayed", 10000), std::string::npos)
+      << again.body();
+  ASSERT_EQ(push_json(a_.http_port, "after-1").status, 200);
+  ASSERT_NE(again.wait_for("after-1", 10000), std::string::npos) << again.body();
+  const auto& body = again.body();
+  EXPECT_EQ(body.find("before-1"), std::string::npos) << body;
+  ASSERT_NE(body.find("missed-1"), std::string::npos) << body;
+  EXPECT_LT(body.find("missed-1"), body.find("missed-2"));
+  EXPECT_LT(body.find("missed-2"), body.find("after-1"));
+  EXPECT_EQ(count_of(body, "missed-2"), 1u);
+
+  auto bad = http_request(a_.http_port, "GET", "/api/v1/events", "", {{"Last-Event-ID", std::string(200, 'x')}});
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("Last-Event-ID"), std::string::npos) << bad.body;
+}
+
 TEST_F(Events, EventOnOneNodeReachesStreamsOnAnother) {
   a_ = make_node(root_ + "/a");
   a_.start();

@@ -10,14 +10,14 @@
 
 namespace strata::testing {
 
-sse_client::sse_client(uint16_t port, const std::string& target) {
+sse_client::sse_client(uint16_t port, const std::string& target, const std::string& headers) {
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return;
-  std::string req = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n";
+  std::string req = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n" + headers + "\r\n";
   ::send(fd_, req.data(), req.size(), MSG_NOSIGNAL);
 }
 

@@ -8,7 +8,8 @@ namespace strata::testing {
 
 class sse_client {
  public:
-  sse_client(uint16_t port, const std::string& target);
+  // `headers`: extra request header lines, each ending in \r\n (e.g. "Last-Event-ID: x\r\n").
+  sse_client(uint16_t port, const std::string& target, const std::string& headers = "");
   ~sse_client();
   sse_client(const sse_client&) = delete;
   sse_client& operator=(const sse_client&) = delete;

@@ -170,6 +170,48 @@ TEST(EventBus, SlowConsumerIsDroppedNotBlocking) {
   EXPECT_NE(m.render().find("strata_event_consumers 1"), std::string::npos);
 }
 
+TEST(EventBus, ResumingAfterAnIdReplaysWhatFollowsItThenLiveEvents) {
+  manual_clock clk(0);
+  metrics_registry m;
+  bus b("n", clk, m, 4);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i) ids.push_back(b.publish(i % 2 ? "alert.triggered" : "metrics.collected", "", "").id);
+  b.deliver_remote(event{"alert.resolved", "remote-1", 7, "c", "n2:9202", "{}"});
+  // The history holds the last 4: ids[3], ids[4], ids[5], remote-1 (then the live one pushes ids[3] out).
+  auto c = std::make_shared<queue_consumer>(10);
+  auto r = b.subscribe_after(type_filter{}, c, ids[4]);
+  EXPECT_TRUE(r.found);
+  EXPECT_NE(r.id, 0u);
+  EXPECT_EQ(r.replayed, 2u);
+  b.publish("metrics.collected", "", "");
+  auto got = c->take();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].id, ids[5]);
+  EXPECT_EQ(got[1].id, "remote-1");
+  EXPECT_EQ(got[2].type, "metrics.collected");  // live, after the replay, once
+
+  auto alerts = std::make_shared<queue_consumer>(10);
+  auto old = b.subscribe_after(filter("alert.*"), alerts, ids[0]);  // fell out of the history
+  EXPECT_FALSE(old.found);
+  EXPECT_EQ(old.replayed, 2u);  // every alert the history holds now: ids[5], remote-1
+  auto got_alerts = alerts->take();
+  ASSERT_EQ(got_alerts.size(), 2u);
+  EXPECT_EQ(got_alerts[0].id, ids[5]);
+  EXPECT_EQ(b.history_size(), 4u);
+}
+
+TEST(EventBus, AReplayThatDoesNotFitTheConsumerLeavesItUnsubscribed) {
+  manual_clock clk(0);
+  metrics_registry m;
+  bus b("n", clk, m, 10);
+  for (int i = 0; i < 5; ++i) b.publish("metrics.collected", "", "");
+  auto small = std::make_shared<queue_consumer>(2);
+  auto r = b.subscribe_after(type_filter{}, small, "unknown-1");
+  EXPECT_EQ(r.id, 0u);
+  EXPECT_EQ(b.consumers(), 0u);
+  EXPECT_EQ(value_of(m, "strata_event_consumers_dropped_total{reason=\"slow_consumer\"}"), 1);
+}
+
 TEST(EventBus, ClosedConsumerIsRemovedWithoutCountingADrop) {
   manual_clock clk(0);
   metrics_registry m;
