@@ -125,5 +125,20 @@ TEST(CheckSeries, LongSeriesAreCutInTheMessage) {
   EXPECT_LT(r.size(), 400u);
 }
 
+TEST(CheckSeries, WhatItAcceptsIsCanonical) {
+  labels ls{{"zone", "a"}, {"__name__", "up"}, {"job", "j"}, {"empty", ""}};
+  EXPECT_FALSE(is_canonical(ls));
+  ASSERT_TRUE(check_series(ls, {}).is_ok());
+  EXPECT_TRUE(is_canonical(ls));
+}
+
+TEST(CheckSeries, UnsortedRepeatedOrEmptyNamesAreNotCanonical) {
+  EXPECT_TRUE(is_canonical({}));
+  EXPECT_TRUE(is_canonical({{"__name__", "up"}, {"a", ""}, {"b", "1"}}));
+  EXPECT_FALSE(is_canonical({{"b", "1"}, {"a", "1"}}));
+  EXPECT_FALSE(is_canonical({{"a", "1"}, {"a", "2"}}));
+  EXPECT_FALSE(is_canonical({{"", "1"}, {"a", "2"}}));
+}
+
 }  // namespace
 }  // namespace strata::wire
