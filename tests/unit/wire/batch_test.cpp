@@ -120,6 +120,21 @@ TEST(Batch, StringsAreInterned) {
   EXPECT_LT(encode_batch(b).size(), 100u * 300u / 4);
 }
 
+TEST(Batch, StringsSharedByNeighbouringSeriesAtAnyPositionRoundTrip) {
+  write_batch b{
+      {{{"__name__", "up"}, {"instance", "a"}, {"job", "j"}}, {{1, 1}}},
+      {{{"__name__", "up"}, {"instance", "b"}, {"job", "j"}}, {{1, 2}}},     // same names, one value differs
+      {{{"__name__", "up"}, {"instance", "b"}}, {{1, 3}}},                   // fewer labels
+      {{{"__name__", "down"}, {"instance", "b"}, {"zone", "j"}}, {{1, 4}}},  // a name differs, its value does not
+      {{{"b", "instance"}, {"instance", "up"}, {"job", "up"}}, {{1, 5}}},     // names as values and values as names
+      {{{"__name__", "up"}, {"instance", "a"}, {"job", "j"}, {"x", ""}}, {{1, 6}}},
+  };
+  auto bytes = encode_batch(b);
+  auto r = decode_batch(bytes);
+  ASSERT_TRUE(r.is_ok()) << r.error().message();
+  expect_equal(*r, b);
+}
+
 TEST(Batch, DecodesUnalignedInput) {
   auto b = sample_batch();
   auto bytes = encode_batch(b);
