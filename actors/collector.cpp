@@ -11,6 +11,7 @@
 #include "actors/messages.hpp"
 #include "cluster/ring.hpp"
 #include "wire/batch.hpp"
+#include "wire/check_series.hpp"
 #include "wire/series_hash.hpp"
 
 namespace strata::actors {
@@ -36,9 +37,13 @@ struct pending_write {
   status bounds;   // samples dropped before routing (answered as a partial write)
 };
 
+// A shard's part of a write: to a shard of this node the series themselves
+// and their hashes, to a remote shard Cap'n Proto bytes.
 struct part {
   shard_ref dest;
   std::string bytes;
+  write_batch batch;
+  std::vector<uint64_t> hashes;
   std::vector<uint32_t> partitions;  // sorted, unique
   std::shared_ptr<pending_write> write;
 };
@@ -122,18 +127,21 @@ void send_part(self_ptr self, part p, const collector_options& opts) {
   auto partitions = std::make_shared<std::vector<uint32_t>>(std::move(p.partitions));
   // A remote part is kept until answered, for hinted handoff.
   auto kept = !dest.local && opts.hints ? std::make_shared<std::string>(p.bytes) : nullptr;
-  self->request(dest.handle, opts.shard_timeout, append_atom::value, std::move(p.bytes))
-      .then(
-          [=](uint64_t) {
-            if (!dest.local) release_credit(self, dest.node, opts);
-            finish_part(w, *partitions, status::ok());
-          },
-          [=](caf::error& e) {
-            if (!dest.local) release_credit(self, dest.node, opts);
-            auto st = from_caf_error(e, "shard " + std::to_string(dest.index) + " on " + dest.node);
-            if (kept && worth_a_hint(st)) self->send(opts.hints, hint_atom::value, dest.node, dest.index, std::move(*kept));
-            finish_part(w, *partitions, st);
-          });
+  auto committed = [=](uint64_t) {
+    if (!dest.local) release_credit(self, dest.node, opts);
+    finish_part(w, *partitions, status::ok());
+  };
+  auto failed = [=](caf::error& e) {
+    if (!dest.local) release_credit(self, dest.node, opts);
+    auto st = from_caf_error(e, "shard " + std::to_string(dest.index) + " on " + dest.node);
+    if (kept && worth_a_hint(st)) self->send(opts.hints, hint_atom::value, dest.node, dest.index, std::move(*kept));
+    finish_part(w, *partitions, st);
+  };
+  if (dest.local)
+    self->request(dest.handle, opts.shard_timeout, lappend_atom::value, std::move(p.batch), std::move(p.hashes))
+        .then(committed, failed);
+  else
+    self->request(dest.handle, opts.shard_timeout, append_atom::value, std::move(p.bytes)).then(committed, failed);
 }
 
 std::string format_ms(int64_t ms) {
@@ -170,7 +178,15 @@ caf::behavior collector_behavior(self_ptr self, const shard_table* table, collec
       w->bounds = bounds;
       w->need = need;
       w->replicas = view->replicas;
+      // The one check of canonical labels on the way to the shards: those of
+      // this node take the series as they are.
+      for (size_t k = 0; k < batch.size(); ++k)
+        if (!wire::is_canonical(batch[k].lbls))
+          return to_caf_error(error(strata_errc::bad_request,
+                                    "series " + std::to_string(k) + " " + to_string(batch[k].lbls) +
+                                        ": labels are not sorted by name, a name repeats or is empty"));
       std::vector<write_batch> parts(shards.size());
+      std::vector<std::vector<uint64_t>> part_hashes(shards.size());
       std::vector<std::vector<uint32_t>> part_partitions(shards.size());
       for (auto& s : batch) {
         uint64_t h = wire::series_hash(s.lbls);
@@ -180,6 +196,7 @@ caf::behavior collector_behavior(self_ptr self, const shard_table* table, collec
         for (uint32_t k = 0; k < view->replicas; ++k) {
           uint32_t i = view->shard_for(h, k);
           if (part_partitions[i].empty() || part_partitions[i].back() != p) part_partitions[i].push_back(p);
+          if (shards[i].local) part_hashes[i].push_back(h);
           if (k + 1 < view->replicas) parts[i].push_back(s);
           else parts[i].push_back(std::move(s));
         }
@@ -203,7 +220,14 @@ caf::behavior collector_behavior(self_ptr self, const shard_table* table, collec
         auto& ps = part_partitions[i];
         std::sort(ps.begin(), ps.end());
         ps.erase(std::unique(ps.begin(), ps.end()), ps.end());
-        send_part(self, part{shards[i], wire::encode_batch(parts[i]), std::move(ps), w}, opts);
+        part out{shards[i], {}, {}, {}, std::move(ps), w};
+        if (shards[i].local) {
+          out.batch = std::move(parts[i]);
+          out.hashes = std::move(part_hashes[i]);
+        } else {
+          out.bytes = wire::encode_batch(parts[i]);
+        }
+        send_part(self, std::move(out), opts);
       }
       return w->promise;
     },

@@ -1,11 +1,14 @@
 #pragma once
 // A collector takes a validated write_batch, routes each series to the
 // shards of its partition's owners (shard_table::shard_for), sends every
-// shard its part as Cap'n Proto bytes and answers once each partition the
+// shard its part (to a shard of this node the series themselves, to a remote
+// one Cap'n Proto bytes) and answers once each partition the
 // write touches has a write quorum of replicas committed (a majority of
 // --replication-factor). A partition that cannot reach its quorum fails the
 // write: unavailable (503) when too few nodes are up, before anything is
 // sent. Replica parts that failed for a passing reason go to hinted handoff.
+// A write with a series whose labels are not canonical (common/series.hpp)
+// is refused whole (bad_request) before routing.
 //
 // Flow control: towards each remote node at most `window` parts are
 // unacknowledged; further parts wait in a queue of at most `max_queued` parts.

@@ -30,6 +30,10 @@ namespace strata::actors {
 
 // shard actor
 using append_atom = caf::atom_constant<caf::atom("append")>;    // (bytes) -> uint64 samples
+// The same from a collector on the shard's own node: the series themselves
+// (canonical labels, checked by the collector) and each one's
+// wire::series_hash; the shard encodes them once, for its WAL record.
+using lappend_atom = caf::atom_constant<caf::atom("lappend")>;  // (write_batch, vector<uint64> hashes) -> uint64 samples
 // Reads name the partitions to answer (read_plan.hpp's partition_set bytes;
 // empty: all): a shard leaves out series of other partitions.
 using select_atom = caf::atom_constant<caf::atom("select")>;    // (ms, mint, maxt, parts) -> bytes
@@ -114,6 +118,7 @@ result<persistence::tsdb_summary> decode_tsdb_summary(std::string_view bytes);
 
 }  // namespace strata::actors
 
-// A write_batch goes from an HTTP thread to a local collector only; it never
-// crosses a node (the collector turns it into bytes).
+// A write_batch goes from an HTTP thread to a local collector, from a
+// collector to the shards of its node and from a shard to a reader on its
+// node only; it never crosses a node (a remote part travels as bytes).
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(strata::write_batch)

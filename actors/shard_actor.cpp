@@ -26,8 +26,13 @@ namespace {
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using sync_atom = caf::atom_constant<caf::atom("sync")>;
 
+// An append waiting for the next group commit: the encoded bytes of a remote
+// collector or of hinted handoff, or the series of this node's collector.
 struct queued_append {
+  bool encoded = false;
   std::string bytes;
+  write_batch batch;
+  std::vector<uint64_t> hashes;
   caf::response_promise promise;
 };
 
@@ -49,45 +54,57 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Applies the active-series limit to a group before it is committed: batches
-// that would create series past it are re-encoded into `reencoded[i]`
-// without them (and `views[i]` pointed there). Cheap while the node is far
-// from the limit: a series takes at least 8 bytes of an encoded batch, so a
-// group of B bytes creates at most B / 8 series.
+// Applies the active-series limit to a group before it is committed: the
+// series that would be created past it are taken out of `group` (a batch in
+// memory in place, encoded bytes are decoded and re-encoded without them).
+// Cheap while the node is far from the limit: a batch creates at most one
+// series per entry, and an encoded series takes at least 8 bytes, so a group
+// of B bytes creates at most B / 8 series.
 std::vector<limit_refusal> apply_series_limit(const persistence::shard_store& store, const series_limit& limit,
-                                              std::vector<std::string_view>& views,
-                                              std::vector<std::string>& reencoded) {
-  std::vector<limit_refusal> out(views.size());
+                                              std::vector<queued_append>& group) {
+  std::vector<limit_refusal> out(group.size());
   if (limit.max == 0) return out;
   int64_t active = limit.active.load(std::memory_order_relaxed);
-  size_t bytes = 0;
-  for (auto v : views) bytes += v.size();
-  if (active + static_cast<int64_t>(bytes / 8) <= static_cast<int64_t>(limit.max)) return out;
+  size_t most = 0;
+  for (const auto& q : group) most += q.encoded ? q.bytes.size() / 8 : q.batch.size();
+  if (active + static_cast<int64_t>(most) <= static_cast<int64_t>(limit.max)) return out;
   int64_t budget = static_cast<int64_t>(limit.max) - active;
   std::unordered_set<uint64_t> admitted;  // new series let in by this group, by hash
-  reencoded.resize(views.size());
-  for (size_t i = 0; i < views.size(); ++i) {
-    auto batch = wire::decode_batch(views[i]);
-    if (!batch) continue;  // the store reports it
-    write_batch kept;
-    kept.reserve(batch->size());
-    for (auto& s : *batch) {
-      uint64_t h = wire::series_hash(s.lbls);
-      if (s.samples.empty() || admitted.count(h) || store.has_series(s.lbls)) {
-        kept.push_back(std::move(s));
-      } else if (budget > 0) {
+  for (size_t i = 0; i < group.size(); ++i) {
+    auto& q = group[i];
+    write_batch decoded;
+    if (q.encoded) {
+      auto b = wire::decode_batch(q.bytes);
+      if (!b) continue;  // the store reports it
+      decoded = std::move(*b);
+    }
+    write_batch& batch = q.encoded ? decoded : q.batch;
+    size_t kept = 0;
+    for (size_t k = 0; k < batch.size(); ++k) {
+      auto& s = batch[k];
+      uint64_t h = q.encoded ? wire::series_hash(s.lbls) : q.hashes[k];
+      bool keep = s.samples.empty() || admitted.count(h) || store.has_series(s.lbls);
+      if (!keep && budget > 0) {
         --budget;
         admitted.insert(h);
-        kept.push_back(std::move(s));
-      } else {
+        keep = true;
+      }
+      if (!keep) {
         auto& r = out[i];
         if (r.series++ == 0) r.first = to_string(s.lbls);
         r.samples += s.samples.size();
+        continue;
       }
+      if (kept != k) {
+        batch[kept] = std::move(s);
+        if (!q.encoded) q.hashes[kept] = h;
+      }
+      ++kept;
     }
     if (out[i].series == 0) continue;
-    reencoded[i] = wire::encode_batch(kept);
-    views[i] = reencoded[i];
+    batch.resize(kept);
+    if (q.encoded) q.bytes = wire::encode_batch(batch);
+    else q.hashes.resize(kept);
   }
   return out;
 }
@@ -180,29 +197,42 @@ caf::behavior shard_behavior(caf::stateful_actor<shard_state>* self,
     if (!parts.empty()) keep_partitions(out, partition_set::decode(parts));
     return out;
   };
+  // Queues an append for the next group commit and answers it from there.
+  auto enqueue = [self](queued_append q) -> caf::response_promise {
+    auto& st = self->state;
+    st.queued.push_back(std::move(q));
+    if (!st.flush_scheduled) {
+      st.flush_scheduled = true;
+      self->send(self, flush_atom::value);
+    }
+    return st.queued.back().promise;
+  };
   return {
     [=](append_atom, std::string& bytes) -> caf::result<uint64_t> {
-      auto& st = self->state;
-      st.queued.push_back({std::move(bytes), self->make_response_promise()});
-      if (!st.flush_scheduled) {
-        st.flush_scheduled = true;
-        self->send(self, flush_atom::value);
-      }
-      return st.queued.back().promise;
+      return enqueue({true, std::move(bytes), {}, {}, self->make_response_promise()});
+    },
+    [=](lappend_atom, write_batch& batch, std::vector<uint64_t>& hashes) -> caf::result<uint64_t> {
+      if (hashes.size() != batch.size())
+        return to_caf_error(error(strata_errc::internal, "append of " + std::to_string(batch.size()) +
+                                                             " series with " + std::to_string(hashes.size()) +
+                                                             " hashes"));
+      return enqueue({false, {}, std::move(batch), std::move(hashes), self->make_response_promise()});
     },
     [=](flush_atom) {
       auto& st = self->state;
       auto group = std::move(st.queued);
       st.queued.clear();
       st.flush_scheduled = false;
-      std::vector<std::string_view> views;
-      views.reserve(group.size());
-      for (const auto& q : group) views.emplace_back(q.bytes);
-      std::vector<std::string> reencoded;
-      auto refused = limit ? apply_series_limit(*store, *limit, views, reencoded)
-                           : std::vector<limit_refusal>(views.size());
+      auto refused = limit ? apply_series_limit(*store, *limit, group) : std::vector<limit_refusal>(group.size());
+      std::vector<persistence::shard_store::group_batch> batches(group.size());
+      for (size_t i = 0; i < group.size(); ++i) {
+        batches[i].encoded = group[i].encoded;
+        batches[i].bytes = group[i].bytes;
+        batches[i].batch = std::move(group[i].batch);
+        batches[i].hashes = std::move(group[i].hashes);
+      }
       auto t0 = std::chrono::steady_clock::now();
-      auto results = store->append_encoded_group(views);
+      auto results = store->append_batches(batches);
       double commit_seconds = seconds_since(t0);
       bool committed = std::any_of(results.begin(), results.end(), [](const auto& r) { return r && *r > 0; });
       if (gauges && gauges->fsync_seconds && store->options().sync && committed)

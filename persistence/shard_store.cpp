@@ -12,6 +12,7 @@
 #include "persistence/packed_group.hpp"
 #include "persistence/wal_record.hpp"
 #include "wire/batch.hpp"
+#include "wire/series_hash.hpp"
 
 namespace strata::persistence {
 namespace {
@@ -55,8 +56,11 @@ std::string format_duration(int64_t ms) {
 struct shard_store::batch_plan {
   std::string_view bytes;          // as received; the WAL payload unless samples were rejected
   write_batch batch;               // decoded; only accepted samples once planned
+  std::vector<uint64_t> hashes;    // per series of `batch` when known (wire::series_hash), else empty
   std::vector<uint32_t> refs;      // per series of `batch`
-  std::string payload;             // re-encoded batch when samples were rejected
+  // The WAL record built here (header, then the encoded batch) for a batch
+  // in memory or one whose samples were rejected; else it is made of `bytes`.
+  std::string record;
   size_t accepted = 0;
   size_t rejected = 0;
   std::string rejections;          // the first few, named
@@ -247,8 +251,10 @@ status shard_store::replay() {
   return bad;
 }
 
-uint32_t shard_store::ref_for(const labels& ls) {
-  auto [ref, created] = index_.get_or_add(ls);
+uint32_t shard_store::ref_for(const labels& ls) { return ref_for(ls, wire::series_hash(ls)); }
+
+uint32_t shard_store::ref_for(const labels& ls, uint64_t hash) {
+  auto [ref, created] = index_.get_or_add(ls, hash);
   if (heads_.size() <= ref) heads_.resize(ref + 1);
   if (created) {
     uint32_t sn = next_sn_++;
@@ -308,6 +314,29 @@ std::vector<result<size_t>> shard_store::append_encoded_group(const std::vector<
   return append_group(plans);
 }
 
+std::vector<result<size_t>> shard_store::append_batches(std::vector<group_batch>& batches) {
+  std::vector<batch_plan> plans(batches.size());
+  for (size_t i = 0; i < batches.size(); ++i) {
+    auto& in = batches[i];
+    auto& p = plans[i];
+    if (!in.encoded) {
+      p.batch = std::move(in.batch);
+      p.hashes = std::move(in.hashes);
+      continue;
+    }
+    auto b = wire::decode_batch(in.bytes);
+    if (!b) {
+      p.failed = b.error();
+    } else if (auto why = not_canonical(*b)) {
+      p.failed = error(strata_errc::bad_request, "append: " + *why);
+    } else {
+      p.bytes = in.bytes;
+      p.batch = std::move(*b);
+    }
+  }
+  return append_group(plans);
+}
+
 std::vector<result<size_t>> shard_store::append_group(std::vector<batch_plan>& plans) {
   // Check every sample against the head and against the samples accepted
   // before it in this group, keeping only what will be accepted.
@@ -326,13 +355,14 @@ std::vector<result<size_t>> shard_store::append_group(std::vector<batch_plan>& p
     if (p.failed) continue;
     bool filtered = false;
     p.refs.reserve(p.batch.size());
-    for (auto& s : p.batch) {
+    for (size_t k = 0; k < p.batch.size(); ++k) {
+      auto& s = p.batch[k];
       if (s.samples.empty()) {  // creates no series
         p.refs.push_back(UINT32_MAX);
         continue;
       }
       size_t series_before = index_.size();
-      uint32_t ref = ref_for(s.lbls);
+      uint32_t ref = p.hashes.empty() ? ref_for(s.lbls) : ref_for(s.lbls, p.hashes[k]);
       if (index_.size() > series_before) ++stats_.series_created;
       p.refs.push_back(ref);
       const auto& h = heads_[ref];
@@ -374,8 +404,8 @@ std::vector<result<size_t>> shard_store::append_group(std::vector<batch_plan>& p
       s.samples.resize(kept);
     }
     if (filtered || p.bytes.empty()) {
-      p.payload = wire::encode_batch(p.batch);
-      p.bytes = p.payload;
+      p.record = wire::encode_batch(p.batch, wal_record_header_size);
+      p.bytes = std::string_view(p.record).substr(wal_record_header_size);
     }
   }
 
@@ -408,7 +438,8 @@ std::vector<result<size_t>> shard_store::append_group(std::vector<batch_plan>& p
       continue;
     }
     const auto& key = keep.emplace_back(encode_wal_key(seq));
-    const auto& rec = keep.emplace_back(encode_wal_record(p.bytes));
+    if (!p.record.empty()) finish_wal_record(p.record);
+    const auto& rec = p.record.empty() ? keep.emplace_back(encode_wal_record(p.bytes)) : p.record;
     ops.push_back({kv::op::kind::put, kv::table::wal, key, rec});
     written.push_back({&p, seq++, rec.size()});
   }

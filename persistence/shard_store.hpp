@@ -127,6 +127,21 @@ class shard_store {
   // count of accepted samples, or why it failed. A batch that does not decode
   // fails alone; a failed commit fails every batch and changes nothing.
   std::vector<result<size_t>> append_encoded_group(const std::vector<std::string_view>& batches);
+  // One batch of a mixed group commit (append_batches): encoded bytes as
+  // remote collectors and hinted handoff send them (`encoded`: decoded and
+  // checked here, then the WAL payload unless samples were rejected), or a
+  // batch in memory from this node's collector, each series with its
+  // wire::series_hash; encoded once, for the WAL record.
+  // REQUIRES for a batch in memory: canonical labels (the collector checked
+  // them) and hashes.size() == batch.size().
+  struct group_batch {
+    bool encoded = false;
+    std::string_view bytes;
+    write_batch batch;
+    std::vector<uint64_t> hashes;
+  };
+  // Group commit of both kinds, with append_encoded_group's answers.
+  std::vector<result<size_t>> append_batches(std::vector<group_batch>& batches);
 
   // Series matching all matchers with raw samples in [mint, maxt], only those
   // samples, sorted by labels; samples sorted by time, one per timestamp.
@@ -185,6 +200,7 @@ class shard_store {
   struct batch_plan;  // shard_store.cpp
   std::vector<result<size_t>> append_group(std::vector<batch_plan>& plans);
   uint32_t ref_for(const labels& ls);  // creates series (and their pending 'L' record)
+  uint32_t ref_for(const labels& ls, uint64_t hash);
   void apply(uint32_t ref, int64_t t, double v, wal_pos pos);
 
   // shard_store_seal.cpp

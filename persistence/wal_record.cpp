@@ -32,11 +32,17 @@ std::string hex(uint64_t v) {
 
 std::string encode_wal_record(std::string_view payload) {
   std::string rec(wal_record_header_size + payload.size(), '\0');
-  rec[0] = static_cast<char>(wal_record_version);
-  put_le<uint32_t>(rec.data() + 1, static_cast<uint32_t>(payload.size()));
-  put_le<uint64_t>(rec.data() + 5, XXH3_64bits(payload.data(), payload.size()));
   std::memcpy(rec.data() + wal_record_header_size, payload.data(), payload.size());
+  finish_wal_record(rec);
   return rec;
+}
+
+void finish_wal_record(std::string& record) {
+  const char* payload = record.data() + wal_record_header_size;
+  size_t size = record.size() - wal_record_header_size;
+  record[0] = static_cast<char>(wal_record_version);
+  put_le<uint32_t>(record.data() + 1, static_cast<uint32_t>(size));
+  put_le<uint64_t>(record.data() + 5, XXH3_64bits(payload, size));
 }
 
 result<std::string_view> decode_wal_record(std::string_view record) {

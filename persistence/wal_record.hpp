@@ -22,6 +22,10 @@ inline constexpr size_t wal_record_header_size = 13;
 inline constexpr size_t wal_key_size = 8;
 
 std::string encode_wal_record(std::string_view payload);
+// The same built in place: `record` holds wal_record_header_size bytes of any
+// content and then the payload; the header is written over those bytes.
+// REQUIRES: record.size() >= wal_record_header_size.
+void finish_wal_record(std::string& record);
 
 // The payload of `record` (a view into it). Fails with strata_errc::corruption
 // and the cause (bad version, length or checksum); the caller adds where.

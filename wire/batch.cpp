@@ -5,6 +5,7 @@
 #include <kj/array.h>
 #include <kj/exception.h>
 #include <kj/io.h>
+#include <xxhash.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -33,8 +34,11 @@ class string_table {
   const std::vector<const std::string*>& strings() const { return order_; }
 
  private:
+  struct hash {
+    size_t operator()(std::string_view s) const { return XXH3_64bits(s.data(), s.size()); }
+  };
   std::pmr::monotonic_buffer_resource memory_;
-  std::pmr::unordered_map<std::string_view, uint32_t> ids_;
+  std::pmr::unordered_map<std::string_view, uint32_t, hash> ids_;
   std::vector<const std::string*> order_;
 };
 
@@ -88,7 +92,7 @@ result<write_batch> read_batch(kj::ArrayPtr<const capnp::word> words) {
 
 }  // namespace
 
-std::string encode_batch(const write_batch& b) {
+std::string encode_batch(const write_batch& b, size_t headroom) {
   size_t label_words = 0, sample_words = 0, label_count = 0;
   for (const auto& s : b) {
     label_count += s.lbls.size();
@@ -106,14 +110,26 @@ std::string encode_batch(const write_batch& b) {
   root.setVersion(batch_version);
 
   auto out = root.initSeries(static_cast<unsigned>(b.size()));
+  // Neighbouring series mostly share their names and many values (one
+  // metric, one target) at the same positions: such a string takes the index
+  // it had in the series before, without a lookup in the table.
+  std::vector<uint32_t> ids, prev_ids;
+  const labels* prev = nullptr;
   for (unsigned i = 0; i < b.size(); ++i) {
     const series& s = b[i];
     auto os = out[i];
     auto ls = os.initLabels(static_cast<unsigned>(s.lbls.size() * 2));
+    ids.resize(2 * s.lbls.size());
     for (unsigned k = 0; k < s.lbls.size(); ++k) {
-      ls.set(2 * k, strings.index(s.lbls[k].name));
-      ls.set(2 * k + 1, strings.index(s.lbls[k].value));
+      const label& l = s.lbls[k];
+      bool near = prev && k < prev->size();
+      ids[2 * k] = near && (*prev)[k].name == l.name ? prev_ids[2 * k] : strings.index(l.name);
+      ids[2 * k + 1] = near && (*prev)[k].value == l.value ? prev_ids[2 * k + 1] : strings.index(l.value);
+      ls.set(2 * k, ids[2 * k]);
+      ls.set(2 * k + 1, ids[2 * k + 1]);
     }
+    prev = &s.lbls;
+    std::swap(ids, prev_ids);
     auto ts = os.initTimestamps(static_cast<unsigned>(s.samples.size()));
     auto vs = os.initValues(static_cast<unsigned>(s.samples.size()));
     for (unsigned k = 0; k < s.samples.size(); ++k) {
@@ -128,8 +144,8 @@ std::string encode_batch(const write_batch& b) {
   }
 
   size_t words = capnp::computeSerializedSizeInWords(mb);
-  std::string bytes(words * sizeof(capnp::word), '\0');
-  kj::ArrayOutputStream os(kj::arrayPtr(reinterpret_cast<kj::byte*>(bytes.data()), bytes.size()));
+  std::string bytes(headroom + words * sizeof(capnp::word), '\0');
+  kj::ArrayOutputStream os(kj::arrayPtr(reinterpret_cast<kj::byte*>(bytes.data()) + headroom, bytes.size() - headroom));
   capnp::writeMessage(os, mb);
   return bytes;
 }

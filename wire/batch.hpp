@@ -17,7 +17,10 @@ inline constexpr uint16_t batch_version = 1;
 // A Cap'n Proto flat-array message (the layout of capnp::messageToFlatArray:
 // segment table, then segments), held in a std::string. Keeps series, label
 // and sample order; values are kept bit for bit (NaN payloads included).
-std::string encode_batch(const write_batch& b);
+// With `headroom` > 0 the message starts at that offset and the bytes before
+// it are zero, for a header the caller writes there (a WAL record's) without
+// copying the message again.
+std::string encode_batch(const write_batch& b, size_t headroom = 0);
 
 // Decodes bytes from encode_batch. Accepts any alignment of `bytes.data()`
 // (copies into an aligned buffer when it is not 8-byte aligned). Never throws:

@@ -28,6 +28,10 @@ namespace strata::wire {
 // prefix where the series was (`timeseries[3] `, `line 7: `).
 status check_series(labels& ls, const write_limits& limits);
 
+// Whether `ls` is canonical as check_series leaves it: names not empty and
+// in strictly increasing order.
+bool is_canonical(const labels& ls);
+
 // `{a="b", c="d"}` for an error message: names and values quoted with
 // quote_for_message, cut after about 256 bytes with `, ...`.
 std::string series_for_message(const labels& ls);

@@ -34,7 +34,11 @@ std::optional<series_ref> series_index::find(const labels& canonical) const {
 }
 
 std::pair<series_ref, bool> series_index::get_or_add(const labels& canonical) {
-  uint64_t id = hash_(canonical);
+  return get_or_add(canonical, hash_(canonical));
+}
+
+std::pair<series_ref, bool> series_index::get_or_add(const labels& canonical, uint64_t id) {
+  assert(id == hash_(canonical));
   if (auto r = by_id_.find(id, [&](uint32_t x) { return series_[x].id == id && same_labels(x, canonical); }))
     return {*r, false};
 

@@ -51,6 +51,9 @@ class series_index {
   // (ref, created). REQUIRES: `canonical` is canonical (common/series.hpp) and
   // fewer than 2^32 - 2 refs were made.
   std::pair<series_ref, bool> get_or_add(const labels& canonical);
+  // The same with the hash already known (the collector computed it to route
+  // the series). REQUIRES: id == the index's hash function of `canonical`.
+  std::pair<series_ref, bool> get_or_add(const labels& canonical, uint64_t id);
   std::optional<series_ref> find(const labels& canonical) const;
   // The labels of a live ref; empty for a removed or unknown ref.
   labels labels_of(series_ref r) const;

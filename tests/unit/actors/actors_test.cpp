@@ -127,6 +127,23 @@ TEST_F(LocalShards, WriteSpreadsSeriesAndSelectFindsThemAll) {
   EXPECT_EQ(names.get_future().get().size(), 60u);
 }
 
+TEST_F(LocalShards, AWriteWithLabelsNotInCanonicalOrderIsRefusedWholeAndStoresNothing) {
+  write_batch b;
+  for (int i = 0; i < 10; ++i) b.push_back({{{"__name__", "m"}, {"i", std::to_string(i)}}, {{1000, 1}}});
+  b.push_back({{{"z", "1"}, {"__name__", "m"}}, {{1000, 1}}});
+  std::promise<result<uint64_t>> wrote;
+  gw_->write(b, [&](result<uint64_t> r) { wrote.set_value(std::move(r)); });
+  auto w = wrote.get_future().get();
+  ASSERT_FALSE(w.is_ok());
+  EXPECT_EQ(w.error().code(), strata_errc::bad_request);
+  EXPECT_NE(w.error().message().find("series 10 "), std::string::npos) << w.error().message();
+  caf::scoped_actor self{*sys_};
+  for (const auto& s : shards_)
+    self->request(s, std::chrono::seconds(5), stats_atom::value)
+        .receive([&](uint64_t series, uint64_t) { EXPECT_EQ(series, 0u); },
+                 [&](caf::error& e) { FAIL() << caf::to_string(e); });
+}
+
 TEST_F(LocalShards, SelectPastTheSampleLimitFails) {
   write_batch b;
   for (int i = 0; i < 30; ++i) b.push_back({{{"__name__", "m"}, {"i", std::to_string(i)}}, {{1000, 1}, {2000, 2}}});

@@ -10,6 +10,7 @@
 #include "actors/shard_actor.hpp"
 #include "tests/support/process.hpp"
 #include "wire/batch.hpp"
+#include "wire/series_hash.hpp"
 
 namespace strata::actors {
 namespace {
@@ -52,6 +53,16 @@ class SeriesLimit : public ::testing::Test {
     caf::scoped_actor self{*sys_};
     result<uint64_t> out = error(strata_errc::internal, "no answer");
     self->request(shard_, std::chrono::seconds(10), append_atom::value, wire::encode_batch(b))
+        .receive([&](uint64_t n) { out = n; }, [&](caf::error& e) { out = from_caf_error(e, "shard"); });
+    return out;
+  }
+  // The same as the collector sends a part to a shard of its own node.
+  result<uint64_t> append_local(write_batch b) {
+    std::vector<uint64_t> hashes;
+    for (const auto& s : b) hashes.push_back(wire::series_hash(s.lbls));
+    caf::scoped_actor self{*sys_};
+    result<uint64_t> out = error(strata_errc::internal, "no answer");
+    self->request(shard_, std::chrono::seconds(10), lappend_atom::value, std::move(b), std::move(hashes))
         .receive([&](uint64_t n) { out = n; }, [&](caf::error& e) { out = from_caf_error(e, "shard"); });
     return out;
   }
@@ -104,6 +115,33 @@ TEST_F(SeriesLimit, NewSeriesPastTheLimitAreRefusedAndExistingOnesWritten) {
   auto again = append({one("1", 2000)});
   ASSERT_TRUE(again.is_ok()) << again.error().message();
   EXPECT_EQ(*again, 0u);
+}
+
+TEST_F(SeriesLimit, NewSeriesOfALocalPartPastTheLimitAreRefusedAndExistingOnesWritten) {
+  start(2);
+  ASSERT_TRUE(append_local({one("1", 1000), one("2", 1000)}).is_ok());
+  auto r = append_local({one("3", 2000), one("1", 2000), one("4", 2000)});
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.error().code(), strata_errc::limit_exceeded);
+  EXPECT_NE(r.error().message().find("series {__name__=\"m\", i=\"3\"} and 1 more not created (2 samples refused)"),
+            std::string::npos)
+      << r.error().message();
+  EXPECT_EQ(series_held(), 2u);
+  EXPECT_EQ(rejected_.get({"series_limit"}), 2);
+  auto again = append_local({one("1", 2000)});
+  ASSERT_TRUE(again.is_ok()) << again.error().message();
+  EXPECT_EQ(*again, 0u);  // written by the refused append already: an exact duplicate
+}
+
+TEST_F(SeriesLimit, ALocalPartWhoseHashesDoNotMatchItsSeriesIsRefused) {
+  start(0);
+  caf::scoped_actor self{*sys_};
+  bool refused = false;
+  self->request(shard_, std::chrono::seconds(10), lappend_atom::value, write_batch{one("1", 1000)},
+                std::vector<uint64_t>{})
+      .receive([&](uint64_t) {}, [&](caf::error& e) { refused = from_caf_error(e, "shard").code() == strata_errc::internal; });
+  EXPECT_TRUE(refused);
+  EXPECT_EQ(series_held(), 0u);
 }
 
 TEST_F(SeriesLimit, OnlyTheSeriesThatFitAreCreatedFromOneBatch) {

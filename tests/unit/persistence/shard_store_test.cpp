@@ -2,10 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 
 #include "test_util.hpp"
 #include "wire/batch.hpp"
+#include "wire/series_hash.hpp"
 
 namespace strata::persistence {
 namespace {
@@ -356,6 +358,91 @@ TEST(ShardStoreEncoded, GroupCommitsGoodBatchesTogetherAndFailsABadOneAlone) {
   auto s = open_store(dir.path());
   EXPECT_EQ(s->stats().series, 2u);
   EXPECT_EQ(s->stats().head_samples, 3u);
+}
+
+
+shard_store::group_batch in_memory(write_batch b) {
+  shard_store::group_batch g;
+  for (const auto& s : b) g.hashes.push_back(wire::series_hash(s.lbls));
+  g.batch = std::move(b);
+  return g;
+}
+
+shard_store::group_batch encoded(const std::string& bytes) {
+  shard_store::group_batch g;
+  g.encoded = true;
+  g.bytes = bytes;
+  return g;
+}
+
+TEST(ShardStoreGroup, BatchesInMemoryAndEncodedCommitTogetherAndReplayBitForBit) {
+  test_support::temp_dir dir;
+  double nan_payload;
+  uint64_t bits = 0x7ff8000000000123ULL;
+  std::memcpy(&nan_payload, &bits, sizeof bits);
+  write_batch local{{{{"__name__", "m"}, {"i", "1"}}, {{10, 1.5}, {20, nan_payload}}},
+                    {{{"__name__", "m"}, {"i", "2"}}, {{10, -0.0}}}};
+  write_batch remote{{{{"__name__", "m"}, {"i", "3"}}, {{10, 7}}}};
+  std::string remote_bytes = wire::encode_batch(remote);
+  {
+    auto s = open_store(dir.path());
+    std::vector<shard_store::group_batch> group;
+    group.push_back(in_memory(local));
+    group.push_back(encoded(remote_bytes));
+    auto r = s->append_batches(group);
+    ASSERT_EQ(r.size(), 2u);
+    ASSERT_TRUE(r[0].is_ok()) << r[0].error().message();
+    EXPECT_EQ(*r[0], 3u);
+    ASSERT_TRUE(r[1].is_ok()) << r[1].error().message();
+    EXPECT_EQ(*r[1], 1u);
+    EXPECT_EQ(s->stats().wal_records, 2u);
+  }
+  // Reopened from the WAL alone: the record of the batch in memory decodes.
+  auto s = open_store(dir.path());
+  auto got = s->select({test_support::eq("__name__", "m")}, 0, 100);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].samples, local[0].samples);  // operator== compares the bits (NaN payload, -0)
+  EXPECT_EQ(got[1].samples, local[1].samples);
+  EXPECT_EQ(got[2].samples, remote[0].samples);
+}
+
+TEST(ShardStoreGroup, AnEncodedBatchThatIsEmptyOrNotCanonicalFailsAloneBesideABatchInMemory) {
+  test_support::temp_dir dir;
+  std::string unsorted = wire::encode_batch({{{{"b", "1"}, {"a", "2"}}, {{1, 1}}}});
+  std::string empty;
+  auto s = open_store(dir.path());
+  std::vector<shard_store::group_batch> group;
+  group.push_back(encoded(unsorted));
+  group.push_back(in_memory({{{{"__name__", "m"}}, {{1, 1}}}}));
+  group.push_back(encoded(empty));
+  auto r = s->append_batches(group);
+  ASSERT_EQ(r.size(), 3u);
+  ASSERT_FALSE(r[0].is_ok());
+  EXPECT_EQ(r[0].error().code(), strata_errc::bad_request);
+  EXPECT_NE(r[0].error().message().find("not sorted"), std::string::npos) << r[0].error().message();
+  ASSERT_TRUE(r[1].is_ok()) << r[1].error().message();
+  EXPECT_EQ(*r[1], 1u);
+  ASSERT_FALSE(r[2].is_ok());
+  EXPECT_EQ(r[2].error().code(), strata_errc::corruption);
+  EXPECT_EQ(s->stats().series, 1u);
+  EXPECT_EQ(s->stats().wal_records, 1u);
+}
+
+TEST(ShardStoreGroup, RejectedSamplesOfABatchInMemoryAreLeftOutOfItsWalRecord) {
+  test_support::temp_dir dir;
+  {
+    auto s = open_store(dir.path());
+    ASSERT_TRUE(s->append({{{{"__name__", "m"}}, {{100, 1}}}}).is_ok());
+    std::vector<shard_store::group_batch> group;
+    group.push_back(in_memory({{{{"__name__", "m"}}, {{100, 2}, {200, 3}}}}));  // t=100 conflicts
+    auto r = s->append_batches(group);
+    ASSERT_FALSE(r[0].is_ok());
+    EXPECT_EQ(r[0].error().code(), strata_errc::bad_request);
+  }
+  auto s = open_store(dir.path());
+  auto got = s->select({test_support::eq("__name__", "m")}, 0, 1000);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].samples, (std::vector<sample>{{100, 1}, {200, 3}}));
 }
 
 }  // namespace

@@ -38,6 +38,16 @@ TEST(WalRecord, LayoutIsVersionLengthChecksumPayload) {
   EXPECT_EQ(*back, payload);
 }
 
+TEST(WalRecord, ARecordBuiltInPlaceEqualsOneBuiltFromItsPayload) {
+  std::string payload = "0123456789abcdef0123";
+  std::string in_place = std::string(wal_record_header_size, '\x77') + payload;
+  finish_wal_record(in_place);
+  EXPECT_EQ(in_place, encode_wal_record(payload));
+  auto back = decode_wal_record(in_place);
+  ASSERT_TRUE(back.is_ok()) << back.error().message();
+  EXPECT_EQ(*back, payload);
+}
+
 TEST(WalRecord, KeysAreBigEndianSoTheySortInAppendOrder) {
   EXPECT_EQ(encode_wal_key(1), std::string("\0\0\0\0\0\0\0\1", 8));
   EXPECT_EQ(encode_wal_key(0x0102030405060708ull), "\x01\x02\x03\x04\x05\x06\x07\x08");

@@ -82,6 +82,18 @@ TEST(Batch, RoundTrip) {
   expect_equal(*r, b);
 }
 
+TEST(Batch, HeadroomLeavesZeroBytesBeforeTheSameMessage) {
+  auto b = sample_batch();
+  auto plain = encode_batch(b);
+  auto with_room = encode_batch(b, 13);
+  ASSERT_EQ(with_room.size(), 13 + plain.size());
+  EXPECT_EQ(with_room.substr(0, 13), std::string(13, '\0'));
+  EXPECT_EQ(with_room.substr(13), plain);
+  auto r = decode_batch(std::string_view(with_room).substr(13));  // unaligned: decoded from a copy
+  ASSERT_TRUE(r.is_ok()) << r.error().message();
+  expect_equal(*r, b);
+}
+
 TEST(Batch, EmptyBatchRoundTrips) {
   auto r = decode_batch(encode_batch({}));
   ASSERT_TRUE(r.is_ok()) << r.error().message();
@@ -106,6 +118,21 @@ TEST(Batch, StringsAreInterned) {
     b.push_back({{{"__name__", std::string(100, 'n')}, {"job", std::string(100, 'j')}}, {{i, 1}}});
   // 100 series repeating 300 bytes of label text: well under 100 copies of it.
   EXPECT_LT(encode_batch(b).size(), 100u * 300u / 4);
+}
+
+TEST(Batch, StringsSharedByNeighbouringSeriesAtAnyPositionRoundTrip) {
+  write_batch b{
+      {{{"__name__", "up"}, {"instance", "a"}, {"job", "j"}}, {{1, 1}}},
+      {{{"__name__", "up"}, {"instance", "b"}, {"job", "j"}}, {{1, 2}}},     // same names, one value differs
+      {{{"__name__", "up"}, {"instance", "b"}}, {{1, 3}}},                   // fewer labels
+      {{{"__name__", "down"}, {"instance", "b"}, {"zone", "j"}}, {{1, 4}}},  // a name differs, its value does not
+      {{{"b", "instance"}, {"instance", "up"}, {"job", "up"}}, {{1, 5}}},     // names as values and values as names
+      {{{"__name__", "up"}, {"instance", "a"}, {"job", "j"}, {"x", ""}}, {{1, 6}}},
+  };
+  auto bytes = encode_batch(b);
+  auto r = decode_batch(bytes);
+  ASSERT_TRUE(r.is_ok()) << r.error().message();
+  expect_equal(*r, b);
 }
 
 TEST(Batch, DecodesUnalignedInput) {

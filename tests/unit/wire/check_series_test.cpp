@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "wire/utf8.hpp"
+
 namespace strata::wire {
 namespace {
 
@@ -64,6 +66,24 @@ TEST(CheckSeries, InvalidUtf8ValueIsRejected) {
   EXPECT_EQ(reason({{"a", "\xc3"}}), "{a=\"\\xc3\"}: value of label \"a\" is not valid UTF-8");
 }
 
+TEST(CheckSeries, InvalidUtf8AnywhereInALongStringIsRejected) {
+  // Past the first eight bytes, in the last full eight and in the tail.
+  for (std::string bad : {std::string("abcdefgh\xff"), std::string("abcdefgh\xc3"), std::string("abcdefghijklmno\xe2\x82"),
+                          std::string("abcdefghijklmnopq\xed\xa0\x80")})
+    EXPECT_NE(reason({{"__name__", "up"}, {"a", bad}}).find("value of label \"a\" is not valid UTF-8"), std::string::npos)
+        << quote_for_message(bad, 64);
+  EXPECT_NE(reason({{"abcdefgh\x80", "x"}}).find("is not valid UTF-8"), std::string::npos);
+}
+
+TEST(CheckSeries, Utf8InALongStringIsAccepted) {
+  EXPECT_EQ(reason({{"__name__", "up"}, {"city", "abcdefghM\xc3\xbcnchen \xe2\x82\xac \xf0\x9f\x98\x80"}}), "");
+}
+
+TEST(CheckSeries, LabelsSentSortedWithARepeatedNameAreRejected) {
+  EXPECT_EQ(reason({{"__name__", "up"}, {"a", "1"}, {"a", "2"}}),
+            "{__name__=\"up\", a=\"1\", a=\"2\"}: duplicate label name \"a\"");
+}
+
 TEST(CheckSeries, Utf8NamesAreAcceptedByDefault) {
   EXPECT_EQ(reason({{"__name__", "http.requests"}, {"k\xc3\xb6nig", "x"}}), "");
 }
@@ -123,6 +143,21 @@ TEST(CheckSeries, LongSeriesAreCutInTheMessage) {
   auto r = reason(ls);
   EXPECT_NE(r.find(", ...}: value of label \"l200\" is not valid UTF-8"), std::string::npos) << r;
   EXPECT_LT(r.size(), 400u);
+}
+
+TEST(CheckSeries, WhatItAcceptsIsCanonical) {
+  labels ls{{"zone", "a"}, {"__name__", "up"}, {"job", "j"}, {"empty", ""}};
+  EXPECT_FALSE(is_canonical(ls));
+  ASSERT_TRUE(check_series(ls, {}).is_ok());
+  EXPECT_TRUE(is_canonical(ls));
+}
+
+TEST(CheckSeries, UnsortedRepeatedOrEmptyNamesAreNotCanonical) {
+  EXPECT_TRUE(is_canonical({}));
+  EXPECT_TRUE(is_canonical({{"__name__", "up"}, {"a", ""}, {"b", "1"}}));
+  EXPECT_FALSE(is_canonical({{"b", "1"}, {"a", "1"}}));
+  EXPECT_FALSE(is_canonical({{"a", "1"}, {"a", "2"}}));
+  EXPECT_FALSE(is_canonical({{"", "1"}, {"a", "2"}}));
 }
 
 }  // namespace

@@ -130,6 +130,73 @@ TEST(RemoteWrite, RejectsSnappyThatIsNotProtobuf) {
   EXPECT_NE(r2.error().message().find("WriteRequest"), std::string::npos) << r2.error().message();
 }
 
+// Protobuf's wire format by hand, for messages encode_remote_write does not make.
+std::string varint(uint64_t v) {
+  std::string out;
+  while (v >= 0x80) {
+    out += static_cast<char>((v & 0x7F) | 0x80);
+    v >>= 7;
+  }
+  return out + static_cast<char>(v);
+}
+std::string field_bytes(uint32_t field, const std::string& b) { return varint(field << 3 | 2) + varint(b.size()) + b; }
+std::string field_varint(uint32_t field, uint64_t v) { return varint(field << 3) + varint(v); }
+std::string field_fixed64(uint32_t field, uint64_t v) {
+  std::string out = varint(field << 3 | 1);
+  for (int i = 0; i < 8; ++i) out += static_cast<char>(v >> (8 * i));
+  return out;
+}
+std::string field_fixed32(uint32_t field, uint32_t v) {
+  std::string out = varint(field << 3 | 5);
+  for (int i = 0; i < 4; ++i) out += static_cast<char>(v >> (8 * i));
+  return out;
+}
+std::string pb_label(const std::string& n, const std::string& v) { return field_bytes(1, n) + field_bytes(2, v); }
+std::string pb_sample(double v, int64_t t) { return field_fixed64(1, to_bits(v)) + field_varint(2, static_cast<uint64_t>(t)); }
+
+TEST(RemoteWrite, FieldsOutsideTheSchemaAreSkipped) {
+  std::string ts = field_bytes(1, pb_label("__name__", "up") + field_varint(3, 9)) +
+                   field_bytes(2, pb_sample(1.5, 1000) + field_fixed32(7, 1)) +
+                   field_bytes(3, "an exemplar") + field_bytes(4, "a native histogram") +
+                   field_bytes(1, pb_label("job", "j"));
+  std::string req = field_varint(2, 5) + field_bytes(1, ts) + field_fixed64(9, 1) + field_fixed32(10, 2);
+  auto r = decode_remote_write(compress(req));
+  ASSERT_TRUE(r.is_ok()) << r.error().message();
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0].lbls, (labels{{"__name__", "up"}, {"job", "j"}}));
+  EXPECT_EQ((*r)[0].samples, (std::vector<sample>{{1000, 1.5}}));
+}
+
+TEST(RemoteWrite, AFieldSentTwiceKeepsItsLastValueAndAFieldOfAnotherWireTypeIsSkipped) {
+  std::string label = field_bytes(1, "first") + field_varint(1, 7) + field_bytes(1, "__name__") + field_bytes(2, "up");
+  std::string smp = pb_sample(1, 5) + field_varint(2, 7) + field_varint(1, 3);
+  auto r = decode_remote_write(compress(field_bytes(1, field_bytes(1, label) + field_bytes(2, smp))));
+  ASSERT_TRUE(r.is_ok()) << r.error().message();
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0].lbls, (labels{{"__name__", "up"}}));
+  EXPECT_EQ((*r)[0].samples, (std::vector<sample>{{7, 1}}));
+}
+
+TEST(RemoteWrite, NegativeAndExtremeTimestampsRoundTrip) {
+  write_batch b{{{{"__name__", "t"}},
+                 {{std::numeric_limits<int64_t>::min(), 1}, {-1, 2}, {0, 3}, {std::numeric_limits<int64_t>::max(), 4}}}};
+  EXPECT_EQ(round_trip(b)[0].samples, b[0].samples);
+}
+
+TEST(RemoteWrite, RejectsAMessageThatRunsPastTheOneHoldingIt) {
+  // A label whose value claims 50 bytes inside a series of 12.
+  std::string label = field_bytes(1, "__name__") + varint(2 << 3 | 2) + varint(50) + "up";
+  std::string ts = varint(1 << 3 | 2) + varint(label.size()) + label;
+  for (const std::string& req : {field_bytes(1, ts), field_bytes(1, ts + std::string(60, '\0')).substr(0, 4 + ts.size()),
+                                 field_bytes(1, field_bytes(2, "\x09\x01\x02")),  // a sample with a cut fixed64
+                                 std::string("\x08\xff", 2)}) {                   // a cut varint
+    auto r = decode_remote_write(compress(req));
+    ASSERT_FALSE(r.is_ok());
+    EXPECT_NE(r.error().message().find("not a valid remote_write WriteRequest"), std::string::npos)
+        << r.error().message();
+  }
+}
+
 TEST(RemoteWrite, RejectsBodyOverTheSizeLimit) {
   write_batch b{{{{"__name__", "big"}, {"pad", std::string(3000, 'p')}, {"pad2", std::string(3000, 'q')}}, {{1, 1}}}};
   auto msg = rejection(b, 4096);

@@ -28,6 +28,17 @@ TEST(SeriesIndex, GetOrAddGivesDenseRefsAndFindsExistingSeries) {
   EXPECT_EQ(idx.size(), 2u);
 }
 
+TEST(SeriesIndex, GetOrAddWithAKnownHashFindsTheSameSeries) {
+  series_index idx;
+  labels a = {{"__name__", "up"}, {"job", "api"}};
+  labels b = {{"__name__", "up"}, {"job", "db"}};
+  EXPECT_EQ(idx.get_or_add(a, wire::series_hash(a)), std::make_pair(series_ref{0}, true));
+  EXPECT_EQ(idx.get_or_add(a), std::make_pair(series_ref{0}, false));
+  EXPECT_EQ(idx.get_or_add(b), std::make_pair(series_ref{1}, true));
+  EXPECT_EQ(idx.get_or_add(b, wire::series_hash(b)), std::make_pair(series_ref{1}, false));
+  EXPECT_EQ(idx.id_of(0), wire::series_hash(a));
+}
+
 TEST(SeriesIndex, EmptyLabelSetIsASeriesToo) {
   series_index idx;
   auto [r, created] = idx.get_or_add({});
