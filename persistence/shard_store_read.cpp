@@ -10,6 +10,7 @@
 #include "persistence/packed_chunk.hpp"
 #include "persistence/packed_group.hpp"
 #include "persistence/shard_store.hpp"
+#include "persistence/segments.hpp"
 
 namespace strata::persistence {
 namespace {
@@ -33,38 +34,12 @@ uint64_t shard_store::group_hash_of(uint32_t sn) const {
 }
 
 status shard_store::scan_groups(const std::string& from, const std::string& to, const group_fn& fn) const {
-  std::string first, bytes;
-  decoded_group_key at{};
-  bool open = false, whole = true, go = true;
-  status bad = status::ok();
-  auto st = kv_->scan(kv::table::chunks, from, to, [&](std::string_view k, std::string_view v) {
-    auto key = decode_group_key(k);
-    if (!key) {
-      bad = error(strata_errc::corruption, "table \"chunks\" of " + opts_.dir + ": " + key.error().message());
-      return false;
-    }
-    if (open && (key->block != at.block || key->hash != at.hash || key->last_sn != at.last_sn)) {
-      go = fn(first, at, whole ? std::string_view(bytes) : std::string_view());
-      open = false;
-      if (!go) return false;
-    }
-    if (!open) {
-      first = k;
-      at = *key;
-      bytes.clear();
-      open = true;
-      whole = key->segment == 0;
-    } else {
-      whole = whole && key->segment == at.segment + 1;
-      at.segment = key->segment;
-    }
-    bytes += v;
-    return true;
-  });
-  if (!st) return st;
-  if (!bad) return bad;
-  if (open && go) fn(first, at, whole ? std::string_view(bytes) : std::string_view());
-  return status::ok();
+  return join_segments(
+      *kv_, kv::table::chunks, from, to, "table \"chunks\" of " + opts_.dir, decode_group_key,
+      [](const decoded_group_key& a, const decoded_group_key& b) {
+        return a.block == b.block && a.hash == b.hash && a.last_sn == b.last_sn;
+      },
+      fn);
 }
 
 const shard_store::unpacked_group* shard_store::cached_group(const std::string& from, const std::string& to) const {

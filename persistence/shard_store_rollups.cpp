@@ -7,6 +7,7 @@
 #include <limits>
 #include <optional>
 
+#include "persistence/segments.hpp"
 #include "persistence/shard_store.hpp"
 
 namespace strata::persistence {
@@ -22,37 +23,12 @@ std::string parts_end(const std::string& prefix) { return prefix + std::string(6
 
 status shard_store::scan_rollup_groups(const std::string& from, const std::string& to,
                                        const rollup_group_fn& fn) const {
-  std::string bytes;
-  decoded_rollup_group_key at{};
-  bool open = false, whole = true, go = true;
-  status bad = status::ok();
-  auto st = kv_->scan(kv::table::rollups, from, to, [&](std::string_view k, std::string_view v) {
-    auto key = decode_rollup_group_key(k);
-    if (!key) {
-      bad = error(strata_errc::corruption, "table \"rollups\" of " + opts_.dir + ": " + key.error().message());
-      return false;
-    }
-    if (open && (key->t != at.t || key->block != at.block || key->hash != at.hash || key->last_sn != at.last_sn)) {
-      go = fn(at, whole ? std::string_view(bytes) : std::string_view());
-      open = false;
-      if (!go) return false;
-    }
-    if (!open) {
-      at = *key;
-      bytes.clear();
-      open = true;
-      whole = key->segment == 0;
-    } else {
-      whole = whole && key->segment == at.segment + 1;
-      at.segment = key->segment;
-    }
-    bytes += v;
-    return true;
-  });
-  if (!st) return st;
-  if (!bad) return bad;
-  if (open && go) fn(at, whole ? std::string_view(bytes) : std::string_view());
-  return status::ok();
+  return join_segments(
+      *kv_, kv::table::rollups, from, to, "table \"rollups\" of " + opts_.dir, decode_rollup_group_key,
+      [](const decoded_rollup_group_key& a, const decoded_rollup_group_key& b) {
+        return a.t == b.t && a.block == b.block && a.hash == b.hash && a.last_sn == b.last_sn;
+      },
+      [&](std::string_view, const decoded_rollup_group_key& key, std::string_view v) { return fn(key, v); });
 }
 
 result<bucket_run> shard_store::read_rollup_group(tier t, int64_t b, uint32_t sn) const {
