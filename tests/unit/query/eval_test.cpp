@@ -463,6 +463,43 @@ TEST(EvalFusedAggregation, SameBitsAsAddingTheRateSeriesStepByStep) {
   }
 }
 
+// Every point of `e` (f over one range selector of `loaded`'s series) over
+// the grid must be what the per-window function gives, bit for bit.
+void expect_each_window(memory_source& src, const std::vector<series>& loaded, const expr& e, fn::range_fn rf,
+                        const char* f, int64_t range, int64_t start, int64_t end, int64_t step) {
+  auto r = eval_range(e, src, start, end, step, {});
+  ASSERT_TRUE(r) << r.error().message();
+  const auto& got = std::get<matrix>(r->value);
+  std::map<labels, const series*> by_labels;
+  for (const auto& s : got) by_labels[s.lbls] = &s;
+  size_t points = 0;
+  for (const auto& s : loaded) {
+    labels want_lbls;
+    for (const auto& l : s.lbls)
+      if (l.name != "__name__") want_lbls.push_back(l);
+    std::vector<sample> want;
+    for (int64_t t = start; t <= end; t += step) {
+      auto lo = std::upper_bound(s.samples.begin(), s.samples.end(), t - range,
+                                 [](int64_t x, const sample& y) { return x < y.t; });
+      auto hi = std::upper_bound(s.samples.begin(), s.samples.end(), t,
+                                 [](int64_t x, const sample& y) { return x < y.t; });
+      double x;
+      if (lo != hi && rf(fn::window{&*lo, &*lo + (hi - lo), t, range}, nullptr, x)) want.push_back({t, x});
+    }
+    auto it = by_labels.find(want_lbls);
+    ASSERT_NE(it, by_labels.end()) << f;
+    ASSERT_EQ(it->second->samples.size(), want.size()) << f << " range " << range;
+    for (size_t k = 0; k < want.size(); ++k) {
+      uint64_t a, b;
+      std::memcpy(&a, &it->second->samples[k].v, 8);
+      std::memcpy(&b, &want[k].v, 8);
+      ASSERT_EQ(it->second->samples[k].t, want[k].t);
+      EXPECT_EQ(a, b) << f << " range " << range << " at " << want[k].t;
+      ++points;
+    }
+  }
+  EXPECT_GT(points, 500u);
+}
 
 // max_over_time and min_over_time slide a queue over each series instead of
 // scanning every window; each point must be what fn::compare_over_time gives
@@ -502,38 +539,7 @@ TEST(EvalSlidingExtremes, SameBitsAsComparingEachWindow) {
       int64_t start = 0, end = loaded[0].samples.back().t + range;
       auto e = parse(std::string(f) + "(g[" + std::to_string(range / 1000) + "s])");
       ASSERT_TRUE(e);
-      auto r = eval_range(*e, src, start, end, step, {});
-      ASSERT_TRUE(r) << r.error().message();
-      const auto& got = std::get<matrix>(r->value);
-      std::map<labels, const series*> by_labels;
-      for (const auto& s : got) by_labels[s.lbls] = &s;
-      size_t points = 0;
-      for (const auto& s : loaded) {
-        labels want_lbls;
-        for (const auto& l : s.lbls)
-          if (l.name != "__name__") want_lbls.push_back(l);
-        std::vector<sample> want;
-        for (int64_t t = start; t <= end; t += step) {
-          auto lo = std::upper_bound(s.samples.begin(), s.samples.end(), t - range,
-                                     [](int64_t x, const sample& y) { return x < y.t; });
-          auto hi = std::upper_bound(s.samples.begin(), s.samples.end(), t,
-                                     [](int64_t x, const sample& y) { return x < y.t; });
-          double x;
-          if (lo != hi && rf(fn::window{&*lo, &*lo + (hi - lo), t, range}, nullptr, x)) want.push_back({t, x});
-        }
-        auto it = by_labels.find(want_lbls);
-        ASSERT_NE(it, by_labels.end()) << f;
-        ASSERT_EQ(it->second->samples.size(), want.size()) << f << " range " << range;
-        for (size_t k = 0; k < want.size(); ++k) {
-          uint64_t a, b;
-          std::memcpy(&a, &it->second->samples[k].v, 8);
-          std::memcpy(&b, &want[k].v, 8);
-          ASSERT_EQ(it->second->samples[k].t, want[k].t);
-          EXPECT_EQ(a, b) << f << " range " << range << " at " << want[k].t;
-          ++points;
-        }
-      }
-      EXPECT_GT(points, 500u);
+      expect_each_window(src, loaded, *e, rf, f, range, start, end, step);
     }
   }
 }
@@ -579,38 +585,7 @@ TEST(EvalSlidingRate, SameBitsAsExtrapolatingEachWindow) {
       int64_t start = 0, end = loaded[loaded.size() - 2].samples.back().t + range;
       auto e = parse(std::string(f) + "(c[" + std::to_string(range / 1000) + "s])");
       ASSERT_TRUE(e);
-      auto r = eval_range(*e, src, start, end, step, {});
-      ASSERT_TRUE(r) << r.error().message();
-      const auto& got = std::get<matrix>(r->value);
-      std::map<labels, const series*> by_labels;
-      for (const auto& s : got) by_labels[s.lbls] = &s;
-      size_t points = 0;
-      for (const auto& s : loaded) {
-        labels want_lbls;
-        for (const auto& l : s.lbls)
-          if (l.name != "__name__") want_lbls.push_back(l);
-        std::vector<sample> want;
-        for (int64_t t = start; t <= end; t += step) {
-          auto lo = std::upper_bound(s.samples.begin(), s.samples.end(), t - range,
-                                     [](int64_t x, const sample& y) { return x < y.t; });
-          auto hi = std::upper_bound(s.samples.begin(), s.samples.end(), t,
-                                     [](int64_t x, const sample& y) { return x < y.t; });
-          double x;
-          if (lo != hi && rf(fn::window{&*lo, &*lo + (hi - lo), t, range}, nullptr, x)) want.push_back({t, x});
-        }
-        auto it = by_labels.find(want_lbls);
-        ASSERT_NE(it, by_labels.end()) << f;
-        ASSERT_EQ(it->second->samples.size(), want.size()) << f << " range " << range;
-        for (size_t k = 0; k < want.size(); ++k) {
-          uint64_t a, b;
-          std::memcpy(&a, &it->second->samples[k].v, 8);
-          std::memcpy(&b, &want[k].v, 8);
-          ASSERT_EQ(it->second->samples[k].t, want[k].t);
-          EXPECT_EQ(a, b) << f << " range " << range << " at " << want[k].t;
-          ++points;
-        }
-      }
-      EXPECT_GT(points, 500u);
+      expect_each_window(src, loaded, *e, rf, f, range, start, end, step);
     }
   }
 }
