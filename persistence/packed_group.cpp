@@ -7,7 +7,7 @@
 #include <cstring>
 
 #include "persistence/codec/detail/bits.hpp"
-#include "persistence/codec/detail/zstd_context.hpp"
+#include "persistence/group_frame.hpp"
 #include "persistence/packed_chunk.hpp"
 
 namespace strata::persistence {
@@ -17,17 +17,12 @@ namespace {
 // uvarint, count uvarint, min_t - block uvarint, max_t - min_t uvarint,
 // section size uvarint | stream size uvarint | zstd(sections) | checksum u32
 // (low half of XXH3-64 of everything before it).
-constexpr size_t checksum_size = 4;
+using group_frame::checksum_size;
+using group_frame::get_varint;
 constexpr int zstd_level = 19;  // written once, read many times (as packed chunks)
 
 using codec::detail::put_uvarint;
 
-bool get_varint(std::string_view s, size_t& at, uint64_t& v) {
-  codec::detail::byte_reader r(s.substr(std::min(at, s.size())));
-  if (!r.get_uvarint(v)) return false;
-  at += r.position();
-  return true;
-}
 
 status corrupt(const std::string& why) { return error(strata_errc::corruption, "packed group: " + why); }
 
@@ -96,25 +91,15 @@ result<group_directory> read_group_directory(std::string_view v, int64_t block) 
     d.entries.push_back({static_cast<uint32_t>(sn), count, min_t, max_t, offset, size});
     offset += size;
   }
-  if (!get_varint(head, at, d.stream_size)) return corrupt("stream size cut short");
-  if (d.stream_size != offset)
-    return corrupt("stream of " + std::to_string(d.stream_size) + " bytes, sections of " + std::to_string(offset));
-  if (at >= head.size()) return corrupt("no frame");
-  d.frame_at = at;
+  if (auto st = group_frame::read_tail(head, at, offset, d.stream_size, d.frame_at); !st) return corrupt(st.message());
   return d;
 }
 
-const group_entry* find_member(const group_directory& d, uint32_t sn) {
-  auto it = std::lower_bound(d.entries.begin(), d.entries.end(), sn,
-                             [](const group_entry& e, uint32_t x) { return e.sn < x; });
-  return it != d.entries.end() && it->sn == sn ? &*it : nullptr;
-}
+const group_entry* find_member(const group_directory& d, uint32_t sn) { return group_frame::find(d.entries, sn); }
 
 result<std::string> unpack_group(std::string_view v, const group_directory& d) {
-  std::string stream(d.stream_size, '\0');
-  auto frame = v.substr(d.frame_at, v.size() - checksum_size - d.frame_at);
-  size_t got = codec::detail::zstd_decompress(stream.data(), stream.size(), frame.data(), frame.size());
-  if (ZSTD_isError(got) || got != d.stream_size) return corrupt("stream does not decompress");
+  auto stream = group_frame::unpack(v, d.frame_at, d.stream_size);
+  if (!stream) return corrupt(stream.error().message());
   return stream;
 }
 

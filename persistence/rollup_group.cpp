@@ -7,7 +7,7 @@
 #include <cstring>
 
 #include "persistence/codec/detail/bits.hpp"
-#include "persistence/codec/detail/zstd_context.hpp"
+#include "persistence/group_frame.hpp"
 
 namespace strata::persistence {
 namespace {
@@ -15,19 +15,14 @@ namespace {
 // format u8 | window uvarint | series count uvarint | per series: sn (first)
 // or sn delta uvarint, section size uvarint | stream size uvarint |
 // zstd(sections) | checksum u32 (low half of XXH3-64 of everything before it).
-constexpr size_t checksum_size = 4;
+using group_frame::checksum_size;
+using group_frame::get_varint;
 // Level 15: within 0.3 % of level 19 on the bench data, at a third of its
 // CPU (docs/bench/storage.md).
 constexpr int zstd_level = 15;
 
 using codec::detail::put_uvarint;
 
-bool get_varint(std::string_view s, size_t& at, uint64_t& v) {
-  codec::detail::byte_reader r(s.substr(std::min(at, s.size())));
-  if (!r.get_uvarint(v)) return false;
-  at += r.position();
-  return true;
-}
 
 status corrupt(const std::string& why) { return error(strata_errc::corruption, "rollup group: " + why); }
 
@@ -92,27 +87,15 @@ result<rollup_group_directory> read_rollup_group_directory(std::string_view v) {
     d.entries.push_back({static_cast<uint32_t>(sn), offset, size});
     offset += size;
   }
-  if (!get_varint(head, at, d.stream_size)) return corrupt("stream size cut short");
-  if (d.stream_size != offset)
-    return corrupt("stream of " + std::to_string(d.stream_size) + " bytes, sections of " + std::to_string(offset));
-  if (at >= head.size()) return corrupt("no frame");
-  d.frame_at = at;
+  if (auto st = group_frame::read_tail(head, at, offset, d.stream_size, d.frame_at); !st) return corrupt(st.message());
   return d;
 }
 
-const rollup_group_entry* find_rollup_member(const rollup_group_directory& d, uint32_t sn) {
-  auto it = std::lower_bound(d.entries.begin(), d.entries.end(), sn,
-                             [](const rollup_group_entry& e, uint32_t x) { return e.sn < x; });
-  return it != d.entries.end() && it->sn == sn ? &*it : nullptr;
-}
+const rollup_group_entry* find_rollup_member(const rollup_group_directory& d, uint32_t sn) { return group_frame::find(d.entries, sn); }
 
 result<std::string> unpack_rollup_group(std::string_view v, const rollup_group_directory& d) {
-  std::string stream(d.stream_size, '\0');
-  auto frame = v.substr(d.frame_at, v.size() - checksum_size - d.frame_at);
-  if (ZSTD_getFrameContentSize(frame.data(), frame.size()) != d.stream_size)
-    return corrupt("frame does not declare the stream size");
-  size_t got = codec::detail::zstd_decompress(stream.data(), stream.size(), frame.data(), frame.size());
-  if (ZSTD_isError(got) || got != d.stream_size) return corrupt("stream does not decompress");
+  auto stream = group_frame::unpack(v, d.frame_at, d.stream_size);
+  if (!stream) return corrupt(stream.error().message());
   return stream;
 }
 
