@@ -3,10 +3,12 @@
 // (docs/format/rollup.md) share: a directory of per-series sections sorted by
 // series number, then the stream size, a zstd frame of the sections and a
 // checksum of 4 bytes.
+#include <xxhash.h>
 #include <zstd.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +33,20 @@ template <class Entry>
 const Entry* find(const std::vector<Entry>& entries, uint32_t sn) {
   auto it = std::lower_bound(entries.begin(), entries.end(), sn, [](const Entry& e, uint32_t x) { return e.sn < x; });
   return it != entries.end() && it->sn == sn ? &*it : nullptr;
+}
+
+// Ends group `out` (its directory written) with the stream size, the
+// sections as one zstd frame and the checksum.
+inline void finish(std::string& out, const std::string& stream, int zstd_level) {
+  codec::detail::put_uvarint(out, stream.size());
+  size_t at = out.size();
+  out.resize(at + ZSTD_compressBound(stream.size()));
+  // Bound-sized: cannot fail.
+  out.resize(at + ZSTD_compress(out.data() + at, out.size() - at, stream.data(), stream.size(), zstd_level));
+  auto sum = static_cast<uint32_t>(XXH3_64bits(out.data(), out.size()));
+  char b[checksum_size];
+  std::memcpy(b, &sum, checksum_size);
+  out.append(b, checksum_size);
 }
 
 // After a directory whose sections add up to `sections` bytes, at `at` of

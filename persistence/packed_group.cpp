@@ -44,14 +44,7 @@ std::string encode_packed_group(int64_t block, const std::vector<group_member>& 
     stream += section;
     prev = m.sn;
   }
-  put_uvarint(out, stream.size());
-  std::string z(ZSTD_compressBound(stream.size()), '\0');
-  z.resize(ZSTD_compress(z.data(), z.size(), stream.data(), stream.size(), zstd_level));  // bound-sized: cannot fail
-  out += z;
-  auto sum = static_cast<uint32_t>(XXH3_64bits(out.data(), out.size()));
-  char b[4];
-  std::memcpy(b, &sum, 4);
-  out.append(b, 4);
+  group_frame::finish(out, stream, zstd_level);
   return out;
 }
 

@@ -42,14 +42,7 @@ std::string encode_rollup_group(int64_t window_ms, const std::vector<rollup_memb
     stream += section;
     prev = m.sn;
   }
-  put_uvarint(out, stream.size());
-  std::string z(ZSTD_compressBound(stream.size()), '\0');
-  z.resize(ZSTD_compress(z.data(), z.size(), stream.data(), stream.size(), zstd_level));  // bound-sized: cannot fail
-  out += z;
-  auto sum = static_cast<uint32_t>(XXH3_64bits(out.data(), out.size()));
-  char b[4];
-  std::memcpy(b, &sum, 4);
-  out.append(b, 4);
+  group_frame::finish(out, stream, zstd_level);
   return out;
 }
 
