@@ -155,12 +155,12 @@ histogram_family& metrics_registry::histogram(std::string name, std::string help
 
 void metrics_registry::gauge(std::string name, std::string help, std::function<double()> read) {
   std::lock_guard<std::mutex> lock(mu_);
-  gauges_.push_back({std::move(name), std::move(help), std::move(read)});
+  gauges_.push_back({std::move(name), std::move(help), std::move(read), "gauge", {}});
 }
 
 void metrics_registry::counter_fn(std::string name, std::string help, std::function<double()> read) {
   std::lock_guard<std::mutex> lock(mu_);
-  gauges_.push_back({std::move(name), std::move(help), std::move(read), "counter"});
+  gauges_.push_back({std::move(name), std::move(help), std::move(read), "counter", {}});
 }
 
 void metrics_registry::info(std::string name, std::string help,

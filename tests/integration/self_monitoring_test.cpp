@@ -141,8 +141,9 @@ TEST_F(SelfMonitoring, NamesFollowPrometheusConventions) {
     EXPECT_TRUE(snake_case(name)) << name;
     if (f.type == "counter") EXPECT_TRUE(ends_with(name, "_total")) << "counter " << name;
     else EXPECT_FALSE(ends_with(name, "_total")) << f.type << " " << name;
-    if (name.find("duration") != std::string::npos || name.find("latency") != std::string::npos)
+    if (name.find("duration") != std::string::npos || name.find("latency") != std::string::npos) {
       EXPECT_TRUE(ends_with(name, "_seconds")) << name;
+    }
     for (const auto& ls : f.sample_labels)
       for (const auto& [label, value] : ls) EXPECT_TRUE(snake_case(label)) << name << " label " << label;
   }

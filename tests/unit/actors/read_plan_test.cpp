@@ -150,7 +150,9 @@ TEST(PartitionSetWire, FewPartitionsAreAFewBytesManyTheBitmap) {
     for (uint32_t i = 0; i < n; ++i) s.add(n == 4096 ? i : (i * 2654435761u) % 4096);
     auto bytes = s.encode();
     EXPECT_LE(bytes.size(), 512u);
-    if (s.size() <= 3) EXPECT_LE(bytes.size(), 1u + 2 * s.size());
+    if (s.size() <= 3) {
+      EXPECT_LE(bytes.size(), 1u + 2 * s.size());
+    }
     auto back = partition_set::decode(bytes);
     EXPECT_EQ(back.list(), s.list());
   }
@@ -304,7 +306,9 @@ TEST(PartialsWire, LargeTablesTravelCompressedAndDamageIsAnError) {
       std::string bad = bytes;
       bad[i] = static_cast<char>(bad[i] ^ (1 << bit));
       auto d = decode_partials(bad);
-      if (d) EXPECT_EQ(encode_partials(*d, query::series_value_op, 0), plain) << i << " " << bit;
+      if (d) {
+        EXPECT_EQ(encode_partials(*d, query::series_value_op, 0), plain) << i << " " << bit;
+      }
     }
 }
 

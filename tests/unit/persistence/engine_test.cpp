@@ -280,7 +280,9 @@ TEST(Admin, FlushEmptiesTheWalAndCompactLeavesOnePackedGroupPerMetricNameAndBloc
   for (int i = 0; i < 40; ++i) {
     ASSERT_TRUE(s->append(run_of(metric("m", "a"), t0 + i * 60'000, 1)).is_ok());
     ASSERT_TRUE(s->append(run_of(metric("m", "b"), t0 + i * 60'000, 1)).is_ok());
-    if (i % 10 == 9) ASSERT_TRUE(s->flush().is_ok());  // many small chunks
+    if (i % 10 == 9) {
+      ASSERT_TRUE(s->flush().is_ok());  // many small chunks
+    }
   }
   EXPECT_EQ(s->stats().wal_records, 0u);
   EXPECT_EQ(s->stats().head_samples, 0u);
@@ -440,7 +442,9 @@ TEST(Faults, ChunksFilledByOneAppendCommitInGroupsAndAReopenLosesNothing) {
   for (int i = 0; i < 10; ++i) {
     auto got = all_samples(*s, metric("m", std::to_string(i)));
     EXPECT_EQ(got.size(), size_t(i < 8 ? 3 * full : 2 * full + half)) << "series " << i;
-    if (!got.empty()) EXPECT_EQ(got.back().t, t0 + 3 * full * step - step);
+    if (!got.empty()) {
+      EXPECT_EQ(got.back().t, t0 + 3 * full * step - step);
+    }
   }
 }
 

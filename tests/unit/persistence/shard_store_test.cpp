@@ -14,8 +14,15 @@ namespace {
 
 using namespace test_support;
 
+store_options options_for(const std::string& dir, bool sync) {
+  store_options o;
+  o.dir = dir;
+  o.sync = sync;
+  return o;
+}
+
 std::unique_ptr<shard_store> open_store(const std::string& dir) {
-  auto s = shard_store::open({dir, false});
+  auto s = shard_store::open(options_for(dir, false));
   EXPECT_TRUE(s.is_ok()) << s.error().message();
   return s ? std::move(*s) : nullptr;
 }
@@ -216,7 +223,7 @@ TEST(WalReplay, AcknowledgedBatchesSurviveReopen) {
   temp_dir dir;
   write_batch all;
   {
-    auto s = shard_store::open({dir.path(), true});
+    auto s = shard_store::open(options_for(dir.path(), true));
     ASSERT_TRUE(s.is_ok()) << s.error().message();
     for (int i = 0; i < 50; ++i) {
       write_batch b{{{{"__name__", "m"}, {"i", std::to_string(i % 7)}}, {{i, i * 0.25}}},
