@@ -11,8 +11,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <malloc.h>
-
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -26,6 +24,7 @@
 #include "actors/hints.hpp"
 #include "actors/aggregator.hpp"
 #include "actors/shard_actor.hpp"
+#include "app/allocator.hpp"
 #include "app/config.hpp"
 #include "actors/messages.hpp"
 #include "cluster/membership.hpp"
@@ -214,33 +213,6 @@ void stop_actors(caf::actor_system& sys, const std::vector<caf::actor>& actors) 
   sys.clock().cancel_all();
 }
 
-// Returns the memory malloc keeps after frees to the system every
-// `interval`: glibc gives back only the top of a heap by itself, so after
-// a burst of ingest or a large query most of the freed memory stayed
-// resident (docs/bench/storage.md, "Memory").
-class memory_trimmer {
- public:
-  explicit memory_trimmer(std::chrono::milliseconds interval)
-      : thread_([this, interval] {
-          std::unique_lock<std::mutex> lock(mu_);
-          while (!cv_.wait_for(lock, interval, [this] { return stop_; })) malloc_trim(0);
-        }) {}
-  ~memory_trimmer() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::thread thread_;
-};
-
 int fail(const std::string& msg) {
   spdlog::critical("{}", msg);
   return 1;
@@ -423,24 +395,9 @@ int serve(const serve_config& c) {
   // Rule files are checked before anything starts: a bad file stops the node.
   if (auto loaded = rules::load_rule_files(rule_opts.rule_files); !loaded) return fail(loaded.error().message());
 
-  // glibc gives threads their own malloc arenas (up to 8 per core), and what
-  // a thread frees stays in its arena: with the shard and scheduler threads
-  // that kept ~2x the live heap resident. One arena per core, at least
-  // four: two cost a third more CPU per ingested sample from contention
-  // (docs/bench/storage.md, "Memory"); MALLOC_ARENA_MAX still overrides.
-  // Set before the actor system starts its threads.
-  if (!std::getenv("MALLOC_ARENA_MAX"))
-    mallopt(M_ARENA_MAX, static_cast<int>(std::max(4u, std::thread::hardware_concurrency())));
-  // Freed blocks stay with malloc until the trimmer's next pass instead of
-  // going back to the system at once: a query's buffers of tens of MB (a
-  // shard's reply, its decoded series) are otherwise mapped fresh and
-  // page-faulted in again by the next query, which cost about half the CPU
-  // of the largest bench queries (docs/bench/query.md). 32 MB is the
-  // largest mmap threshold glibc accepts; MALLOC_MMAP_THRESHOLD_ and
-  // MALLOC_TRIM_THRESHOLD_ still override.
-  if (!std::getenv("MALLOC_MMAP_THRESHOLD_")) mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  if (!std::getenv("MALLOC_TRIM_THRESHOLD_")) mallopt(M_TRIM_THRESHOLD, 1 << 30);
-  auto trimmer = std::make_unique<memory_trimmer>(std::chrono::seconds(5));
+  // Before the actor system starts its threads.
+  auto memory = set_up_memory();
+  spdlog::info("allocator: {}", allocator_name());
 
   caf::actor_system_config cfg;
   cfg.load<caf::io::middleman>();
@@ -719,7 +676,7 @@ int serve(const serve_config& c) {
                 [dir = c.data_dir] { return storage_bytes(dir); });
   metrics.gauge("process_max_fds", "Maximum number of open file descriptors.", process_max_fds);
   metrics.info("strata_build_info", "Version and revision this binary was built from.",
-               {{"version", STRATA_VERSION}, {"revision", STRATA_REVISION}, {"build_type", STRATA_BUILD_TYPE}});
+               {{"version", STRATA_VERSION}, {"revision", STRATA_REVISION}, {"build_type", STRATA_BUILD_TYPE}, {"allocator", allocator_name()}});
   // Scrape statistics (strata_scrape_*) are registered here once scraping exists.
   if (auto st = srv.start(); !st) {
     collectors.push_back(node->actor);
@@ -754,7 +711,7 @@ int serve(const serve_config& c) {
   spdlog::info("received signal {}, stopping", sig);
   ready = false;
   scraper.stop();
-  trimmer.reset();
+  memory.reset();
   rule_mgr.stop();
   relay->attach(nullptr);
   srv.stop();

@@ -17,6 +17,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -223,6 +224,13 @@ class shard_store {
   // The hash of the series' metric name: which packed groups may hold it.
   uint64_t group_hash_of(uint32_t sn) const;
   void read_group(uint32_t sn, uint64_t hash, int64_t block, int64_t mint, int64_t maxt, std::vector<sample>& out) const;
+  // The blocks with a key in [first(min), to) of `table`, ascending, one seek
+  // per block: first(b) is the first key of block b's range, block_of reads a
+  // key's block (nullopt ends the list: not a key of this range).
+  using block_of_fn = std::function<std::optional<int64_t>(std::string_view)>;
+  result<std::vector<int64_t>> blocks_with_keys(kv::table table, int64_t span,
+                                                const std::function<std::string(int64_t)>& first,
+                                                const std::string& to, const block_of_fn& block_of) const;
   status compact_block(int64_t block, compact_stats& cs);
   // Merges one metric name's parts and loose chunks of a block into new parts, one commit.
   status compact_name(int64_t block, uint64_t hash, const std::vector<uint32_t>& loose_sns, compact_stats& cs);

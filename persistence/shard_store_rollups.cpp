@@ -76,22 +76,15 @@ status shard_store::compact_rollups(compact_stats& cs) {
   rollup_cache_.clear();
   for (auto t : rollup_tiers) {
     // The blocks with loose records (written since the last compaction).
-    std::vector<int64_t> blocks;
-    std::string at = tier_block_prefix(t, std::numeric_limits<int64_t>::min());
-    const std::string end(1, static_cast<char>(static_cast<uint8_t>(t) + 1));
-    for (;;) {
-      std::optional<int64_t> block;
-      auto st = kv_->scan(kv::table::rollups, at, end, [&](std::string_view k, std::string_view) {
-        if (auto d = decode_data_key(k, false)) block = d->block;
-        return false;
-      });
-      if (!st) return st;
-      if (!block) break;
-      blocks.push_back(*block);
-      if (*block > std::numeric_limits<int64_t>::max() - block_span(t)) break;
-      at = tier_block_prefix(t, *block + block_span(t));
-    }
-    for (int64_t b : blocks)
+    auto blocks = blocks_with_keys(
+        kv::table::rollups, block_span(t), [t](int64_t b) { return tier_block_prefix(t, b); },
+        std::string(1, static_cast<char>(static_cast<uint8_t>(t) + 1)),
+        [](std::string_view k) -> std::optional<int64_t> {
+          if (auto d = decode_data_key(k, false)) return d->block;
+          return std::nullopt;
+        });
+    if (!blocks) return blocks.error();
+    for (int64_t b : *blocks)
       if (auto st = compact_rollup_block(t, b, cs); !st) return st;
   }
   rollup_cache_.clear();
@@ -124,8 +117,10 @@ status shard_store::compact_rollup_block(tier t, int64_t b, compact_stats& cs) {
                       });
   if (!st) return st;
   if (!bad) return bad;
-  for (const auto& [hash, sns] : names)
+  for (const auto& [hash, sns] : names) {
     if (auto r = compact_rollup_name(t, b, hash, sns, cs); !r) return r;
+    kv_->release_mapped_pages();  // the file pages this name's parts were read from
+  }
   return status::ok();
 }
 

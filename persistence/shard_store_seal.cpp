@@ -271,21 +271,15 @@ status shard_store::apply_retention(int64_t now_ms) {
     const auto table = t == tier::raw ? kv::table::chunks : kv::table::rollups;
     const auto& from = keep.emplace_back(tier_block_prefix(t, std::numeric_limits<int64_t>::min()));
     const auto& to = keep.emplace_back(tier_block_prefix(t, limit));
-    // Count the blocks to delete, one seek each; a raw block may hold loose
-    // chunks, packed groups or both.
-    std::set<int64_t> expired;
-    std::string at = from;
-    for (;;) {
-      std::optional<int64_t> block;
-      auto st = kv_->scan(table, at, to, [&](std::string_view k, std::string_view) {
-        if (auto d = decode_data_key(k, t == tier::raw)) block = d->block;
-        return false;
-      });
-      if (!st) return st;
-      if (!block) break;
-      expired.insert(*block);
-      at = tier_block_prefix(t, *block + span);
-    }
+    // The blocks to delete; a raw block may hold loose chunks, packed groups or both.
+    auto data = blocks_with_keys(
+        table, span, [t](int64_t b) { return tier_block_prefix(t, b); }, to,
+        [t](std::string_view k) -> std::optional<int64_t> {
+          if (auto d = decode_data_key(k, t == tier::raw)) return d->block;
+          return std::nullopt;
+        });
+    if (!data) return data.error();
+    std::set<int64_t> expired(data->begin(), data->end());
     {
       // The tier's groups (packed groups of raw blocks, rollup groups).
       auto group_prefix_of = [t](int64_t b) {
@@ -293,25 +287,17 @@ status shard_store::apply_retention(int64_t now_ms) {
       };
       const auto& gfrom = keep.emplace_back(group_prefix_of(std::numeric_limits<int64_t>::min()));
       const auto& gto = keep.emplace_back(group_prefix_of(limit));
-      at = gfrom;
-      bool any = false;
-      for (;;) {
-        std::optional<int64_t> block;
-        auto st = kv_->scan(table, at, gto, [&](std::string_view k, std::string_view) {
-          if (t == tier::raw) {
-            if (auto d = decode_group_key(k)) block = d->block;
-          } else if (auto d = decode_rollup_group_key(k)) {
-            block = d->block;
-          }
-          return false;
-        });
-        if (!st) return st;
-        if (!block) break;
-        expired.insert(*block);
-        any = true;
-        at = group_prefix_of(*block + span);
-      }
-      if (any) ops.push_back({kv::op::kind::erase_range, table, gfrom, gto});
+      auto groups = blocks_with_keys(table, span, group_prefix_of, gto, [t](std::string_view k) -> std::optional<int64_t> {
+        if (t == tier::raw) {
+          if (auto d = decode_group_key(k)) return d->block;
+        } else if (auto d = decode_rollup_group_key(k)) {
+          return d->block;
+        }
+        return std::nullopt;
+      });
+      if (!groups) return groups.error();
+      expired.insert(groups->begin(), groups->end());
+      if (!groups->empty()) ops.push_back({kv::op::kind::erase_range, table, gfrom, gto});
       if (t == tier::raw) group_cache_.clear();
       else rollup_cache_.clear();
     }
@@ -349,27 +335,41 @@ result<compact_stats> shard_store::compact() {
   compact_stats cs;
   // The raw blocks with loose chunks (sealed since the last compaction, or
   // packed chunks of an older format), then each block on its own.
-  std::vector<int64_t> blocks;
-  std::string at = tier_block_prefix(tier::raw, std::numeric_limits<int64_t>::min());
-  const std::string end = tier_block_prefix(tier::m1, std::numeric_limits<int64_t>::min());
-  for (;;) {
-    std::optional<int64_t> block;
-    auto st = kv_->scan(kv::table::chunks, at, end, [&](std::string_view k, std::string_view) {
-      if (auto d = decode_data_key(k, true)) block = d->block;
-      return false;
-    });
-    if (!st) return st;
-    if (!block) break;
-    blocks.push_back(*block);
-    at = tier_block_prefix(tier::raw, *block + block_span(tier::raw));
-  }
-  for (int64_t b : blocks)
+  auto blocks = blocks_with_keys(
+      kv::table::chunks, block_span(tier::raw), [](int64_t b) { return tier_block_prefix(tier::raw, b); },
+      tier_block_prefix(tier::m1, std::numeric_limits<int64_t>::min()),
+      [](std::string_view k) -> std::optional<int64_t> {
+        if (auto d = decode_data_key(k, true)) return d->block;
+        return std::nullopt;
+      });
+  if (!blocks) return blocks.error();
+  for (int64_t b : *blocks)
     if (auto st = compact_block(b, cs); !st) return st;
   if (auto st = compact_rollups(cs); !st) return st;
   // The file keeps the high-water mark of the WAL and of rewritten records:
   // copy the live pages into a new file and swap it in.
   if (auto st = kv_->compact_copy(); !st) return st;
   return cs;
+}
+
+result<std::vector<int64_t>> shard_store::blocks_with_keys(kv::table table, int64_t span,
+                                                         const std::function<std::string(int64_t)>& first,
+                                                         const std::string& to, const block_of_fn& block_of) const {
+  std::vector<int64_t> blocks;
+  std::string at = first(std::numeric_limits<int64_t>::min());
+  for (;;) {
+    std::optional<int64_t> block;
+    auto st = kv_->scan(table, at, to, [&](std::string_view k, std::string_view) {
+      block = block_of(k);
+      return false;
+    });
+    if (!st) return st;
+    if (!block) break;
+    blocks.push_back(*block);
+    if (*block > std::numeric_limits<int64_t>::max() - span) break;
+    at = first(*block + span);
+  }
+  return blocks;
 }
 
 // Rewrites the packed groups of every metric name that has loose chunks in

@@ -10,7 +10,7 @@ packages=(
   libcaf-dev libssl-dev openssl capnproto libcapnp-dev liblmdb-dev
   libspdlog-dev libfmt-dev libboost-dev libre2-dev libxxhash-dev
   libroaring-dev libzstd-dev libsnappy-dev protobuf-compiler libprotobuf-dev
-  libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
+  libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libjemalloc-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-snappy curl
   # PromQL conformance runner (tests/conformance) and promtool (integration tests)

@@ -19,6 +19,10 @@ class SingleNode : public ::testing::Test {
     node_ = new node(make_node(root_ + "/n"));
     node_->start();
     t0_ = (now_ms() - 10 * 60 * 1000) / 1000 * 1000;
+    // Both samples of a series in one 2 h block, so that neither is sealed
+    // by the block boundary (MetricsHealthAndReady counts head samples).
+    constexpr int64_t block_ms = 2 * 3600 * 1000;
+    if (t0_ / block_ms != (t0_ + 60000) / block_ms) t0_ -= 60000;
     write_batch b;
     for (std::string job : {"api", "db", "web"})
       for (std::string inst : {"a", "b"})
