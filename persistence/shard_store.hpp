@@ -149,7 +149,10 @@ class shard_store {
   std::vector<series> select(const matchers& ms, int64_t mint, int64_t maxt) const;
   // select's series one at a time, in the same order (by labels), each read
   // when its turn comes, so that a caller folding them never holds them all;
-  // fn returns an error to stop, which is returned.
+  // fn returns an error to stop, which is returned. Reading in label order
+  // visits a name's packed parts out of order, so a part may be decompressed
+  // once per series it holds: select, which holds them all anyway, reads in
+  // the parts' order instead.
   status select_each(const matchers& ms, int64_t mint, int64_t maxt,
                      const std::function<status(series&)>& fn) const;
   // The rollup buckets of tier `t` (not raw) whose window starts in [mint, maxt].
@@ -221,6 +224,9 @@ class shard_store {
   // shard_store_read.cpp
   Roaring candidates(const matchers& ms, int64_t mint, int64_t maxt) const;
   void read_raw(uint32_t sn, int64_t mint, int64_t maxt, std::vector<sample>& out) const;
+  // The samples of series `ref` in [mint, maxt], sealed and in its head,
+  // sorted, one per timestamp.
+  void read_series(uint32_t ref, int64_t mint, int64_t maxt, std::vector<sample>& out) const;
   // The hash of the series' metric name: which packed groups may hold it.
   uint64_t group_hash_of(uint32_t sn) const;
   void read_group(uint32_t sn, uint64_t hash, int64_t block, int64_t mint, int64_t maxt, std::vector<sample>& out) const;

@@ -159,12 +159,31 @@ result<std::vector<std::pair<int64_t, codec::rollup_bucket>>> shard_store::read_
   return codec::decode_buckets(v);
 }
 
+void shard_store::read_series(uint32_t ref, int64_t mint, int64_t maxt, std::vector<sample>& out) const {
+  const auto& h = heads_[ref];
+  read_raw(h.sn, mint, maxt, out);
+  size_t sealed = out.size();
+  h.collect(mint, maxt, out);
+  if (out.size() != sealed) sort_unique(out);
+}
+
 std::vector<series> shard_store::select(const matchers& ms, int64_t mint, int64_t maxt) const {
-  std::vector<series> out;
-  (void)select_each(ms, mint, maxt, [&](series& s) {
-    out.push_back(std::move(s));
-    return status::ok();
+  // In the order of the packed parts (metric name, then series number), so
+  // that each part is decompressed once (group_cache_), then by labels.
+  std::vector<std::pair<uint64_t, uint32_t>> order;  // name's group hash, ref
+  for (uint32_t ref : candidates(ms, mint, maxt)) order.push_back({group_hash_of(heads_[ref].sn), ref});
+  std::sort(order.begin(), order.end(), [&](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first < b.first : heads_[a.second].sn < heads_[b.second].sn;
   });
+  std::vector<series> out;
+  for (const auto& [hash, ref] : order) {
+    series s;
+    read_series(ref, mint, maxt, s.samples);
+    if (s.samples.empty()) continue;
+    s.lbls = index_.labels_of(ref);
+    out.push_back(std::move(s));
+  }
+  std::sort(out.begin(), out.end(), [](const series& a, const series& b) { return by_labels(a.lbls, b.lbls); });
   return out;
 }
 
@@ -174,12 +193,8 @@ status shard_store::select_each(const matchers& ms, int64_t mint, int64_t maxt,
   for (uint32_t ref : candidates(ms, mint, maxt)) order.emplace_back(index_.labels_of(ref), ref);
   std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return by_labels(a.first, b.first); });
   for (auto& [lbls, ref] : order) {
-    const auto& h = heads_[ref];
     series s;
-    read_raw(h.sn, mint, maxt, s.samples);
-    size_t sealed = s.samples.size();
-    h.collect(mint, maxt, s.samples);
-    if (s.samples.size() != sealed) sort_unique(s.samples);
+    read_series(ref, mint, maxt, s.samples);
     if (s.samples.empty()) continue;
     s.lbls = std::move(lbls);
     if (auto st = fn(s); !st) return st;
