@@ -306,6 +306,40 @@ TEST(Admin, FlushEmptiesTheWalAndCompactLeavesOnePackedGroupPerMetricNameAndBloc
   EXPECT_EQ(all_samples(*s, metric("m", "b")).size(), 40u);
 }
 
+// select reads a name's series in the order of its packed parts (series
+// number) and answers them by labels: series created in the reverse of their
+// label order, compacted into more parts than the shard keeps decompressed,
+// come back whole, in label order, as select_each hands them over.
+TEST(Select, AnswersByLabelsWhateverOrderTheSeriesWereCreatedIn) {
+  auto s = open_ok(memory_options());
+  ASSERT_TRUE(s);
+  const int64_t block = block_start(tier::raw, t0);
+  auto id = [](int i) { return std::string(1, static_cast<char>('a' + i / 26 / 26)) +
+                               static_cast<char>('a' + i / 26 % 26) + static_cast<char>('a' + i % 26); };
+  constexpr int n = 500;  // 500 x 400 samples: 13 parts of at most 16,384
+  for (int i = n - 1; i >= 0; --i) ASSERT_TRUE(s->append(run_of(metric("m", id(i)), block, 400)).is_ok());
+  auto cs = s->compact();
+  ASSERT_TRUE(cs.is_ok()) << cs.error().message();
+  EXPECT_EQ(cs->chunks_after, 13u);
+  auto all = s->select({eq("__name__", "m")}, min_t, max_t);
+  ASSERT_EQ(all.size(), static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    EXPECT_EQ(all[i].lbls, metric("m", id(i))) << i;
+    EXPECT_EQ(all[i].samples, run_of(metric("m", id(i)), block, 400)[0].samples) << i;
+  }
+  size_t at = 0;
+  ASSERT_TRUE(s->select_each({eq("__name__", "m")}, min_t, max_t, [&](series& one) {
+                 EXPECT_LT(at, all.size());
+                 if (at < all.size()) {
+                   EXPECT_EQ(one.lbls, all[at].lbls);
+                   EXPECT_EQ(one.samples, all[at].samples);
+                 }
+                 ++at;
+                 return status::ok();
+               }).is_ok());
+  EXPECT_EQ(at, all.size());
+}
+
 // A name with many series is cut into parts of runs of series numbers; a
 // series sealed into a compacted block later joins its group at the next
 // compaction, and blocks with nothing new are left alone.
