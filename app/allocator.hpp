@@ -19,7 +19,7 @@ class memory_setup {
 // memory back every 5 s; with jemalloc nothing is left to do at run time.
 std::unique_ptr<memory_setup> set_up_memory();
 
-// "jemalloc 5.3.0-0-g..." or "glibc", for strata_build_info and the log.
+// "jemalloc 5.3.0" or "glibc", for strata_build_info and the log.
 std::string allocator_name();
 
 }  // namespace strata::app

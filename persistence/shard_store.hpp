@@ -237,6 +237,8 @@ class shard_store {
   result<std::vector<int64_t>> blocks_with_keys(kv::table table, int64_t span,
                                                 const std::function<std::string(int64_t)>& first,
                                                 const std::string& to, const block_of_fn& block_of) const;
+  // blocks_with_keys over the loose data keys (chunks, rollup records) of tier t below `to`.
+  result<std::vector<int64_t>> data_blocks(tier t, const std::string& to) const;
   status compact_block(int64_t block, compact_stats& cs);
   // Merges one metric name's parts and loose chunks of a block into new parts, one commit.
   status compact_name(int64_t block, uint64_t hash, const std::vector<uint32_t>& loose_sns, compact_stats& cs);

@@ -28,8 +28,7 @@ Roaring shard_store::candidates(const matchers& ms, int64_t mint, int64_t maxt) 
 
 uint64_t shard_store::group_hash_of(uint32_t sn) const {
   if (sn < ref_of_sn_.size() && ref_of_sn_[sn] != UINT32_MAX)
-    for (const auto& l : index_.labels_of(ref_of_sn_[sn]))
-      if (l.name == metric_name_label) return group_hash(l.value);
+    return group_hash(index_.label_value(ref_of_sn_[sn], metric_name_label));
   return group_hash("");
 }
 

@@ -76,13 +76,7 @@ status shard_store::compact_rollups(compact_stats& cs) {
   rollup_cache_.clear();
   for (auto t : rollup_tiers) {
     // The blocks with loose records (written since the last compaction).
-    auto blocks = blocks_with_keys(
-        kv::table::rollups, block_span(t), [t](int64_t b) { return tier_block_prefix(t, b); },
-        std::string(1, static_cast<char>(static_cast<uint8_t>(t) + 1)),
-        [](std::string_view k) -> std::optional<int64_t> {
-          if (auto d = decode_data_key(k, false)) return d->block;
-          return std::nullopt;
-        });
+    auto blocks = data_blocks(t, std::string(1, static_cast<char>(static_cast<uint8_t>(t) + 1)));
     if (!blocks) return blocks.error();
     for (int64_t b : *blocks)
       if (auto st = compact_rollup_block(t, b, cs); !st) return st;

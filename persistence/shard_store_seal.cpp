@@ -272,12 +272,7 @@ status shard_store::apply_retention(int64_t now_ms) {
     const auto& from = keep.emplace_back(tier_block_prefix(t, std::numeric_limits<int64_t>::min()));
     const auto& to = keep.emplace_back(tier_block_prefix(t, limit));
     // The blocks to delete; a raw block may hold loose chunks, packed groups or both.
-    auto data = blocks_with_keys(
-        table, span, [t](int64_t b) { return tier_block_prefix(t, b); }, to,
-        [t](std::string_view k) -> std::optional<int64_t> {
-          if (auto d = decode_data_key(k, t == tier::raw)) return d->block;
-          return std::nullopt;
-        });
+    auto data = data_blocks(t, to);
     if (!data) return data.error();
     std::set<int64_t> expired(data->begin(), data->end());
     {
@@ -335,13 +330,7 @@ result<compact_stats> shard_store::compact() {
   compact_stats cs;
   // The raw blocks with loose chunks (sealed since the last compaction, or
   // packed chunks of an older format), then each block on its own.
-  auto blocks = blocks_with_keys(
-      kv::table::chunks, block_span(tier::raw), [](int64_t b) { return tier_block_prefix(tier::raw, b); },
-      tier_block_prefix(tier::m1, std::numeric_limits<int64_t>::min()),
-      [](std::string_view k) -> std::optional<int64_t> {
-        if (auto d = decode_data_key(k, true)) return d->block;
-        return std::nullopt;
-      });
+  auto blocks = data_blocks(tier::raw, tier_block_prefix(tier::m1, std::numeric_limits<int64_t>::min()));
   if (!blocks) return blocks.error();
   for (int64_t b : *blocks)
     if (auto st = compact_block(b, cs); !st) return st;
@@ -370,6 +359,16 @@ result<std::vector<int64_t>> shard_store::blocks_with_keys(kv::table table, int6
     at = first(*block + span);
   }
   return blocks;
+}
+
+result<std::vector<int64_t>> shard_store::data_blocks(tier t, const std::string& to) const {
+  return blocks_with_keys(
+      t == tier::raw ? kv::table::chunks : kv::table::rollups, block_span(t),
+      [t](int64_t b) { return tier_block_prefix(t, b); }, to,
+      [t](std::string_view k) -> std::optional<int64_t> {
+        if (auto d = decode_data_key(k, t == tier::raw)) return d->block;
+        return std::nullopt;
+      });
 }
 
 // Rewrites the packed groups of every metric name that has loose chunks in

@@ -77,6 +77,15 @@ labels series_index::labels_of(series_ref r) const {
   return ls;
 }
 
+std::string_view series_index::label_value(series_ref r, std::string_view name) const {
+  if (!live_.contains(r)) return {};
+  const series_rec& s = series_[r];
+  const sym* p = pairs_.data() + s.offset;
+  for (uint32_t i = 0; i < s.count; ++i, p += 2)
+    if (syms_.str(p[0]) == name) return syms_.str(p[1]);
+  return {};
+}
+
 uint64_t series_index::id_of(series_ref r) const { return live_.contains(r) ? series_[r].id : 0; }
 
 void series_index::remove(series_ref r) {

@@ -57,6 +57,9 @@ class series_index {
   std::optional<series_ref> find(const labels& canonical) const;
   // The labels of a live ref; empty for a removed or unknown ref.
   labels labels_of(series_ref r) const;
+  // The value of label `name` of a live ref, without copying its labels;
+  // empty when it has none or the ref is removed or unknown.
+  std::string_view label_value(series_ref r, std::string_view name) const;
   // The hash of the labels (the series id) of a live ref; 0 for a removed or unknown ref.
   uint64_t id_of(series_ref r) const;
   bool contains(series_ref r) const { return live_.contains(r); }

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <regex>
@@ -207,5 +208,23 @@ TEST(SelfMonitoringIntervalSync, PeriodicFsyncsAreTimed) {
   remove_dir(root);
 }
 
+// strata_build_info names the allocator; with jemalloc, the settings compiled
+// into the binary (app/allocator.cpp) are in effect: its background purge
+// threads run.
+TEST_F(SelfMonitoring, BuildInfoNamesTheAllocatorAndJemallocPurgesInTheBackground) {
+  bool jemalloc = text_.find("allocator=\"jemalloc ") != std::string::npos;
+  EXPECT_TRUE(jemalloc || text_.find("allocator=\"glibc\"") != std::string::npos) << text_;
+  if (!jemalloc) GTEST_SKIP() << "built with glibc malloc (-DSTRATA_JEMALLOC=OFF or a sanitizer)";
+  bool purger = false;
+  for (const auto& t : std::filesystem::directory_iterator("/proc/" + std::to_string(node_->proc->pid()) + "/task")) {
+    std::ifstream comm(t.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    purger = purger || name == "jemalloc_bg_thd";
+  }
+  EXPECT_TRUE(purger) << "no jemalloc_bg_thd thread: malloc_conf was not applied";
+}
+
 }  // namespace
+
 }  // namespace strata::testing
