@@ -29,6 +29,7 @@
 #include "actors/messages.hpp"
 #include "cluster/membership.hpp"
 #include "common/log.hpp"
+#include "common/work_pool.hpp"
 #include "events/bus.hpp"
 #include "events/webhook.hpp"
 #include "http/events_api.hpp"
@@ -58,6 +59,10 @@ void add_serve_flags(CLI::App& cmd, serve_config& c) {
       ->capture_default_str()->check(CLI::Range(1u, 64u));
   cmd.add_option("--scheduler-threads", c.scheduler_threads, "Actor scheduler threads")
       ->capture_default_str()->check(CLI::Range(1u, 64u));
+  cmd.add_option("--query-threads", c.query_threads,
+                 "Threads that compute a query's series in parallel, the one evaluating it included (1: that one "
+                 "only); 0: one per CPU")
+      ->capture_default_str()->check(CLI::Range(0u, 256u));
   cmd.add_option("--replication-factor", c.replication_factor,
                  "Replicas of every series, on distinct nodes; a write is acknowledged by a majority of them "
                  "(every node of a cluster must use the same value; default: the config file's "
@@ -398,6 +403,9 @@ int serve(const serve_config& c) {
   // Before the actor system starts its threads.
   auto memory = set_up_memory();
   spdlog::info("allocator: {}", allocator_name());
+  // Outlives the actor system and the HTTP server, whose threads evaluate queries.
+  unsigned query_threads = c.query_threads ? c.query_threads : std::max(1u, std::thread::hardware_concurrency());
+  work_pool query_pool(query_threads - 1);
 
   caf::actor_system_config cfg;
   cfg.load<caf::io::middleman>();
@@ -576,6 +584,7 @@ int serve(const serve_config& c) {
   const auto& ret = store_opts->retention;
   api_opts.raw_retention_ms = ret.raw_ms;
   for (auto t : persistence::rollup_tiers) api_opts.rollup_tiers.push_back({persistence::window_span(t), ret.of(t)});
+  api_opts.query_pool = &query_pool;
   http::api_context ctx{gw, table, metrics, ready, node->address, api_opts, &bus};
   http::register_api(srv, ctx);
   http::cluster_api_options cl_opts;

@@ -17,6 +17,7 @@ struct serve_config {
   unsigned shards = 4;
   unsigned http_threads = 2;
   unsigned scheduler_threads = 2;
+  unsigned query_threads = 0;  // threads one query's per-series work may use; 0: one per CPU
   unsigned collectors = 2;
   unsigned replication_factor = 0;  // replicas of every partition (cluster/ring.hpp); 0: the config file's, else 1
   size_t max_body_bytes = 32u << 20;

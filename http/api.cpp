@@ -204,6 +204,7 @@ result<query::eval_options> query_options(const api_context& ctx, const request&
   query::eval_options opts;
   opts.lookback_ms = ctx.options.lookback_ms;
   opts.max_samples = ctx.options.max_query_samples;
+  opts.pool = ctx.options.query_pool;
   int64_t timeout_ms = 120000;
   if (req.has_param("timeout")) {
     auto t = parse_duration_ms(req.param("timeout"));
@@ -808,6 +809,7 @@ void eval_instant_async(const api_context& ctx, std::shared_ptr<const query::exp
   opts.lookback_ms = ctx.options.lookback_ms;
   opts.max_samples = ctx.options.max_query_samples;
   opts.deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
+  opts.pool = ctx.options.query_pool;
   opts.tiers = ctx.options.rollup_tiers;
   opts.raw_retention_ms = ctx.options.raw_retention_ms;
   opts.now_ms = now_ms();

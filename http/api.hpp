@@ -27,6 +27,7 @@ struct api_options {
   // forever); empty tiers: raw samples only.
   std::vector<query::eval_options::tier> rollup_tiers;
   int64_t raw_retention_ms = 0;
+  work_pool* query_pool = nullptr;  // eval_options::pool of every query; null: none
 };
 
 struct api_context {

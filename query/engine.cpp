@@ -40,8 +40,9 @@ bool sample_time_less(const sample& a, const sample& b) { return a.t < b.t; }
 // Sorts series by labels, merges series that a source returned more than
 // once, and puts each series' samples in time order without duplicates
 // (the first one returned for a timestamp wins); with drop_stale, stale
-// markers are then removed.
-std::vector<series> normalize(std::vector<series> in, bool drop_stale) {
+// markers are then removed. The look at each series runs on `pool` where
+// there is one.
+std::vector<series> normalize(std::vector<series> in, bool drop_stale, work_pool* pool) {
   // Sources answer each series once, by labels, in time order with each
   // timestamp once (series_source::select): one look at each series' samples
   // usually finds it so (and whether it holds a stale marker), and then it
@@ -51,7 +52,7 @@ std::vector<series> normalize(std::vector<series> in, bool drop_stale) {
     bool stale = false;
   };
   std::vector<look> looks(in.size());
-  for (size_t i = 0; i < in.size(); ++i) {
+  auto look_at = [&](size_t i) {
     auto& xs = in[i].samples;
     bool in_order = true, stale = false;
     for (size_t j = 0; j < xs.size(); ++j) {
@@ -61,6 +62,14 @@ std::vector<series> normalize(std::vector<series> in, bool drop_stale) {
     looks[i] = {in_order, stale};
     if (!in_order && !std::is_sorted(xs.begin(), xs.end(), sample_time_less))
       std::stable_sort(xs.begin(), xs.end(), sample_time_less);
+  };
+  if (pool && pool->width() > 1 && in.size() >= 64) {
+    size_t pieces = pool->width() * 4;
+    pool->parallel_for(pieces, [&](size_t p) {
+      for (size_t i = in.size() * p / pieces, e = in.size() * (p + 1) / pieces; i < e; ++i) look_at(i);
+    });
+  } else {
+    for (size_t i = 0; i < in.size(); ++i) look_at(i);
   }
   auto by_labels = [](const series& a, const series& b) { return a.lbls < b.lbls; };
   std::vector<series> out;
@@ -368,6 +377,54 @@ status evaluator::charge(size_t samples) {
   return {};
 }
 
+series_batches::series_batches(work_pool* pool, size_t steps, std::function<kernel()> make_kernel, emit_fn emit,
+                               std::function<status()> check_deadline, batch_fn emit_batch)
+    : pool_(pool && pool->width() > 1 ? pool : nullptr),
+      // A batch holds its values on the grid: at most ~2 MB of them.
+      batch_(std::clamp<size_t>((size_t{1} << 21) / (9 * std::max<size_t>(steps, 1)), 16, 256)),
+      make_(std::move(make_kernel)),
+      emit_(std::move(emit)),
+      check_(std::move(check_deadline)),
+      emit_batch_(std::move(emit_batch)) {
+  if (!pool_) serial_ = make_();
+}
+
+status series_batches::add(series&& s) {
+  if (!pool_) {
+    if (auto st = check_(); !st) return st;
+    bool any = serial_(s, one_);
+    return emit_(s, one_, any);
+  }
+  in_.push_back(std::move(s));
+  return in_.size() < batch_ ? status{} : run_batch();
+}
+
+status series_batches::finish() { return in_.empty() ? status{} : run_batch(); }
+
+status series_batches::run_batch() {
+  size_t count = in_.size();
+  out_.resize(count);
+  any_.assign(count, 0);
+  // Pieces of consecutive series, a few per thread, so that a slow series
+  // does not leave the other threads idle.
+  size_t pieces = std::min(count, pool_->width() * 4);
+  pool_->parallel_for(pieces, [&](size_t p) {
+    kernel k = make_();
+    for (size_t i = count * p / pieces, e = count * (p + 1) / pieces; i < e; ++i) any_[i] = k(in_[i], out_[i]);
+  });
+  if (emit_batch_) {
+    if (auto st = check_(); !st) return st;
+    if (auto st = emit_batch_(in_, out_, any_); !st) return st;
+  } else {
+    for (size_t i = 0; i < count; ++i) {
+      if (auto st = check_(); !st) return st;
+      if (auto st = emit_(in_[i], out_[i], any_[i] != 0); !st) return st;
+    }
+  }
+  in_.clear();
+  return {};
+}
+
 status evaluator::check_deadline() {
   if ((deadline_tick_++ & 63) != 0) return {};
   if (opts_.deadline != std::chrono::steady_clock::time_point::max() &&
@@ -382,7 +439,7 @@ result<std::vector<series>> evaluator::fetch(const matchers& ms, int64_t mint, i
     return error(strata_errc::timeout, timeout_message);
   auto sel = src_.select(ms, mint, maxt);
   if (!sel) return sel.error();
-  return normalize(std::move(*sel), drop_stale);
+  return normalize(std::move(*sel), drop_stale, opts_.pool);
 }
 
 status evaluator::fetch_each(const matchers& ms, int64_t mint, int64_t maxt, const std::function<status(series&)>& fn) {
@@ -484,30 +541,40 @@ result<value> evaluator::eval_vector_selector(const vector_selector& vs, bool ti
   for (size_t k = 0; k < n; ++k) times[k] = time_at(vs.mods, k);
   size_t used = 0;
   out.series.reserve(data->size());
-  for (auto& s : *data) {
-    if (auto st = check_deadline(); !st) return st;
-    vseries r;
-    r.v.assign(n, 0);
-    r.ok.assign(n, 0);
-    size_t from = 0, hits = 0;
-    for (size_t k = 0; k < n; ++k) {
-      const sample* c = latest_in(s.samples, &from, sat_sub(times[k], opts_.lookback_ms), times[k]);
-      if (!c) continue;
-      r.v[k] = timestamps ? static_cast<double>(c->t) / 1000.0 : c->v;
-      // smoothed: interpolate towards the next sample within the lookback.
-      if (smooth && !timestamps && c->t < times[k] && from < s.samples.size()) {
-        const sample& nx = s.samples[from];
-        if (nx.t - times[k] < opts_.lookback_ms && !is_stale_nan(nx.v))
-          r.v[k] = c->v + (nx.v - c->v) * static_cast<double>(times[k] - c->t) / static_cast<double>(nx.t - c->t);
+  auto make_kernel = [&]() -> series_batches::kernel {
+    return [&](series& s, vseries& r) {
+      r.v.assign(n, 0);
+      r.ok.assign(n, 0);
+      size_t from = 0;
+      bool any = false;
+      for (size_t k = 0; k < n; ++k) {
+        const sample* c = latest_in(s.samples, &from, sat_sub(times[k], opts_.lookback_ms), times[k]);
+        if (!c) continue;
+        r.v[k] = timestamps ? static_cast<double>(c->t) / 1000.0 : c->v;
+        // smoothed: interpolate towards the next sample within the lookback.
+        if (smooth && !timestamps && c->t < times[k] && from < s.samples.size()) {
+          const sample& nx = s.samples[from];
+          if (nx.t - times[k] < opts_.lookback_ms && !is_stale_nan(nx.v))
+            r.v[k] = c->v + (nx.v - c->v) * static_cast<double>(times[k] - c->t) / static_cast<double>(nx.t - c->t);
+        }
+        r.ok[k] = 1;
+        any = true;
       }
-      r.ok[k] = 1;
-      ++hits;
-    }
-    if (hits == 0) continue;
-    used += hits;
+      return any;
+    };
+  };
+  auto emit = [&](series& s, vseries& r, bool any) -> status {
+    if (!any) return {};
+    used += static_cast<size_t>(std::count(r.ok.begin(), r.ok.end(), 1));
     r.metric = std::move(s.lbls);
     out.series.push_back(std::move(r));
-  }
+    r = vseries{};
+    return {};
+  };
+  series_batches batches(opts_.pool, n, make_kernel, emit, [this] { return check_deadline(); });
+  for (auto& s : *data)
+    if (auto st = batches.add(std::move(s)); !st) return st;
+  if (auto st = batches.finish(); !st) return st;
   if (auto st = charge(used); !st) return st;
   return value{std::move(out)};
 }

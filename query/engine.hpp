@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "common/status.hpp"
+#include "common/work_pool.hpp"
 #include "query/ast.hpp"
 #include "query/series_source.hpp"
 #include "query/value.hpp"
@@ -68,6 +69,11 @@ struct eval_options {
   // values at the query's evaluation times, in the order a node's result
   // has them. Not owned; null: none.
   const std::vector<std::pair<const expr*, matrix>>* precomputed = nullptr;
+  // Threads that compute a selection's series in parallel (selectors and
+  // range functions: each series' values alone, then taken in order, so the
+  // answer's bits do not depend on the pool). Not owned; null: the calling
+  // thread only.
+  work_pool* pool = nullptr;
 };
 
 result<query_result> eval_instant(const expr& e, series_source& src, int64_t t_ms, const eval_options& o);

@@ -94,29 +94,22 @@ class group_accumulator final : public series_sink {
 
   void add(const labels& metric, bool drop_name, const std::vector<double>& v,
            const std::vector<uint8_t>& ok) override {
-    labels gl = group_labels(metric, a_);
-    auto [it, fresh] = ids_.emplace(key_of(gl), groups_.size());
-    if (fresh) groups_.push_back(make_group(std::move(gl)));
-    group& g = groups_[it->second];
-    if (drop_name) g.out.drop_name = true;
-    for (size_t k = 0; k < n_; ++k) {
-      if (!ok[k]) continue;
-      double x = v[k];
-      switch (a_.op) {
-        case token_kind::kw_sum: g.sums[k].add(x); break;
-        case token_kind::kw_avg: g.means[k].add(x); break;
-        case token_kind::kw_stddev:
-        case token_kind::kw_stdvar: g.vars[k].add(x); break;
-        case token_kind::kw_max:
-          if (g.cnt[k] == 0 || g.acc[k] < x || std::isnan(g.acc[k])) g.acc[k] = x;
-          break;
-        case token_kind::kw_min:
-          if (g.cnt[k] == 0 || g.acc[k] > x || std::isnan(g.acc[k])) g.acc[k] = x;
-          break;
-        default: break;
-      }
-      g.cnt[k] += 1;
-    }
+    accumulate(group_of(metric, drop_name), v, ok, 0, n_);
+  }
+
+  // The groups of the batch's series first (in order, so groups appear as
+  // with add), then each thread adds every series for its range of steps.
+  void add_batch(const std::vector<series>& in, bool drop_name, const std::vector<vseries>& out,
+                 const std::vector<uint8_t>& any, work_pool& pool) override {
+    std::vector<size_t> gs(in.size());
+    for (size_t i = 0; i < in.size(); ++i)
+      if (any[i]) gs[i] = group_of(in[i].lbls, drop_name);
+    size_t pieces = std::min(n_, pool.width());
+    pool.parallel_for(pieces, [&](size_t p) {
+      size_t k0 = n_ * p / pieces, k1 = n_ * (p + 1) / pieces;
+      for (size_t i = 0; i < in.size(); ++i)
+        if (any[i]) accumulate(gs[i], out[i].v, out[i].ok, k0, k1);
+    });
   }
 
   // One series per group, in the order the groups first appeared.
@@ -155,6 +148,37 @@ class group_accumulator final : public series_sink {
     std::vector<fn::mean_accumulator> means;
     std::vector<fn::variance_accumulator> vars;
   };
+
+  size_t group_of(const labels& metric, bool drop_name) {
+    labels gl = group_labels(metric, a_);
+    auto [it, fresh] = ids_.emplace(key_of(gl), groups_.size());
+    if (fresh) groups_.push_back(make_group(std::move(gl)));
+    if (drop_name) groups_[it->second].out.drop_name = true;
+    return it->second;
+  }
+
+  // Adds a series' values at steps [k0, k1) to group `gi`.
+  void accumulate(size_t gi, const std::vector<double>& v, const std::vector<uint8_t>& ok, size_t k0, size_t k1) {
+    group& g = groups_[gi];
+    for (size_t k = k0; k < k1; ++k) {
+      if (!ok[k]) continue;
+      double x = v[k];
+      switch (a_.op) {
+        case token_kind::kw_sum: g.sums[k].add(x); break;
+        case token_kind::kw_avg: g.means[k].add(x); break;
+        case token_kind::kw_stddev:
+        case token_kind::kw_stdvar: g.vars[k].add(x); break;
+        case token_kind::kw_max:
+          if (g.cnt[k] == 0 || g.acc[k] < x || std::isnan(g.acc[k])) g.acc[k] = x;
+          break;
+        case token_kind::kw_min:
+          if (g.cnt[k] == 0 || g.acc[k] > x || std::isnan(g.acc[k])) g.acc[k] = x;
+          break;
+        default: break;
+      }
+      g.cnt[k] += 1;
+    }
+  }
 
   group make_group(labels gl) const {
     group g;

@@ -376,85 +376,93 @@ result<value> evaluator::eval_range_function(const call_expr& c, series_sink* si
   // fn::extrapolated_rate, so the sums are bit for bit the same.
   const bool counter = f == "rate" || f == "increase";
   const bool is_rate = f == "rate";
-  std::vector<size_t> resets;
-  fn::extrapolate_edges edges{-1, -1, -1, 0, 0, 0, 0, 0};  // matches no window (count >= 2)
   // max_over_time and min_over_time slide too: a window's extreme is the
   // front of a queue of the samples no later sample beats (NaNs left out),
   // each sample entering and leaving it once. Ties stay queued, so the front
   // is the earliest of equal extremes, the one fn::compare_over_time picks;
   // an empty queue means a window of NaNs, which gives its last sample.
   const int extreme = f == "max_over_time" ? 1 : f == "min_over_time" ? -1 : 0;
-  std::vector<size_t> queue;
-  std::vector<double> args(scalars.size());
   // A plain selector's series have distinct labels (fetch merges equal
   // ones), so a sink sees the same series as the merged vector would hold.
   if (!plain_sel) sink = nullptr;
   if (!sink) out.series.reserve(m->data.size());
-  vseries r;
-  auto one = [&](series& s) -> status {
-    if (auto st = check_deadline(); !st) return st;
-    r.v.assign(n, 0);
-    r.ok.assign(n, 0);
-    bool any = false;
-    const sample* base = s.samples.data();
-    size_t count = s.samples.size();
-    if (counter) {
-      resets.clear();
-      for (size_t i = 1; i < count; ++i)
-        if (base[i].v < base[i - 1].v) resets.push_back(i);
-    }
-    size_t lo = 0, hi = 0, first_reset = 0, queued = 0, head = 0;
-    queue.clear();
-    int64_t prev_end = std::numeric_limits<int64_t>::min();
-    for (size_t k = 0; k < n; ++k) {
-      int64_t end = m->ends[k], begin = end - m->range_ms;
-      if (end < prev_end) {
-        lo = hi = first_reset = queued = head = 0;
-        queue.clear();
-      }
-      prev_end = end;
-      if (begin < horizon) continue;
-      while (hi < count && base[hi].t <= end) ++hi;
-      while (lo < hi && base[lo].t <= begin) ++lo;
-      if (lo == hi) continue;
-      double x;
-      if (extreme) {
-        for (; queued < hi; ++queued) {
-          const double v = base[queued].v;
-          if (std::isnan(v)) continue;
-          while (queue.size() > head && (extreme > 0 ? base[queue.back()].v < v : base[queue.back()].v > v))
-            queue.pop_back();
-          queue.push_back(queued);
-        }
-        while (head < queue.size() && queue[head] < lo) ++head;
-        r.v[k] = head < queue.size() ? base[queue[head]].v : base[hi - 1].v;
-        r.ok[k] = 1;
-        any = true;
-        continue;
-      }
+  const grid& g = grid_;
+  // One series' values; its scratch (the resets, the queue, the edges of
+  // the last window) lives as long as the kernel (series_batches).
+  auto make_kernel = [&]() -> series_batches::kernel {
+    return [&, resets = std::vector<size_t>(), queue = std::vector<size_t>(),
+            edges = fn::extrapolate_edges{-1, -1, -1, 0, 0, 0, 0, 0},  // matches no window (count >= 2)
+            args = std::vector<double>(scalars.size())](series& s, vseries& r) mutable -> bool {
+      // The stream reads series with their stale markers.
+      if (stream && !drop_stale(s)) return false;
+      r.v.assign(n, 0);
+      r.ok.assign(n, 0);
+      bool any = false;
+      const sample* base = s.samples.data();
+      size_t count = s.samples.size();
       if (counter) {
-        if (hi - lo < 2) continue;
-        const sample& a = base[lo];
-        const sample& b = base[hi - 1];
-        double change = b.v - a.v;
-        while (first_reset < resets.size() && resets[first_reset] <= lo) ++first_reset;
-        for (size_t i = first_reset; i < resets.size() && resets[i] < hi; ++i) change += base[resets[i] - 1].v;
-        if (!edges.same(a.t, b.t, hi - lo, end, m->range_ms))
-          edges = fn::edges_of(a.t, b.t, hi - lo, end, m->range_ms, is_rate);
-        x = fn::extrapolate({a.t, a.v, b.t, b.v, hi - lo, change}, edges, m->range_ms, true, is_rate);
+        resets.clear();
+        for (size_t i = 1; i < count; ++i)
+          if (base[i].v < base[i - 1].v) resets.push_back(i);
+      }
+      size_t lo = 0, hi = 0, first_reset = 0, queued = 0, head = 0;
+      queue.clear();
+      int64_t prev_end = std::numeric_limits<int64_t>::min();
+      for (size_t k = 0; k < n; ++k) {
+        int64_t end = m->ends[k], begin = end - m->range_ms;
+        if (end < prev_end) {
+          lo = hi = first_reset = queued = head = 0;
+          queue.clear();
+        }
+        prev_end = end;
+        if (begin < horizon) continue;
+        while (hi < count && base[hi].t <= end) ++hi;
+        while (lo < hi && base[lo].t <= begin) ++lo;
+        if (lo == hi) continue;
+        double x;
+        if (extreme) {
+          for (; queued < hi; ++queued) {
+            const double v = base[queued].v;
+            if (std::isnan(v)) continue;
+            while (queue.size() > head && (extreme > 0 ? base[queue.back()].v < v : base[queue.back()].v > v))
+              queue.pop_back();
+            queue.push_back(queued);
+          }
+          while (head < queue.size() && queue[head] < lo) ++head;
+          r.v[k] = head < queue.size() ? base[queue[head]].v : base[hi - 1].v;
+          r.ok[k] = 1;
+          any = true;
+          continue;
+        }
+        if (counter) {
+          if (hi - lo < 2) continue;
+          const sample& a = base[lo];
+          const sample& b = base[hi - 1];
+          double change = b.v - a.v;
+          while (first_reset < resets.size() && resets[first_reset] <= lo) ++first_reset;
+          for (size_t i = first_reset; i < resets.size() && resets[i] < hi; ++i) change += base[resets[i] - 1].v;
+          if (!edges.same(a.t, b.t, hi - lo, end, m->range_ms))
+            edges = fn::edges_of(a.t, b.t, hi - lo, end, m->range_ms, is_rate);
+          x = fn::extrapolate({a.t, a.v, b.t, b.v, hi - lo, change}, edges, m->range_ms, true, is_rate);
+          r.v[k] = x;
+          r.ok[k] = 1;
+          any = true;
+          continue;
+        }
+        for (size_t a = 0; a < scalars.size(); ++a) args[a] = scalars[a].v[k];
+        if (predict) args[0] += static_cast<double>(g.at(k) - end) / 1000.0;
+        fn::window w{base + lo, base + hi, end, m->range_ms};
+        if (!rf(w, args.data(), x)) continue;
         r.v[k] = x;
         r.ok[k] = 1;
         any = true;
-        continue;
       }
-      for (size_t a = 0; a < scalars.size(); ++a) args[a] = scalars[a].v[k];
-      if (predict) args[0] += static_cast<double>(grid_.at(k) - end) / 1000.0;
-      fn::window w{base + lo, base + hi, end, m->range_ms};
-      if (!rf(w, args.data(), x)) continue;
-      r.v[k] = x;
-      r.ok[k] = 1;
-      any = true;
-    }
+      return any;
+    };
+  };
+  auto emit = [&](series& s, vseries& r, bool any) -> status {
+    if (stream && !s.samples.empty())
+      if (auto st = charge(s.samples.size()); !st) return st;
     if (!any) return {};
     if (sink) {
       sink->add(s.lbls, drop, r.v, r.ok);
@@ -465,17 +473,27 @@ result<value> evaluator::eval_range_function(const call_expr& c, series_sink* si
     r = vseries{};
     return {};
   };
+  // Into a sink, a batch's series are charged in order, then added at once
+  // (group_accumulator splits the steps over the pool).
+  series_batches::batch_fn emit_batch;
+  if (sink)
+    emit_batch = [&](std::vector<series>& in, std::vector<vseries>& rs, const std::vector<uint8_t>& any) -> status {
+      if (stream)
+        for (const auto& s : in)
+          if (auto st = charge(s.samples.size()); !st) return st;
+      sink->add_batch(in, drop, rs, any, *opts_.pool);
+      return {};
+    };
+  series_batches batches(opts_.pool, n, make_kernel, emit, [this] { return check_deadline(); }, emit_batch);
   if (stream) {
-    auto st = fetch_each(plain_sel->vs.label_matchers, span.first, span.second, [&](series& s) -> status {
-      if (!drop_stale(s)) return {};
-      if (auto st = charge(s.samples.size()); !st) return st;
-      return one(s);
-    });
+    auto st = fetch_each(plain_sel->vs.label_matchers, span.first, span.second,
+                         [&](series& s) { return batches.add(std::move(s)); });
     if (!st) return st;
   } else {
     for (auto& s : m->data)
-      if (auto st = one(s); !st) return st;
+      if (auto st = batches.add(std::move(s)); !st) return st;
   }
+  if (auto st = batches.finish(); !st) return st;
   if (cut)
     notes_->warn("PromQL warning: " + f +
                  " cannot be computed from rollup tiers, and raw samples before the raw retention are deleted: no "

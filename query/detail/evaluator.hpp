@@ -7,7 +7,9 @@
 //
 // Invariants: every vseries of a vec_value has v.size() == ok.size() ==
 // grid.n; matrix_value::ends is non-decreasing and has grid.n entries.
-// An evaluator is single-threaded and lives for one query.
+// An evaluator lives for one query and runs on one thread, except that the
+// per-series work of selectors and range functions may run on the query's
+// work pool (series_batches).
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -74,6 +76,53 @@ class series_sink {
   virtual ~series_sink() = default;
   virtual void add(const labels& metric, bool drop_name, const std::vector<double>& v,
                    const std::vector<uint8_t>& ok) = 0;
+  // A batch: add(in[i].lbls, drop_name, out[i].v, out[i].ok) for each i
+  // where any[i], in order. A sink whose steps are independent may split
+  // them over `pool`'s threads, each adding every series in order for its
+  // steps: the same values in the same order per step.
+  virtual void add_batch(const std::vector<series>& in, bool drop_name, const std::vector<vseries>& out,
+                         const std::vector<uint8_t>& any, work_pool& pool) {
+    (void)pool;
+    for (size_t i = 0; i < in.size(); ++i)
+      if (any[i]) add(in[i].lbls, drop_name, out[i].v, out[i].ok);
+  }
+};
+
+// Computes the series of a selection one batch at a time: `kernel` turns a
+// series into its values on the grid (true if it has any), `emit` takes each
+// series with its values in the order they were added. With a pool the
+// series of a batch are computed in parallel, in pieces of consecutive
+// series, each piece with a kernel of its own from `make_kernel` (a kernel
+// may keep scratch between the series of its piece; it must write nothing
+// else), then emitted in order: the same emit calls with the same values as
+// without a pool. Without a pool (or with a pool of one thread) each series
+// is computed and emitted as it is added.
+class series_batches {
+ public:
+  using kernel = std::function<bool(series&, vseries&)>;
+  using emit_fn = std::function<status(series&, vseries&, bool any)>;
+  // Takes a whole computed batch instead of emit (the pool's path only).
+  using batch_fn = std::function<status(std::vector<series>&, std::vector<vseries>&, const std::vector<uint8_t>&)>;
+  series_batches(work_pool* pool, size_t steps, std::function<kernel()> make_kernel, emit_fn emit,
+                 std::function<status()> check_deadline, batch_fn emit_batch = {});
+  status add(series&& s);
+  // Computes and emits what is left; call once after the last add.
+  status finish();
+
+ private:
+  status run_batch();
+
+  work_pool* pool_;
+  size_t batch_;
+  std::function<kernel()> make_;
+  emit_fn emit_;
+  std::function<status()> check_;
+  batch_fn emit_batch_;
+  kernel serial_;
+  vseries one_;
+  std::vector<series> in_;
+  std::vector<vseries> out_;
+  std::vector<uint8_t> any_;
 };
 
 constexpr const char* too_many_samples_message =

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "query/parser.hpp"
 
@@ -315,6 +316,71 @@ TEST(EvalRange, TooManySamples) {
   auto r = eval_range(q("m"), src, 0, 10000, 1000, o);             // 11 points
   ASSERT_FALSE(r.is_ok());
   EXPECT_EQ(r.error().message(), "query processing would load too many samples into memory in query execution");
+}
+
+// Selectors and range functions compute their series on the pool, the
+// aggregations over them add per step in series order: every answer has the
+// same series and the same bits as on one thread, and the sample limit
+// fails the same way.
+TEST(EvalRange, APoolGivesTheSameBitsAsOneThread) {
+  memory_source src;
+  uint64_t x = 12345;
+  auto next = [&] {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    return x;
+  };
+  // 700 counters (more than a batch) in 7 groups, scraped every 10-20 s,
+  // with resets, stale markers and a gap, and NaN in some gauge values.
+  for (int i = 0; i < 700; ++i) {
+    std::vector<sample> c, gauge;
+    double v = static_cast<double>(next() % 1000);
+    for (int64_t t = static_cast<int64_t>(next() % 10000); t < 3600000; t += 10000 + static_cast<int64_t>(next() % 10000)) {
+      if (t > 1200000 && t < 1500000 && i % 5 == 0) continue;
+      v = next() % 97 == 0 ? 0 : v + static_cast<double>(next() % 1000) / 7.0;
+      c.push_back({t, next() % 101 == 0 ? stale_nan() : v});
+      gauge.push_back({t, next() % 89 == 0 ? std::nan("") : static_cast<double>(next() % 100000) / 3.0});
+    }
+    std::string g = std::to_string(i % 7), id = std::to_string(i);
+    src.add(lbls({{"__name__", "c"}, {"g", g.c_str()}, {"i", id.c_str()}}), std::move(c));
+    src.add(lbls({{"__name__", "gauge"}, {"g", g.c_str()}, {"i", id.c_str()}}), std::move(gauge));
+  }
+  const char* exprs[] = {"sum by (g) (rate(c[5m]))",          "avg by (g) (increase(c[10m]))",
+                         "stddev by (g) (irate(c[2m]))",      "max by (g) (max_over_time(gauge[7m]))",
+                         "min(min_over_time(gauge[3m]))",     "count by (g) (c)",
+                         "sum(gauge)",                        "rate(c[5m])",
+                         "avg_over_time(gauge[15m])",         "gauge",
+                         "quantile_over_time(0.9, gauge[5m])", "sum by (g) (deriv(gauge[10m]))"};
+  work_pool pool(3);
+  for (const char* text : exprs) {
+    eval_options one, many;
+    many.pool = &pool;
+    auto a = eval_range(q(text), src, 600000, 3600000, 15000, one);
+    auto b = eval_range(q(text), src, 600000, 3600000, 15000, many);
+    ASSERT_TRUE(a.is_ok() && b.is_ok()) << text;
+    const auto& ma = as_matrix(*a);
+    const auto& mb = as_matrix(*b);
+    ASSERT_EQ(ma.size(), mb.size()) << text;
+    EXPECT_GT(ma.size(), 0u) << text;
+    for (size_t i = 0; i < ma.size(); ++i) {
+      ASSERT_EQ(ma[i].lbls, mb[i].lbls) << text;
+      ASSERT_EQ(ma[i].samples.size(), mb[i].samples.size()) << text;
+      for (size_t k = 0; k < ma[i].samples.size(); ++k) {
+        ASSERT_EQ(ma[i].samples[k].t, mb[i].samples[k].t) << text;
+        ASSERT_EQ(std::memcmp(&ma[i].samples[k].v, &mb[i].samples[k].v, sizeof(double)), 0)
+            << text << ": " << ma[i].samples[k].v << " vs " << mb[i].samples[k].v;
+      }
+    }
+  }
+  for (const char* text : {"sum by (g) (rate(c[5m]))", "gauge"}) {
+    eval_options one, many;
+    one.max_samples = many.max_samples = 20000;
+    many.pool = &pool;
+    auto a = eval_range(q(text), src, 600000, 3600000, 15000, one);
+    auto b = eval_range(q(text), src, 600000, 3600000, 15000, many);
+    ASSERT_FALSE(a.is_ok()) << text;
+    ASSERT_FALSE(b.is_ok()) << text;
+    EXPECT_EQ(a.error().message(), b.error().message());
+  }
 }
 
 TEST(Selections, CoverLookbackRangeAndOffset) {
