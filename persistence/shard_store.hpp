@@ -223,13 +223,29 @@ class shard_store {
 
   // shard_store_read.cpp
   Roaring candidates(const matchers& ms, int64_t mint, int64_t maxt) const;
-  void read_raw(uint32_t sn, int64_t mint, int64_t maxt, std::vector<sample>& out) const;
+  // What one selection learns about the store as it reads its series one
+  // after the other, valid for that call only (nothing writes in between):
+  // the packed part read last, found again without a seek while the
+  // series numbers stay in its run, and which blocks hold loose chunks.
+  struct unpacked_group;
+  struct read_memo {
+    int64_t block = 0;
+    uint64_t hash = 0;
+    uint32_t first_sn = 0, last_sn = 0;  // the part's members
+    const unpacked_group* part = nullptr;  // in group_cache_; null: none
+    std::vector<std::pair<int64_t, bool>> loose;   // block, whether it has loose chunks
+  };
+  void read_raw(uint32_t sn, int64_t mint, int64_t maxt, std::vector<sample>& out, read_memo* memo = nullptr) const;
   // The samples of series `ref` in [mint, maxt], sealed and in its head,
   // sorted, one per timestamp.
-  void read_series(uint32_t ref, int64_t mint, int64_t maxt, std::vector<sample>& out) const;
+  void read_series(uint32_t ref, int64_t mint, int64_t maxt, std::vector<sample>& out,
+                   read_memo* memo = nullptr) const;
   // The hash of the series' metric name: which packed groups may hold it.
   uint64_t group_hash_of(uint32_t sn) const;
-  void read_group(uint32_t sn, uint64_t hash, int64_t block, int64_t mint, int64_t maxt, std::vector<sample>& out) const;
+  void read_group(uint32_t sn, uint64_t hash, int64_t block, int64_t mint, int64_t maxt, std::vector<sample>& out,
+                  read_memo* memo) const;
+  // Whether raw block b has loose chunks, stored or pending.
+  bool has_loose_chunks(int64_t b) const;
   // The blocks with a key in [first(min), to) of `table`, ascending, one seek
   // per block: first(b) is the first key of block b's range, block_of reads a
   // key's block (nullopt ends the list: not a key of this range).

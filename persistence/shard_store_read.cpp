@@ -76,17 +76,28 @@ const shard_store::unpacked_group* shard_store::cached_group(const std::string& 
 }
 
 void shard_store::read_group(uint32_t sn, uint64_t hash, int64_t b, int64_t mint, int64_t maxt,
-                             std::vector<sample>& out) const {
+                             std::vector<sample>& out, read_memo* memo) const {
+  auto decode = [&](const unpacked_group& g) {
+    if (const auto* e = find_member(g.dir, sn)) {
+      size_t before = out.size();
+      if (!decode_group_member(g.stream, *e, mint, maxt, out)) out.resize(before);
+    }
+  };
+  auto remember = [&](const unpacked_group& g) {
+    if (!memo || g.dir.entries.empty()) return;
+    *memo = {b, hash, g.dir.entries.front().sn, g.dir.entries.back().sn, &g, std::move(memo->loose)};
+  };
+  // The part read last holds every series of its name and block whose
+  // number lies in its run (parts hold consecutive runs): no seek.
+  if (memo && memo->part && memo->block == b && memo->hash == hash && sn >= memo->first_sn && sn <= memo->last_sn)
+    return decode(*memo->part);
   // The first part whose last series is sn or later is the only one that can hold it.
   const std::string from = group_key(b, hash, sn, 0);
   const std::string to = group_prefix(b, hash) + std::string(6, '\xff');
   // A part read before is not joined, checked or decompressed again.
   if (const unpacked_group* g = cached_group(from, to)) {
-    if (const auto* e = find_member(g->dir, sn)) {
-      size_t before = out.size();
-      if (!decode_group_member(g->stream, *e, mint, maxt, out)) out.resize(before);
-    }
-    return;
+    remember(*g);
+    return decode(*g);
   }
   scan_groups(from, to, [&](std::string_view k, const decoded_group_key&, std::string_view v) {
     // A part read before is not checked and decompressed again.
@@ -101,19 +112,32 @@ void shard_store::read_group(uint32_t sn, uint64_t hash, int64_t b, int64_t mint
       if (!e || e->max_t < mint || e->min_t > maxt) return false;
       auto stream = unpack_group(v, *d);
       if (!stream) return false;
-      if (group_cache_.size() == group_cache_size) group_cache_.pop_back();
+      if (group_cache_.size() == group_cache_size) {
+        if (memo && memo->part == &group_cache_.back()) memo->part = nullptr;
+        group_cache_.pop_back();
+      }
       group_cache_.push_front({std::string(k), d->checksum, std::move(*d), std::move(*stream)});
       hit = group_cache_.begin();
     }
-    const auto* e = find_member(hit->dir, sn);
-    if (!e) return false;
-    size_t before = out.size();
-    if (!decode_group_member(hit->stream, *e, mint, maxt, out)) out.resize(before);
+    remember(*hit);
+    decode(*hit);
     return false;
   });
 }
 
-void shard_store::read_raw(uint32_t sn, int64_t mint, int64_t maxt, std::vector<sample>& out) const {
+bool shard_store::has_loose_chunks(int64_t b) const {
+  const std::string from = chunk_prefix(tier::raw, b, 0);
+  const std::string to = chunk_prefix(tier::raw, b, UINT32_MAX) + std::string(9, '\xff');
+  bool any = false;
+  kv_->scan(kv::table::chunks, from, to, [&](std::string_view, std::string_view) {
+    any = true;
+    return false;
+  });
+  auto it = pending_chunks_.lower_bound(from);
+  return any || (it != pending_chunks_.end() && it->first < to);
+}
+
+void shard_store::read_raw(uint32_t sn, int64_t mint, int64_t maxt, std::vector<sample>& out, read_memo* memo) const {
   const int64_t span = block_span(tier::raw);
   const auto& seen = seen_[static_cast<int>(tier::raw)];
   size_t first = out.size();
@@ -121,20 +145,28 @@ void shard_store::read_raw(uint32_t sn, int64_t mint, int64_t maxt, std::vector<
   for (int64_t b = std::max(block_start(tier::raw, mint), seen.lo); b <= maxt && b <= seen.hi; b += span) {
     if (!hash) hash = group_hash_of(sn);
     // Compacted samples first: on equal timestamps the older copy wins.
-    read_group(sn, *hash, b, mint, maxt, out);
-    auto from = chunk_prefix(tier::raw, b, sn);
-    auto to = chunk_prefix(tier::raw, b, sn + 1);
-    auto take = [&](std::string_view v) {
-      // A damaged chunk is left out of answers; compaction reports it.
-      size_t before = out.size();
-      if (!decode_any_chunk(v, mint, maxt, out)) out.resize(before);
-    };
-    kv_->scan(kv::table::chunks, from, to, [&](std::string_view, std::string_view v) {
-      take(v);
-      return true;
-    });
-    for (auto it = pending_chunks_.lower_bound(from); it != pending_chunks_.end() && it->first < to; ++it)
-      take(it->second);
+    read_group(sn, *hash, b, mint, maxt, out, memo);
+    bool loose = true;
+    if (memo) {
+      auto it = std::find_if(memo->loose.begin(), memo->loose.end(), [&](const auto& x) { return x.first == b; });
+      if (it == memo->loose.end()) it = memo->loose.insert(memo->loose.end(), {b, has_loose_chunks(b)});
+      loose = it->second;
+    }
+    if (loose) {
+      auto from = chunk_prefix(tier::raw, b, sn);
+      auto to = chunk_prefix(tier::raw, b, sn + 1);
+      auto take = [&](std::string_view v) {
+        // A damaged chunk is left out of answers; compaction reports it.
+        size_t before = out.size();
+        if (!decode_any_chunk(v, mint, maxt, out)) out.resize(before);
+      };
+      kv_->scan(kv::table::chunks, from, to, [&](std::string_view, std::string_view v) {
+        take(v);
+        return true;
+      });
+      for (auto it = pending_chunks_.lower_bound(from); it != pending_chunks_.end() && it->first < to; ++it)
+        take(it->second);
+    }
     if (b > std::numeric_limits<int64_t>::max() - span) break;
   }
   auto newer = [](const sample& a, const sample& b) { return a.t >= b.t; };
@@ -158,9 +190,10 @@ result<std::vector<std::pair<int64_t, codec::rollup_bucket>>> shard_store::read_
   return codec::decode_buckets(v);
 }
 
-void shard_store::read_series(uint32_t ref, int64_t mint, int64_t maxt, std::vector<sample>& out) const {
+void shard_store::read_series(uint32_t ref, int64_t mint, int64_t maxt, std::vector<sample>& out,
+                              read_memo* memo) const {
   const auto& h = heads_[ref];
-  read_raw(h.sn, mint, maxt, out);
+  read_raw(h.sn, mint, maxt, out, memo);
   size_t sealed = out.size();
   h.collect(mint, maxt, out);
   if (out.size() != sealed) sort_unique(out);
@@ -175,9 +208,10 @@ std::vector<series> shard_store::select(const matchers& ms, int64_t mint, int64_
     return a.first != b.first ? a.first < b.first : heads_[a.second].sn < heads_[b.second].sn;
   });
   std::vector<series> out;
+  read_memo memo;
   for (const auto& [hash, ref] : order) {
     series s;
-    read_series(ref, mint, maxt, s.samples);
+    read_series(ref, mint, maxt, s.samples, &memo);
     if (s.samples.empty()) continue;
     s.lbls = index_.labels_of(ref);
     out.push_back(std::move(s));
@@ -191,9 +225,10 @@ status shard_store::select_each(const matchers& ms, int64_t mint, int64_t maxt,
   std::vector<std::pair<labels, uint32_t>> order;
   for (uint32_t ref : candidates(ms, mint, maxt)) order.emplace_back(index_.labels_of(ref), ref);
   std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return by_labels(a.first, b.first); });
+  read_memo memo;
   for (auto& [lbls, ref] : order) {
     series s;
-    read_series(ref, mint, maxt, s.samples);
+    read_series(ref, mint, maxt, s.samples, &memo);
     if (s.samples.empty()) continue;
     s.lbls = std::move(lbls);
     if (auto st = fn(s); !st) return st;

@@ -340,6 +340,42 @@ TEST(Select, AnswersByLabelsWhateverOrderTheSeriesWereCreatedIn) {
   EXPECT_EQ(at, all.size());
 }
 
+// One selection takes a series from the part it read last while series
+// numbers stay in that part's run, and reads loose chunks only in blocks
+// that hold some: a series whose number lies inside a part's run but that
+// has no samples in that block, a late seal into a compacted block and a
+// series created after compaction all come back whole.
+TEST(Select, OneSelectionReadsPartsLateSealsAndSeriesAbsentFromABlock) {
+  auto s = open_ok(memory_options());
+  ASSERT_TRUE(s);
+  const int64_t block = block_start(tier::raw, t0);
+  const int64_t next = block + block_span(tier::raw);
+  auto id = [](int i) { return std::to_string(100 + i); };  // label order = creation order
+  for (int i = 0; i < 100; ++i)
+    ASSERT_TRUE(s->append(run_of(metric("m", id(i)), i == 40 ? next : block, i == 40 ? 50 : 400)).is_ok());
+  ASSERT_TRUE(s->append(run_of(metric("m", id(3)), next, 20)).is_ok());
+  auto cs = s->compact();
+  ASSERT_TRUE(cs.is_ok()) << cs.error().message();
+  EXPECT_GE(cs->chunks_after, 4u);  // 39,600 samples of "m" in parts of at most 16,384, and the next block's
+  ASSERT_TRUE(s->append(run_of(metric("m", id(57)), block + 400 * 15'000, 10)).is_ok());
+  ASSERT_TRUE(s->append(run_of(metric("m", id(100)), block, 30)).is_ok());
+  ASSERT_TRUE(s->flush().is_ok());  // both as loose chunks of the compacted block
+  auto all = s->select({eq("__name__", "m")}, min_t, max_t);
+  ASSERT_EQ(all.size(), 101u);
+  for (int i = 0; i <= 100; ++i) {
+    EXPECT_EQ(all[i].lbls, metric("m", id(i)));
+    std::vector<sample> want;
+    if (i == 40) want = run_of(metric("m", id(i)), next, 50)[0].samples;
+    else if (i == 100) want = run_of(metric("m", id(i)), block, 30)[0].samples;
+    else want = run_of(metric("m", id(i)), block, 400)[0].samples;
+    write_batch more;
+    if (i == 3) more = run_of(metric("m", id(i)), next, 20);
+    if (i == 57) more = run_of(metric("m", id(i)), block + 400 * 15'000, 10);
+    for (const auto& x : more.empty() ? std::vector<sample>{} : more[0].samples) want.push_back(x);
+    EXPECT_EQ(all[i].samples, want) << i;
+  }
+}
+
 // A name with many series is cut into parts of runs of series numbers; a
 // series sealed into a compacted block later joins its group at the next
 // compaction, and blocks with nothing new are left alone.
