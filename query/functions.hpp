@@ -110,13 +110,25 @@ inline extrapolate_edges edges_of(int64_t first_t, int64_t last_t, size_t count,
   e.factor = factor;
   return e;
 }
+// Whether sampled * (first / result), the time back to the counter's zero
+// point, is surely not less than to_start: sampled * first exceeds
+// to_start * result by more than the rounding of both products and of the
+// quotient can make up, all of them normal numbers. Then the division per
+// window (a quarter of rate's time) is not needed to know that the zero
+// point does not cut the window's start short; otherwise it is done as
+// Prometheus does it. REQUIRES: result > 0, first >= 0.
+inline bool counter_zero_is_far(const extrapolate_edges& e, double first, double result) {
+  const double lhs = e.sampled * first, rhs = e.to_start_s * result;
+  return rhs >= 0x1p-1000 && lhs <= std::numeric_limits<double>::max() && lhs >= rhs * (1 + 0x1p-48);
+}
 // Inline: called once per window and step.
 inline double extrapolate(const change& c, const extrapolate_edges& e, int64_t range_ms, bool is_counter,
                           bool is_rate) {
   const double result = c.result;
   if (is_counter) {
     double to_zero = e.to_start_s;
-    if (result > 0 && c.first >= 0) to_zero = e.sampled * (c.first / result);
+    if (result > 0 && c.first >= 0 && !counter_zero_is_far(e, c.first, result))
+      to_zero = e.sampled * (c.first / result);
     if (to_zero < e.to_start_s) {
       double factor = (e.sampled + to_zero + e.to_end_s) / e.sampled;
       if (is_rate) factor /= static_cast<double>(range_ms) / 1000;

@@ -6,6 +6,7 @@
 
 #include <cfloat>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -48,6 +49,57 @@ double eval(const char* name, const fixture& f, std::vector<double> args = {}) {
 bool no_output(const char* name, const fixture& f, std::vector<double> args = {}) {
   double out;
   return !run(name, f, out, std::move(args));
+}
+
+// extrapolate skips the division of a counter's zero point only where it
+// cannot change the answer: against Prometheus's formula (always dividing)
+// over random windows and over ones built to sit on the edge, where to_start
+// is the zero point itself or one ulp either side of it.
+TEST(Extrapolate, SkipsTheZeroPointDivisionOnlyWhereItCannotChangeTheAnswer) {
+  auto reference = [](const change& c, const extrapolate_edges& e, int64_t range_ms) {
+    double to_zero = e.to_start_s;
+    if (c.result > 0 && c.first >= 0) to_zero = e.sampled * (c.first / c.result);
+    if (to_zero < e.to_start_s) {
+      double factor = (e.sampled + to_zero + e.to_end_s) / e.sampled;
+      factor /= static_cast<double>(range_ms) / 1000;
+      return c.result * factor;
+    }
+    return c.result * e.factor;
+  };
+  uint64_t x = 88172645463325252ull;
+  auto next = [&] {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    return x;
+  };
+  auto uniform = [&] { return static_cast<double>(next() >> 11) * 0x1p-53; };
+  size_t checked = 0, edge = 0;
+  for (int i = 0; i < 200000; ++i) {
+    int64_t range_ms = 60000 * (1 + static_cast<int64_t>(next() % 10));
+    int64_t end = 1'700'000'000'000 + static_cast<int64_t>(next() % 1000000);
+    int64_t first_t = end - range_ms + 1 + static_cast<int64_t>(next() % static_cast<uint64_t>(range_ms / 2));
+    int64_t last_t = first_t + 1 + static_cast<int64_t>(next() % static_cast<uint64_t>(end - first_t));
+    size_t count = 2 + next() % 30;
+    auto e = edges_of(first_t, last_t, count, end, range_ms, true);
+    // Values from tiny to huge, and zero points near the window's start.
+    double scale = std::ldexp(1.0, static_cast<int>(next() % 200) - 100);
+    double result = (uniform() + 1e-3) * scale;
+    double first = uniform() * scale * (next() % 4 == 0 ? 1e-6 : 1.0);
+    if (next() % 3 == 0) {
+      // first such that the zero point lies at to_start, give or take an ulp.
+      first = e.to_start_s * result / e.sampled;
+      int nudge = static_cast<int>(next() % 5) - 2;
+      for (; nudge > 0; --nudge) first = std::nextafter(first, INFINITY);
+      for (; nudge < 0; ++nudge) first = std::nextafter(first, 0.0);
+      ++edge;
+    }
+    change c{first_t, first, last_t, first + result, count, result};
+    double want = reference(c, e, range_ms), got = extrapolate(c, e, range_ms, true, true);
+    ASSERT_EQ(std::memcmp(&want, &got, sizeof want), 0)
+        << "first " << first << " result " << result << " sampled " << e.sampled << " to_start " << e.to_start_s;
+    ++checked;
+  }
+  EXPECT_EQ(checked, 200000u);
+  EXPECT_GT(edge, 50000u);
 }
 
 TEST(RangeFunctions, UnknownNameIsNull) {
