@@ -298,6 +298,7 @@ class shard_store {
   index::series_index index_;
   std::vector<head_series> heads_;   // by index ref
   std::vector<uint32_t> ref_of_sn_;  // by series number; UINT32_MAX once removed
+  mutable std::vector<uint64_t> name_hash_of_sn_;  // group_hash_of's answers by series number; 0: not computed
   uint64_t next_seq_ = 1;            // the next WAL record
   uint64_t wal_first_ = 1;           // the oldest record not trimmed
   std::map<uint64_t, uint64_t> wal_sizes_;        // seq -> record bytes, untrimmed records

@@ -27,9 +27,12 @@ Roaring shard_store::candidates(const matchers& ms, int64_t mint, int64_t maxt) 
 }
 
 uint64_t shard_store::group_hash_of(uint32_t sn) const {
-  if (sn < ref_of_sn_.size() && ref_of_sn_[sn] != UINT32_MAX)
-    return group_hash(index_.label_value(ref_of_sn_[sn], metric_name_label));
-  return group_hash("");
+  if (sn >= ref_of_sn_.size() || ref_of_sn_[sn] == UINT32_MAX) return group_hash("");
+  // A series number keeps its labels for life: its name's hash is computed once.
+  if (sn >= name_hash_of_sn_.size()) name_hash_of_sn_.resize(ref_of_sn_.size(), 0);
+  uint64_t& h = name_hash_of_sn_[sn];
+  if (h == 0) h = group_hash(index_.label_value(ref_of_sn_[sn], metric_name_label));  // 0: not yet (or hashes to 0)
+  return h;
 }
 
 status shard_store::scan_groups(const std::string& from, const std::string& to, const group_fn& fn) const {
