@@ -147,12 +147,14 @@ class shard_store {
   // Series matching all matchers with raw samples in [mint, maxt], only those
   // samples, sorted by labels; samples sorted by time, one per timestamp.
   std::vector<series> select(const matchers& ms, int64_t mint, int64_t maxt) const;
-  // select's series one at a time, in the same order (by labels), each read
-  // when its turn comes, so that a caller folding them never holds them all;
-  // fn returns an error to stop, which is returned. Reading in label order
-  // visits a name's packed parts out of order, so a part may be decompressed
-  // once per series it holds: select, which holds them all anyway, reads in
-  // the parts' order instead.
+  // select's series one at a time, in the same order (by labels), so that a
+  // caller folding them never holds them all; fn returns an error to stop,
+  // which is returned. The series are read in runs (consecutive in label
+  // order), each run in the parts' order: a name's packed part is
+  // decompressed at most once per run instead of once per series. A run holds
+  // about each_run_samples samples (sized from the series read so far; the
+  // first run is 64 series).
+  static constexpr size_t each_run_samples = size_t{1} << 21;
   status select_each(const matchers& ms, int64_t mint, int64_t maxt,
                      const std::function<status(series&)>& fn) const;
   // The rollup buckets of tier `t` (not raw) whose window starts in [mint, maxt].
@@ -224,16 +226,25 @@ class shard_store {
   // shard_store_read.cpp
   Roaring candidates(const matchers& ms, int64_t mint, int64_t maxt) const;
   // What one selection learns about the store as it reads its series one
-  // after the other, valid for that call only (nothing writes in between):
-  // the packed part read last, found again without a seek while the
-  // series numbers stay in its run, and which blocks hold loose chunks.
+  // after the other, valid for that call only (nothing writes in between),
+  // per block it reads: the packed part read last, found again without a
+  // seek while the series numbers stay in its run, and whether the block
+  // holds loose chunks.
   struct unpacked_group;
   struct read_memo {
-    int64_t block = 0;
-    uint64_t hash = 0;
-    uint32_t first_sn = 0, last_sn = 0;  // the part's members
-    const unpacked_group* part = nullptr;  // in group_cache_; null: none
-    std::vector<std::pair<int64_t, bool>> loose;   // block, whether it has loose chunks
+    struct block_memo {
+      int64_t block = 0;
+      bool loose = true;  // has loose chunks
+      uint64_t hash = 0;
+      uint32_t first_sn = 0, last_sn = 0;    // the part's members
+      const unpacked_group* part = nullptr;  // in group_cache_; null: none
+    };
+    std::vector<block_memo> blocks;
+    block_memo* at(int64_t b) {
+      for (auto& m : blocks)
+        if (m.block == b) return &m;
+      return nullptr;
+    }
   };
   void read_raw(uint32_t sn, int64_t mint, int64_t maxt, std::vector<sample>& out, read_memo* memo = nullptr) const;
   // The samples of series `ref` in [mint, maxt], sealed and in its head,

@@ -86,14 +86,17 @@ void shard_store::read_group(uint32_t sn, uint64_t hash, int64_t b, int64_t mint
       if (!decode_group_member(g.stream, *e, mint, maxt, out)) out.resize(before);
     }
   };
+  read_memo::block_memo* m = memo ? memo->at(b) : nullptr;
   auto remember = [&](const unpacked_group& g) {
-    if (!memo || g.dir.entries.empty()) return;
-    *memo = {b, hash, g.dir.entries.front().sn, g.dir.entries.back().sn, &g, std::move(memo->loose)};
+    if (!m || g.dir.entries.empty()) return;
+    m->hash = hash;
+    m->first_sn = g.dir.entries.front().sn;
+    m->last_sn = g.dir.entries.back().sn;
+    m->part = &g;
   };
   // The part read last holds every series of its name and block whose
   // number lies in its run (parts hold consecutive runs): no seek.
-  if (memo && memo->part && memo->block == b && memo->hash == hash && sn >= memo->first_sn && sn <= memo->last_sn)
-    return decode(*memo->part);
+  if (m && m->part && m->hash == hash && sn >= m->first_sn && sn <= m->last_sn) return decode(*m->part);
   // The first part whose last series is sn or later is the only one that can hold it.
   const std::string from = group_key(b, hash, sn, 0);
   const std::string to = group_prefix(b, hash) + std::string(6, '\xff');
@@ -116,7 +119,9 @@ void shard_store::read_group(uint32_t sn, uint64_t hash, int64_t b, int64_t mint
       auto stream = unpack_group(v, *d);
       if (!stream) return false;
       if (group_cache_.size() == group_cache_size) {
-        if (memo && memo->part == &group_cache_.back()) memo->part = nullptr;
+        if (memo)
+          for (auto& x : memo->blocks)
+            if (x.part == &group_cache_.back()) x.part = nullptr;
         group_cache_.pop_back();
       }
       group_cache_.push_front({std::string(k), d->checksum, std::move(*d), std::move(*stream)});
@@ -148,14 +153,9 @@ void shard_store::read_raw(uint32_t sn, int64_t mint, int64_t maxt, std::vector<
   for (int64_t b = std::max(block_start(tier::raw, mint), seen.lo); b <= maxt && b <= seen.hi; b += span) {
     if (!hash) hash = group_hash_of(sn);
     // Compacted samples first: on equal timestamps the older copy wins.
+    if (memo && !memo->at(b)) memo->blocks.push_back({b, has_loose_chunks(b)});
     read_group(sn, *hash, b, mint, maxt, out, memo);
-    bool loose = true;
-    if (memo) {
-      auto it = std::find_if(memo->loose.begin(), memo->loose.end(), [&](const auto& x) { return x.first == b; });
-      if (it == memo->loose.end()) it = memo->loose.insert(memo->loose.end(), {b, has_loose_chunks(b)});
-      loose = it->second;
-    }
-    if (loose) {
+    if (!memo || memo->at(b)->loose) {
       auto from = chunk_prefix(tier::raw, b, sn);
       auto to = chunk_prefix(tier::raw, b, sn + 1);
       auto take = [&](std::string_view v) {
@@ -229,12 +229,32 @@ status shard_store::select_each(const matchers& ms, int64_t mint, int64_t maxt,
   for (uint32_t ref : candidates(ms, mint, maxt)) order.emplace_back(index_.labels_of(ref), ref);
   std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return by_labels(a.first, b.first); });
   read_memo memo;
-  for (auto& [lbls, ref] : order) {
-    series s;
-    read_series(ref, mint, maxt, s.samples, &memo);
-    if (s.samples.empty()) continue;
-    s.lbls = std::move(lbls);
-    if (auto st = fn(s); !st) return st;
+  std::vector<size_t> by_part;
+  std::vector<std::vector<sample>> run;
+  size_t series_read = 0, samples_read = 0, n = 0;
+  for (size_t from = 0; from < order.size(); from += n) {
+    size_t per_series = series_read ? std::max<size_t>(1, samples_read / series_read) : 0;
+    n = std::min(order.size() - from,
+                 per_series ? std::clamp<size_t>(each_run_samples / per_series, 16, 16384) : size_t{64});
+    by_part.resize(n);
+    for (size_t i = 0; i < n; ++i) by_part[i] = from + i;
+    std::vector<uint64_t> hashes(n);
+    for (size_t i = 0; i < n; ++i) hashes[i] = group_hash_of(heads_[order[from + i].second].sn);
+    std::sort(by_part.begin(), by_part.end(), [&](size_t a, size_t b) {
+      uint64_t ha = hashes[a - from], hb = hashes[b - from];
+      return ha != hb ? ha < hb : heads_[order[a].second].sn < heads_[order[b].second].sn;
+    });
+    run.assign(n, {});
+    for (size_t i : by_part) {
+      read_series(order[i].second, mint, maxt, run[i - from], &memo);
+      samples_read += run[i - from].size();
+    }
+    series_read += n;
+    for (size_t i = 0; i < n; ++i) {
+      if (run[i].empty()) continue;
+      series s{std::move(order[from + i].first), std::move(run[i])};
+      if (auto st = fn(s); !st) return st;
+    }
   }
   return status::ok();
 }

@@ -128,14 +128,14 @@ void BM_SelectBuckets(benchmark::State& state) {
 }
 BENCHMARK(BM_SelectBuckets)->ArgsProduct({{0, 1}, {1, 2, 3}})->ArgNames({"compacted", "tier"})->Unit(benchmark::kMillisecond);
 
-// select_buckets over the shards of STRATA_BENCH_DIR (skipped without it).
-void BM_SelectBucketsDir(benchmark::State& state) {
+// The shards of STRATA_BENCH_DIR (empty, with the state skipped, without it).
+std::vector<std::unique_ptr<persistence::shard_store>> open_bench_dir(benchmark::State& state) {
+  std::vector<std::unique_ptr<persistence::shard_store>> shards;
   const char* dir = getenv("STRATA_BENCH_DIR");
   if (!dir) {
     state.SkipWithError("STRATA_BENCH_DIR not set");
-    return;
+    return shards;
   }
-  std::vector<std::unique_ptr<persistence::shard_store>> shards;
   std::vector<std::string> paths;
   for (const auto& e : std::filesystem::directory_iterator(dir))
     if (e.path().filename().string().rfind("shard-", 0) == 0) paths.push_back(e.path().string());
@@ -146,10 +146,17 @@ void BM_SelectBucketsDir(benchmark::State& state) {
     auto s = persistence::shard_store::open(o);
     if (!s) {
       state.SkipWithError(s.error().message().c_str());
-      return;
+      return {};
     }
     shards.push_back(std::move(*s));
   }
+  return shards;
+}
+
+// select_buckets over the shards of STRATA_BENCH_DIR (skipped without it).
+void BM_SelectBucketsDir(benchmark::State& state) {
+  auto shards = open_bench_dir(state);
+  if (shards.empty()) return;
   const auto t = static_cast<persistence::tier>(state.range(0));
   const bool by_name = state.range(1) != 0;
   constexpr int64_t lo = std::numeric_limits<int64_t>::min(), hi = std::numeric_limits<int64_t>::max();
@@ -168,6 +175,33 @@ void BM_SelectBucketsDir(benchmark::State& state) {
   state.counters["buckets/s"] = benchmark::Counter(static_cast<double>(buckets), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_SelectBucketsDir)->ArgsProduct({{1, 2, 3}, {0, 1}})->ArgNames({"tier", "by_name"})->Unit(benchmark::kMillisecond);
+
+// Raw samples of every metric name of STRATA_BENCH_DIR, one selection per
+// name and shard, through select (all at once) or select_each (one series
+// at a time, as a shard's pushdown fold reads them).
+void BM_SelectRawDir(benchmark::State& state) {
+  auto shards = open_bench_dir(state);
+  if (shards.empty()) return;
+  const bool each = state.range(0) != 0;
+  constexpr int64_t lo = std::numeric_limits<int64_t>::min(), hi = std::numeric_limits<int64_t>::max();
+  size_t samples = 0;
+  for (auto _ : state)
+    for (const auto& s : shards)
+      for (const auto& name : s->label_values("__name__", {}, lo, hi)) {
+        matchers ms{*matcher::make(matcher::op::eq, "__name__", name)};
+        if (!each) {
+          for (const auto& x : s->select(ms, lo, hi)) samples += x.samples.size();
+          continue;
+        }
+        auto st = s->select_each(ms, lo, hi, [&](series& x) {
+          samples += x.samples.size();
+          return status::ok();
+        });
+        benchmark::DoNotOptimize(st);
+      }
+  state.counters["samples/s"] = benchmark::Counter(static_cast<double>(samples), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_SelectRawDir)->Arg(0)->Arg(1)->ArgName("each")->Unit(benchmark::kMillisecond);
 
 }  // namespace
 
