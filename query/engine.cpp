@@ -413,7 +413,8 @@ status series_batches::run_batch() {
     for (size_t i = count * p / pieces, e = count * (p + 1) / pieces; i < e; ++i) any_[i] = k(in_[i], out_[i]);
   });
   if (emit_batch_) {
-    if (auto st = check_(); !st) return st;
+    for (size_t i = 0; i < count; ++i)  // the deadline ticks once per series, as on one thread
+      if (auto st = check_(); !st) return st;
     if (auto st = emit_batch_(in_, out_, any_); !st) return st;
   } else {
     for (size_t i = 0; i < count; ++i) {
