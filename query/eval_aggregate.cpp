@@ -101,15 +101,17 @@ class group_accumulator final : public series_sink {
   // with add), then each thread adds every series for its range of steps.
   void add_batch(const std::vector<series>& in, bool drop_name, const std::vector<vseries>& out,
                  const std::vector<uint8_t>& any, work_pool& pool) override {
-    std::vector<size_t> gs(in.size());
+    std::vector<size_t> gs(in.size(), none);
     for (size_t i = 0; i < in.size(); ++i)
       if (any[i]) gs[i] = group_of(in[i].lbls, drop_name);
-    size_t pieces = std::min(n_, pool.width());
-    pool.parallel_for(pieces, [&](size_t p) {
-      size_t k0 = n_ * p / pieces, k1 = n_ * (p + 1) / pieces;
-      for (size_t i = 0; i < in.size(); ++i)
-        if (any[i]) accumulate(gs[i], out[i].v, out[i].ok, k0, k1);
-    });
+    accumulate_steps(gs, out, &pool);
+  }
+
+  // A whole instant vector, as add would take its series one by one.
+  void add_vector(const std::vector<vseries>& in, work_pool* pool) {
+    std::vector<size_t> gs(in.size());
+    for (size_t i = 0; i < in.size(); ++i) gs[i] = group_of(in[i].metric, in[i].drop_name);
+    accumulate_steps(gs, in, pool);
   }
 
   // One series per group, in the order the groups first appeared.
@@ -155,6 +157,21 @@ class group_accumulator final : public series_sink {
     if (fresh) groups_.push_back(make_group(std::move(gl)));
     if (drop_name) groups_[it->second].out.drop_name = true;
     return it->second;
+  }
+
+  static constexpr size_t none = SIZE_MAX;
+
+  // Adds each series of `values` with a group (gs[i] != none), in order, to
+  // its group: on one thread, or with the steps split over the pool's
+  // threads (each (group, step) still takes its values in series order).
+  void accumulate_steps(const std::vector<size_t>& gs, const std::vector<vseries>& values, work_pool* pool) {
+    auto run = [&](size_t k0, size_t k1) {
+      for (size_t i = 0; i < gs.size(); ++i)
+        if (gs[i] != none) accumulate(gs[i], values[i].v, values[i].ok, k0, k1);
+    };
+    if (!pool || pool->width() == 1 || n_ < 2) return run(0, n_);
+    size_t pieces = std::min(n_, pool->width());
+    pool->parallel_for(pieces, [&](size_t p) { run(n_ * p / pieces, n_ * (p + 1) / pieces); });
   }
 
   // Adds a series' values at steps [k0, k1) to group `gi`.
@@ -223,10 +240,9 @@ result<value> evaluator::eval_aggregate(const aggregate_expr& a) {
     if (!in) return in.error();
     auto* vec = std::get_if<vec_value>(&*in);
     if (!vec) return error(strata_errc::internal, "expected an instant vector: " + to_string(*a.operand));
-    for (const auto& s : vec->series) {
+    for (size_t i = 0; i < vec->series.size(); ++i)
       if (auto st = check_deadline(); !st) return st;
-      acc.add(s.metric, s.drop_name, s.v, s.ok);
-    }
+    acc.add_vector(vec->series, opts_.pool);
     return value{acc.finish()};
   }
   auto in = eval_vector(*a.operand);
