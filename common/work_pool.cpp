@@ -90,4 +90,9 @@ void work_pool::parallel_for(size_t n, const std::function<void(size_t)>& fn) {
   if (j->failure) std::rethrow_exception(j->failure);
 }
 
+void work_pool::parallel_ranges(size_t n, size_t pieces, const std::function<void(size_t, size_t)>& fn) {
+  pieces = std::min(n, pieces);
+  parallel_for(pieces, [&](size_t p) { fn(n * p / pieces, n * (p + 1) / pieces); });
+}
+
 }  // namespace strata

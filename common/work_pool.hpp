@@ -33,6 +33,9 @@ class work_pool {
   // Runs fn(i) for every i in [0, n); an exception thrown by fn reaches the
   // caller (the first one, after every piece has run or thrown).
   void parallel_for(size_t n, const std::function<void(size_t)>& fn);
+  // [0, n) cut into `pieces` consecutive ranges (at most n), each run as
+  // fn(begin, end) through parallel_for.
+  void parallel_ranges(size_t n, size_t pieces, const std::function<void(size_t, size_t)>& fn);
 
  private:
   struct job;

@@ -253,6 +253,11 @@ class shard_store {
                    read_memo* memo = nullptr) const;
   // The hash of the series' metric name: which packed groups may hold it.
   uint64_t group_hash_of(uint32_t sn) const;
+  // Whether series a comes before b by metric name (its group hash), then
+  // series number: the order of the packed parts and rollup group parts, in
+  // which a selection reads each part once.
+  bool parts_before(uint32_t a, uint32_t b) const;
+  std::vector<uint32_t> in_parts_order(const Roaring& refs) const;
   void read_group(uint32_t sn, uint64_t hash, int64_t block, int64_t mint, int64_t maxt, std::vector<sample>& out,
                   read_memo* memo) const;
   // Whether raw block b has loose chunks, stored or pending.

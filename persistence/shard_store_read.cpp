@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <numeric>
 #include <optional>
 
 #include "persistence/packed_chunk.hpp"
@@ -33,6 +34,19 @@ uint64_t shard_store::group_hash_of(uint32_t sn) const {
   uint64_t& h = name_hash_of_sn_[sn];
   if (h == 0) h = group_hash(index_.label_value(ref_of_sn_[sn], metric_name_label));  // 0: not yet (or hashes to 0)
   return h;
+}
+
+bool shard_store::parts_before(uint32_t a, uint32_t b) const {
+  uint32_t sa = heads_[a].sn, sb = heads_[b].sn;
+  uint64_t ha = group_hash_of(sa), hb = group_hash_of(sb);
+  return ha != hb ? ha < hb : sa < sb;
+}
+
+std::vector<uint32_t> shard_store::in_parts_order(const Roaring& refs) const {
+  std::vector<uint32_t> out(refs.cardinality());
+  refs.toUint32Array(out.data());
+  std::sort(out.begin(), out.end(), [&](uint32_t a, uint32_t b) { return parts_before(a, b); });
+  return out;
 }
 
 status shard_store::scan_groups(const std::string& from, const std::string& to, const group_fn& fn) const {
@@ -205,14 +219,9 @@ void shard_store::read_series(uint32_t ref, int64_t mint, int64_t maxt, std::vec
 std::vector<series> shard_store::select(const matchers& ms, int64_t mint, int64_t maxt) const {
   // In the order of the packed parts (metric name, then series number), so
   // that each part is decompressed once (group_cache_), then by labels.
-  std::vector<std::pair<uint64_t, uint32_t>> order;  // name's group hash, ref
-  for (uint32_t ref : candidates(ms, mint, maxt)) order.push_back({group_hash_of(heads_[ref].sn), ref});
-  std::sort(order.begin(), order.end(), [&](const auto& a, const auto& b) {
-    return a.first != b.first ? a.first < b.first : heads_[a.second].sn < heads_[b.second].sn;
-  });
   std::vector<series> out;
   read_memo memo;
-  for (const auto& [hash, ref] : order) {
+  for (uint32_t ref : in_parts_order(candidates(ms, mint, maxt))) {
     series s;
     read_series(ref, mint, maxt, s.samples, &memo);
     if (s.samples.empty()) continue;
@@ -229,7 +238,7 @@ status shard_store::select_each(const matchers& ms, int64_t mint, int64_t maxt,
   for (uint32_t ref : candidates(ms, mint, maxt)) order.emplace_back(index_.labels_of(ref), ref);
   std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return by_labels(a.first, b.first); });
   read_memo memo;
-  std::vector<size_t> by_part;
+  std::vector<size_t> by_part;  // positions in `order` of a run, in the parts' order
   std::vector<std::vector<sample>> run;
   size_t series_read = 0, samples_read = 0, n = 0;
   for (size_t from = 0; from < order.size(); from += n) {
@@ -237,13 +246,9 @@ status shard_store::select_each(const matchers& ms, int64_t mint, int64_t maxt,
     n = std::min(order.size() - from,
                  per_series ? std::clamp<size_t>(each_run_samples / per_series, 16, 16384) : size_t{64});
     by_part.resize(n);
-    for (size_t i = 0; i < n; ++i) by_part[i] = from + i;
-    std::vector<uint64_t> hashes(n);
-    for (size_t i = 0; i < n; ++i) hashes[i] = group_hash_of(heads_[order[from + i].second].sn);
-    std::sort(by_part.begin(), by_part.end(), [&](size_t a, size_t b) {
-      uint64_t ha = hashes[a - from], hb = hashes[b - from];
-      return ha != hb ? ha < hb : heads_[order[a].second].sn < heads_[order[b].second].sn;
-    });
+    std::iota(by_part.begin(), by_part.end(), from);
+    std::sort(by_part.begin(), by_part.end(),
+              [&](size_t a, size_t b) { return parts_before(order[a].second, order[b].second); });
     run.assign(n, {});
     for (size_t i : by_part) {
       read_series(order[i].second, mint, maxt, run[i - from], &memo);
@@ -268,11 +273,7 @@ std::vector<bucket_series> shard_store::select_buckets(const matchers& ms, int64
   // The blocks are read a few at a time (fewer than the parts the shard keeps
   // decompressed), each series through those blocks, so that a selection
   // decompresses each part once however many blocks it spans.
-  std::vector<std::pair<uint64_t, uint32_t>> order;
-  for (uint32_t ref : candidates(ms, mint, maxt)) order.push_back({group_hash_of(heads_[ref].sn), ref});
-  std::sort(order.begin(), order.end(), [&](const auto& a, const auto& b) {
-    return a.first != b.first ? a.first < b.first : heads_[a.second].sn < heads_[b.second].sn;
-  });
+  const std::vector<uint32_t> order = in_parts_order(candidates(ms, mint, maxt));
   std::vector<int64_t> blocks;
   for (int64_t b = std::max(block_start(t, mint), seen.lo); b <= maxt && b <= seen.hi; b += span) {
     blocks.push_back(b);
@@ -283,14 +284,14 @@ std::vector<bucket_series> shard_store::select_buckets(const matchers& ms, int64
   for (size_t from = 0; from < blocks.size(); from += blocks_at_once)
     for (size_t i = 0; i < order.size(); ++i)
       for (size_t k = from; k < std::min(blocks.size(), from + blocks_at_once); ++k) {
-        auto run = read_run(rollup_key(t, blocks[k], heads_[order[i].second].sn));
+        auto run = read_run(rollup_key(t, blocks[k], heads_[order[i]].sn));
         if (!run) continue;
         for (auto& e : *run)
           if (e.first >= mint && e.first <= maxt) found[i].buckets.push_back(std::move(e));
       }
   for (size_t i = 0; i < order.size(); ++i) {
     if (found[i].buckets.empty()) continue;
-    found[i].lbls = index_.labels_of(order[i].second);
+    found[i].lbls = index_.labels_of(order[i]);
     out.push_back(std::move(found[i]));
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return by_labels(a.lbls, b.lbls); });

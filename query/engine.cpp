@@ -64,9 +64,8 @@ std::vector<series> normalize(std::vector<series> in, bool drop_stale, work_pool
       std::stable_sort(xs.begin(), xs.end(), sample_time_less);
   };
   if (pool && pool->width() > 1 && in.size() >= 64) {
-    size_t pieces = pool->width() * 4;
-    pool->parallel_for(pieces, [&](size_t p) {
-      for (size_t i = in.size() * p / pieces, e = in.size() * (p + 1) / pieces; i < e; ++i) look_at(i);
+    pool->parallel_ranges(in.size(), pool->width() * 4, [&](size_t i, size_t e) {
+      for (; i < e; ++i) look_at(i);
     });
   } else {
     for (size_t i = 0; i < in.size(); ++i) look_at(i);
@@ -407,10 +406,9 @@ status series_batches::run_batch() {
   any_.assign(count, 0);
   // Pieces of consecutive series, a few per thread, so that a slow series
   // does not leave the other threads idle.
-  size_t pieces = std::min(count, pool_->width() * 4);
-  pool_->parallel_for(pieces, [&](size_t p) {
+  pool_->parallel_ranges(count, pool_->width() * 4, [&](size_t i, size_t e) {
     kernel k = make_();
-    for (size_t i = count * p / pieces, e = count * (p + 1) / pieces; i < e; ++i) any_[i] = k(in_[i], out_[i]);
+    for (; i < e; ++i) any_[i] = k(in_[i], out_[i]);
   });
   if (emit_batch_) {
     for (size_t i = 0; i < count; ++i)  // the deadline ticks once per series, as on one thread

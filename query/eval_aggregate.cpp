@@ -170,8 +170,7 @@ class group_accumulator final : public series_sink {
         if (gs[i] != none) accumulate(gs[i], values[i].v, values[i].ok, k0, k1);
     };
     if (!pool || pool->width() == 1 || n_ < 2) return run(0, n_);
-    size_t pieces = std::min(n_, pool->width());
-    pool->parallel_for(pieces, [&](size_t p) { run(n_ * p / pieces, n_ * (p + 1) / pieces); });
+    pool->parallel_ranges(n_, pool->width(), run);
   }
 
   // Adds a series' values at steps [k0, k1) to group `gi`.

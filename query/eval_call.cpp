@@ -461,7 +461,7 @@ result<value> evaluator::eval_range_function(const call_expr& c, series_sink* si
     };
   };
   auto emit = [&](series& s, vseries& r, bool any) -> status {
-    if (stream && !s.samples.empty())
+    if (stream)  // the samples the stream loaded, stale markers dropped
       if (auto st = charge(s.samples.size()); !st) return st;
     if (!any) return {};
     if (sink) {

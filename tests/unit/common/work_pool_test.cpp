@@ -24,6 +24,22 @@ TEST(WorkPool, RunsEveryPieceExactlyOnce) {
   }
 }
 
+TEST(WorkPool, RangesCoverEveryIndexOnceInAtMostThatManyPieces) {
+  work_pool pool(2);
+  for (size_t n : {0, 1, 3, 10, 1001})
+    for (size_t pieces : {1, 4, 12}) {
+      std::vector<std::atomic<int>> runs(n);
+      std::atomic<size_t> calls{0};
+      pool.parallel_ranges(n, pieces, [&](size_t b, size_t e) {
+        EXPECT_LT(b, e);
+        calls.fetch_add(1);
+        for (size_t i = b; i < e; ++i) runs[i].fetch_add(1);
+      });
+      EXPECT_EQ(calls.load(), std::min(n, pieces)) << n << " in " << pieces;
+      for (size_t i = 0; i < n; ++i) EXPECT_EQ(runs[i].load(), 1) << n << " in " << pieces << ": " << i;
+    }
+}
+
 TEST(WorkPool, WithoutHelpersTheCallerRunsEverything) {
   work_pool pool(0);
   EXPECT_EQ(pool.width(), 1u);
