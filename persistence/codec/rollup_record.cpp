@@ -210,7 +210,7 @@ std::string encode_v2(int64_t window_ms, const bucket_run& b, bool may_compress)
     size_t n = 0;
     if (may_compress) {
       packed.resize(ZSTD_compressBound(body.size()));
-      n = ZSTD_compress(packed.data(), packed.size(), body.data(), body.size(), zstd_level);
+      n = detail::zstd_compress_small(packed.data(), packed.size(), body.data(), body.size(), zstd_level);
     }
     const bool compress = may_compress && !ZSTD_isError(n) && n < body.size();
     out.push_back(static_cast<char>((in_windows ? flag_starts_in_windows : 0) | (consecutive ? flag_consecutive : 0) |
