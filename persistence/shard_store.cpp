@@ -54,12 +54,10 @@ std::string format_duration(int64_t ms) {
 
 // One batch of a group on its way through append_group().
 struct shard_store::batch_plan {
-  std::string_view bytes;          // as received; the WAL payload unless samples were rejected
   write_batch batch;               // decoded; only accepted samples once planned
   std::vector<uint64_t> hashes;    // per series of `batch` when known (wire::series_hash), else empty
   std::vector<uint32_t> refs;      // per series of `batch`
-  // The WAL record built here (header, then the encoded batch) for a batch
-  // in memory or one whose samples were rejected; else it is made of `bytes`.
+  // The WAL record (header, then the accepted samples by series number).
   std::string record;
   size_t accepted = 0;
   size_t rejected = 0;
@@ -225,14 +223,41 @@ status shard_store::replay() {
       bad = wal_corruption(opts_.dir, seq, payload.error().message());
       return false;
     }
-    auto batch = wire::decode_batch(*payload);
-    if (!batch) {
-      bad = wal_corruption(opts_.dir, seq, batch.error().message());
-      return false;
-    }
-    if (auto why = not_canonical(*batch)) {
-      bad = wal_corruption(opts_.dir, seq, *why);
-      return false;
+    // A record's samples as (ref, sample) in record order, checked whole before any is applied.
+    std::vector<std::pair<uint32_t, const sample*>> samples;
+    result<wal_samples> by_sn = wal_samples{};
+    result<write_batch> batch = write_batch{};
+    if (payload->version == wal_record_version_batch) {
+      batch = wire::decode_batch(payload->bytes);
+      if (!batch) {
+        bad = wal_corruption(opts_.dir, seq, batch.error().message());
+        return false;
+      }
+      if (auto why = not_canonical(*batch)) {
+        bad = wal_corruption(opts_.dir, seq, *why);
+        return false;
+      }
+      for (const auto& s : *batch) {
+        uint32_t ref = ref_for(s.lbls);
+        for (const auto& x : s.samples) samples.emplace_back(ref, &x);
+      }
+    } else {
+      by_sn = decode_wal_samples(payload->bytes);
+      if (!by_sn) {
+        bad = wal_corruption(opts_.dir, seq, by_sn.error().message());
+        return false;
+      }
+      const sample* x = by_sn->samples.data();
+      for (const auto& e : by_sn->series) {
+        if (e.sn >= ref_of_sn_.size()) {
+          bad = wal_corruption(opts_.dir, seq, "series number " + std::to_string(e.sn) + " is not below next_sn " +
+                                                   std::to_string(ref_of_sn_.size()));
+          return false;
+        }
+        // UINT32_MAX: retention removed the series, which it does only once
+        // every sample of it is sealed; its samples keep their positions.
+        for (uint32_t n = 0; n < e.count; ++n) samples.emplace_back(ref_of_sn_[e.sn], x++);
+      }
     }
     if (first) wal_first_ = seq;
     first = false;
@@ -240,9 +265,9 @@ status shard_store::replay() {
     wal_sizes_[seq] = v.size();
     wal_bytes_ += v.size();
     uint32_t i = 0;
-    for (const auto& s : *batch) {
-      uint32_t ref = ref_for(s.lbls);
-      for (const auto& x : s.samples) apply(ref, x.t, x.v, {seq, i++});
+    for (const auto& [ref, x] : samples) {
+      if (ref != UINT32_MAX) apply(ref, x->t, x->v, {seq, i});
+      ++i;
     }
     return true;
   });
@@ -297,21 +322,12 @@ result<size_t> shard_store::append_encoded(std::string_view batch_bytes) {
 }
 
 std::vector<result<size_t>> shard_store::append_encoded_group(const std::vector<std::string_view>& batches) {
-  std::vector<batch_plan> plans(batches.size());
+  std::vector<group_batch> group(batches.size());
   for (size_t i = 0; i < batches.size(); ++i) {
-    auto b = wire::decode_batch(batches[i]);
-    if (!b) {
-      plans[i].failed = b.error();
-      continue;
-    }
-    if (auto why = not_canonical(*b)) {
-      plans[i].failed = error(strata_errc::bad_request, "append: " + *why);
-      continue;
-    }
-    plans[i].bytes = batches[i];
-    plans[i].batch = std::move(*b);
+    group[i].encoded = true;
+    group[i].bytes = batches[i];
   }
-  return append_group(plans);
+  return append_batches(group);
 }
 
 std::vector<result<size_t>> shard_store::append_batches(std::vector<group_batch>& batches) {
@@ -330,7 +346,6 @@ std::vector<result<size_t>> shard_store::append_batches(std::vector<group_batch>
     } else if (auto why = not_canonical(*b)) {
       p.failed = error(strata_errc::bad_request, "append: " + *why);
     } else {
-      p.bytes = in.bytes;
       p.batch = std::move(*b);
     }
   }
@@ -353,7 +368,6 @@ std::vector<result<size_t>> shard_store::append_group(std::vector<batch_plan>& p
   in_group.reserve(group_series);
   for (auto& p : plans) {
     if (p.failed) continue;
-    bool filtered = false;
     p.refs.reserve(p.batch.size());
     for (size_t k = 0; k < p.batch.size(); ++k) {
       auto& s = p.batch[k];
@@ -389,12 +403,10 @@ std::vector<result<size_t>> shard_store::append_group(std::vector<batch_plan>& p
                                 : "duplicate sample for timestamp " + std::to_string(x.t) + " of series " +
                                       to_string(s.lbls) + " with a different value";
           }
-          filtered = true;
           continue;
         }
         if (how == verdict::duplicate) {
           ++stats_.duplicates_dropped;
-          filtered = true;
           continue;
         }
         if (g == in_group.end() || x.t > g->second.t) in_group[ref] = {x.t, value_bits(x.v)};
@@ -403,12 +415,13 @@ std::vector<result<size_t>> shard_store::append_group(std::vector<batch_plan>& p
       }
       s.samples.resize(kept);
     }
-    if (filtered || p.bytes.empty()) {
-      p.record = wire::encode_batch(p.batch, wal_record_header_size);
-      p.bytes = std::string_view(p.record).substr(wal_record_header_size);
-    }
+    // The WAL record: the accepted samples under their series numbers.
+    p.record.assign(wal_record_header_size, '\0');
+    p.record.reserve(wal_record_header_size + p.accepted * 12 + p.batch.size() * 4);
+    int64_t prev_t = 0;
+    for (size_t k = 0; k < p.batch.size(); ++k)
+      if (!p.batch[k].samples.empty()) append_wal_series(p.record, heads_[p.refs[k]].sn, p.batch[k].samples, prev_t);
   }
-
   std::vector<result<size_t>> out;
   out.reserve(plans.size());
   auto answer = [](const batch_plan& p) -> result<size_t> {
@@ -432,16 +445,16 @@ std::vector<result<size_t>> shard_store::append_group(std::vector<batch_plan>& p
   uint64_t seq = next_seq_;
   for (auto& p : plans) {
     if (p.failed || p.accepted == 0) continue;
-    if (p.bytes.size() > std::numeric_limits<uint32_t>::max()) {
-      p.failed = error(strata_errc::bad_request,
-                       "append: batch of " + std::to_string(p.bytes.size()) + " bytes does not fit one WAL record");
+    if (p.record.size() - wal_record_header_size > std::numeric_limits<uint32_t>::max()) {
+      p.failed = error(strata_errc::bad_request, "append: batch of " +
+                                                     std::to_string(p.record.size() - wal_record_header_size) +
+                                                     " bytes does not fit one WAL record");
       continue;
     }
     const auto& key = keep.emplace_back(encode_wal_key(seq));
-    if (!p.record.empty()) finish_wal_record(p.record);
-    const auto& rec = p.record.empty() ? keep.emplace_back(encode_wal_record(p.bytes)) : p.record;
-    ops.push_back({kv::op::kind::put, kv::table::wal, key, rec});
-    written.push_back({&p, seq++, rec.size()});
+    finish_wal_record(p.record);
+    ops.push_back({kv::op::kind::put, kv::table::wal, key, p.record});
+    written.push_back({&p, seq++, p.record.size()});
   }
   if (!ops.empty()) {
     pending_ops(ops, keep);

@@ -122,7 +122,7 @@ class shard_store {
   // Exact duplicates are dropped silently (a retried batch changes nothing).
   status append(const write_batch& b);
   // The same for a batch encoded with wire::encode_batch (as shards receive
-  // them); its bytes become the WAL payload unless samples were rejected.
+  // them).
   result<size_t> append_encoded(std::string_view batch_bytes);
   // Group commit: every batch in ONE commit. Answers per batch, in order: the
   // count of accepted samples, or why it failed. A batch that does not decode
@@ -130,9 +130,9 @@ class shard_store {
   std::vector<result<size_t>> append_encoded_group(const std::vector<std::string_view>& batches);
   // One batch of a mixed group commit (append_batches): encoded bytes as
   // remote collectors and hinted handoff send them (`encoded`: decoded and
-  // checked here, then the WAL payload unless samples were rejected), or a
-  // batch in memory from this node's collector, each series with its
-  // wire::series_hash; encoded once, for the WAL record.
+  // checked here), or a batch in memory from this node's collector, each
+  // series with its wire::series_hash. Either way the WAL record holds the
+  // accepted samples under their series numbers.
   // REQUIRES for a batch in memory: canonical labels (the collector checked
   // them) and hashes.size() == batch.size().
   struct group_batch {

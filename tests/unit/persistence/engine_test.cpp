@@ -272,6 +272,29 @@ TEST(Retention, WholeBlocksOlderThanEachTiersRetentionAreDeleted) {
   EXPECT_TRUE(s->label_names({}, min_t, max_t).empty());
 }
 
+// WAL records name series by number. Retention removes a series once every
+// sample of it is sealed, while a record holding some of them may stay for
+// another series' unsealed samples: a reopen skips the removed series.
+TEST(Retention, ARecordNamingARemovedSeriesReplaysTheOtherSeries) {
+  auto kv = std::shared_ptr<kv::store>(kv::make_memory_store());
+  auto o = memory_options(kv);
+  auto s = open_ok(o);
+  ASSERT_TRUE(s);
+  write_batch b = run_of(metric("gone"), t0, 120, 30'000);  // a full chunk: sealed as it is appended
+  b.push_back(run_of(metric("kept"), t0, 1).front());      // unsealed: keeps the record
+  ASSERT_TRUE(s->append(b).is_ok());
+  ASSERT_TRUE(s->maintain(t0 + hour_ms).is_ok());  // commits the sealed chunk
+  ASSERT_TRUE(s->maintain(t0 + 400 * day_ms).is_ok());
+  EXPECT_EQ(s->stats().series, 1u);
+  EXPECT_EQ(s->stats().wal_records, 1u);
+  s.reset();
+  s = open_ok(o);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->stats().series, 1u);
+  EXPECT_TRUE(all_samples(*s, metric("gone")).empty());
+  EXPECT_EQ(all_samples(*s, metric("kept")), (std::vector<sample>{{t0, 0.0}}));
+}
+
 TEST(Admin, FlushEmptiesTheWalAndCompactLeavesOnePackedGroupPerMetricNameAndBlock) {
   auto kv = std::shared_ptr<kv::store>(kv::make_memory_store());
   auto o = memory_options(kv);

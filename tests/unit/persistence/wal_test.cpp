@@ -27,7 +27,7 @@ TEST(WalRecord, LayoutIsVersionLengthChecksumPayload) {
   std::string payload = "0123456789abcdef";
   auto rec = encode_wal_record(payload);
   ASSERT_EQ(rec.size(), 13 + payload.size());
-  EXPECT_EQ(static_cast<uint8_t>(rec[0]), 1);
+  EXPECT_EQ(static_cast<uint8_t>(rec[0]), 2);
   uint8_t len[4] = {16, 0, 0, 0};
   EXPECT_EQ(std::memcmp(rec.data() + 1, len, 4), 0);
   uint64_t sum = XXH3_64bits(payload.data(), payload.size());
@@ -35,7 +35,11 @@ TEST(WalRecord, LayoutIsVersionLengthChecksumPayload) {
   EXPECT_EQ(rec.substr(13), payload);
   auto back = decode_wal_record(rec);
   ASSERT_TRUE(back.is_ok());
-  EXPECT_EQ(*back, payload);
+  EXPECT_EQ(back->version, 2);
+  EXPECT_EQ(back->bytes, payload);
+  auto v1 = decode_wal_record(encode_wal_record(payload, 1));
+  ASSERT_TRUE(v1.is_ok());
+  EXPECT_EQ(v1->version, 1);
 }
 
 TEST(WalRecord, ARecordBuiltInPlaceEqualsOneBuiltFromItsPayload) {
@@ -45,7 +49,65 @@ TEST(WalRecord, ARecordBuiltInPlaceEqualsOneBuiltFromItsPayload) {
   EXPECT_EQ(in_place, encode_wal_record(payload));
   auto back = decode_wal_record(in_place);
   ASSERT_TRUE(back.is_ok()) << back.error().message();
-  EXPECT_EQ(*back, payload);
+  EXPECT_EQ(back->bytes, payload);
+}
+
+TEST(WalSamples, SeriesNumbersAndSamplesComeBackBitForBit) {
+  std::vector<sample> a = {{1'700'000'000'000, 1.5}, {1'700'000'015'000, stale_nan()}, {1'699'999'000'000, -0.0}};
+  std::vector<sample> b = {{-5, 1e300}, {INT64_MAX, 2}};
+  std::string payload;
+  int64_t prev_t = 0;
+  append_wal_series(payload, 7, a, prev_t);
+  append_wal_series(payload, UINT32_MAX, b, prev_t);
+  auto back = decode_wal_samples(payload);
+  ASSERT_TRUE(back.is_ok()) << back.error().message();
+  ASSERT_EQ(back->series.size(), 2u);
+  EXPECT_EQ(back->series[0].sn, 7u);
+  EXPECT_EQ(back->series[0].count, 3u);
+  EXPECT_EQ(back->series[1].sn, UINT32_MAX);
+  EXPECT_EQ(back->series[1].count, 2u);
+  std::vector<sample> all = a;
+  all.insert(all.end(), b.begin(), b.end());
+  EXPECT_EQ(back->samples, all);  // sample == compares values bit for bit
+}
+
+TEST(WalSamples, BytesAreThoseOfTheFormatPagesExample) {  // docs/format/wal.md
+  std::string payload;
+  int64_t prev_t = 0;
+  append_wal_series(payload, 300, {{1000, 1.0}, {2000, 2.0}}, prev_t);
+  EXPECT_EQ(payload, std::string("\xac\x02\x02\xd0\x0f\0\0\0\0\0\0\xf0\x3f\xd0\x0f\0\0\0\0\0\0\0\x40", 23));
+}
+
+TEST(WalSamples, ARecordIsAboutThirteenBytesASampleForScrapedSeries) {
+  // One sample per series, as a scrape sends them: a series number, a count,
+  // a timestamp delta of 0 and the value.
+  std::string payload;
+  int64_t prev_t = 0;
+  for (uint32_t sn = 0; sn < 1000; ++sn) append_wal_series(payload, 20'000 + sn, {{1'700'000'000'000, sn * 0.5}}, prev_t);
+  EXPECT_LE(payload.size(), 1000u * 13 + 8);
+}
+
+TEST(WalSamples, EveryTruncationIsCorruptionNamingTheByte) {
+  std::string payload;
+  int64_t prev_t = 0;
+  append_wal_series(payload, 300, {{1000, 1}, {2000, 2}}, prev_t);
+  for (size_t n = 1; n < payload.size(); ++n) {
+    auto r = decode_wal_samples(std::string_view(payload).substr(0, n));
+    ASSERT_FALSE(r.is_ok()) << n;
+    EXPECT_EQ(r.error().code(), strata_errc::corruption);
+    EXPECT_NE(r.error().message().find("of the payload"), std::string::npos) << r.error().message();
+  }
+}
+
+TEST(WalSamples, ASeriesWithoutSamplesOrACountPastThePayloadIsCorruption) {
+  auto zero = decode_wal_samples(std::string("\x05\x00", 2));
+  ASSERT_FALSE(zero.is_ok());
+  EXPECT_NE(zero.error().message().find("cut short or 0"), std::string::npos) << zero.error().message();
+  auto huge = decode_wal_samples(std::string("\x05\xff\xff\xff\xff\x0f", 6));
+  ASSERT_FALSE(huge.is_ok());
+  EXPECT_NE(huge.error().message().find("do not fit the payload"), std::string::npos) << huge.error().message();
+  auto overlong = decode_wal_samples(std::string("\x85\x00\x01", 3));  // 5 in two bytes
+  ASSERT_FALSE(overlong.is_ok());
 }
 
 TEST(WalRecord, KeysAreBigEndianSoTheySortInAppendOrder) {
@@ -134,10 +196,10 @@ TEST_F(WalCorruption, FlippedChecksumByteIsAChecksumMismatch) {
 }
 
 TEST_F(WalCorruption, UnknownVersion) {
-  rewrite(1, [](std::string& v) { v[0] = 2; });
+  rewrite(1, [](std::string& v) { v[0] = 3; });
   auto err = open_error();
   EXPECT_NE(err.message().find("wal record 1 "), std::string::npos) << err.message();
-  EXPECT_NE(err.message().find("unknown record version 2"), std::string::npos) << err.message();
+  EXPECT_NE(err.message().find("unknown record version 3"), std::string::npos) << err.message();
 }
 
 TEST_F(WalCorruption, LengthDisagreesWithValueSize) {
@@ -154,24 +216,67 @@ TEST_F(WalCorruption, ValueShorterThanHeader) {
   EXPECT_NE(err.message().find("header"), std::string::npos) << err.message();
 }
 
-TEST_F(WalCorruption, PayloadWithValidChecksumThatIsNotABatch) {
-  rewrite(2, [](std::string& v) { v = encode_wal_record(std::string(24, '\x7f')); });
+TEST_F(WalCorruption, Version1PayloadWithValidChecksumThatIsNotABatch) {
+  rewrite(2, [](std::string& v) { v = encode_wal_record(std::string(24, '\x7f'), 1); });
   auto err = open_error();
   EXPECT_NE(err.message().find("wal record 2 "), std::string::npos) << err.message();
   EXPECT_NE(err.message().find("batch"), std::string::npos) << err.message();
 }
 
 TEST_F(WalCorruption, BatchWithNonCanonicalLabels) {
-  rewrite(2, [](std::string& v) { v = encode_wal_record(wire::encode_batch({{{{"z", "1"}, {"a", "2"}}, {{1, 1}}}})); });
+  rewrite(2, [](std::string& v) { v = encode_wal_record(wire::encode_batch({{{{"z", "1"}, {"a", "2"}}, {{1, 1}}}}), 1); });
   auto err = open_error();
   EXPECT_NE(err.message().find("wal record 2 "), std::string::npos) << err.message();
   EXPECT_NE(err.message().find("not sorted"), std::string::npos) << err.message();
 }
 
+TEST_F(WalCorruption, Version2PayloadCutShort) {
+  rewrite(2, [](std::string& v) {
+    auto payload = decode_wal_record(v)->bytes;
+    v = encode_wal_record(payload.substr(0, payload.size() - 1));
+  });
+  auto err = open_error();
+  EXPECT_NE(err.message().find("wal record 2 "), std::string::npos) << err.message();
+  EXPECT_NE(err.message().find("do not fit the payload at byte 2"), std::string::npos) << err.message();
+}
+
+TEST_F(WalCorruption, Version2SeriesNumberNoSeriesWasGiven) {
+  rewrite(3, [](std::string& v) {
+    std::string payload;
+    int64_t prev_t = 0;
+    append_wal_series(payload, 3, {{9, 9.0}}, prev_t);  // the store made series 0, 1 and 2
+    v = encode_wal_record(payload);
+  });
+  auto err = open_error();
+  EXPECT_NE(err.message().find("wal record 3 "), std::string::npos) << err.message();
+  EXPECT_NE(err.message().find("series number 3 is not below next_sn 3"), std::string::npos) << err.message();
+}
+
+// Records written by an earlier version (a native batch with labels) replay
+// beside version 2 records.
+TEST_F(WalCorruption, Version1RecordsStillReplay) {
+  rewrite(2, [](std::string& v) {
+    v = encode_wal_record(wire::encode_batch({{{{"__name__", "m"}, {"i", "2"}}, {{2, 2.0}, {5, 5.0}}},
+                                              {{{"__name__", "old"}}, {{4, 4.0}}}}),
+                          1);
+  });
+  auto s = shard_store::open(unsynced(dir_.path()));
+  ASSERT_TRUE(s.is_ok()) << s.error().message();
+  auto m2 = (*s)->select({eq("i", "2")}, 0, 100);
+  ASSERT_EQ(m2.size(), 1u);
+  EXPECT_EQ(m2[0].samples, (std::vector<sample>{{2, 2.0}, {5, 5.0}}));
+  auto old = (*s)->select({eq("__name__", "old")}, 0, 100);
+  ASSERT_EQ(old.size(), 1u);
+  EXPECT_EQ(old[0].samples, (std::vector<sample>{{4, 4.0}}));
+  auto m3 = (*s)->select({eq("i", "3")}, 0, 100);
+  ASSERT_EQ(m3.size(), 1u);
+  EXPECT_EQ(m3[0].samples, (std::vector<sample>{{3, 3.0}}));
+}
+
 TEST_F(WalCorruption, KeyThatIsNotASequenceNumber) {
   with_wal([](MDB_txn* txn, MDB_dbi dbi) {
     std::string key = "\xff\xff\xff";  // sorts after every 8-byte key starting with less than 0xff
-    auto rec = encode_wal_record(wire::encode_batch({}));
+    auto rec = encode_wal_record(wire::encode_batch({}), 1);
     MDB_val k{key.size(), key.data()}, v{rec.size(), rec.data()};
     ASSERT_EQ(mdb_put(txn, dbi, &k, &v, 0), 0);
   });
