@@ -5,6 +5,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include <algorithm>
+#include <bitset>
 #include <deque>
 #include <unordered_map>
 
@@ -29,7 +30,7 @@ struct pending_write {
   struct votes {
     uint8_t ok = 0, failed = 0;
   };
-  std::unordered_map<uint32_t, votes> partitions;
+  std::vector<votes> partitions;  // by partition (cluster::partitions of them)
   size_t undecided = 0;  // partitions neither at quorum nor past hope
   bool lost = false;     // some partition cannot reach its quorum
   bool answered = false;
@@ -85,7 +86,7 @@ void finish_part(const std::shared_ptr<pending_write>& w, const std::vector<uint
   }
   bool lost = false;
   for (uint32_t p : partitions) {
-    auto& v = w->partitions[p];
+    auto& v = w->partitions[p];  // p is one this write touches
     bool was_decided = v.ok >= w->need || v.failed > w->replicas - w->need;
     if (st.is_ok()) ++v.ok;
     else ++v.failed;
@@ -187,15 +188,22 @@ caf::behavior collector_behavior(self_ptr self, const shard_table* table, collec
                                         ": labels are not sorted by name, a name repeats or is empty"));
       std::vector<write_batch> parts(shards.size());
       std::vector<std::vector<uint64_t>> part_hashes(shards.size());
-      std::vector<std::vector<uint32_t>> part_partitions(shards.size());
+      // Which partitions each part touches, as bits (a sort of every
+      // series' partition showed in ingest profiles).
+      std::vector<std::bitset<cluster::partitions>> part_partitions(shards.size());
+      std::bitset<cluster::partitions> touched;
+      w->partitions.resize(cluster::partitions);
       for (auto& s : batch) {
         uint64_t h = wire::series_hash(s.lbls);
         uint32_t p = cluster::partition_of(h);
         w->samples += s.samples.size();
-        if (w->partitions.emplace(p, pending_write::votes{}).second) ++w->undecided;
+        if (!touched[p]) {
+          touched[p] = true;
+          ++w->undecided;
+        }
         for (uint32_t k = 0; k < view->replicas; ++k) {
           uint32_t i = view->shard_for(h, k);
-          if (part_partitions[i].empty() || part_partitions[i].back() != p) part_partitions[i].push_back(p);
+          part_partitions[i][p] = true;
           if (shards[i].local) part_hashes[i].push_back(h);
           if (k + 1 < view->replicas) parts[i].push_back(s);
           else parts[i].push_back(std::move(s));
@@ -217,9 +225,9 @@ caf::behavior collector_behavior(self_ptr self, const shard_table* table, collec
       w->promise = self->make_response_promise();
       for (size_t i = 0; i < shards.size(); ++i) {
         if (parts[i].empty()) continue;
-        auto& ps = part_partitions[i];
-        std::sort(ps.begin(), ps.end());
-        ps.erase(std::unique(ps.begin(), ps.end()), ps.end());
+        std::vector<uint32_t> ps;
+        for (uint32_t p = 0; p < cluster::partitions; ++p)
+          if (part_partitions[i][p]) ps.push_back(p);
         part out{shards[i], {}, {}, {}, std::move(ps), w};
         if (shards[i].local) {
           out.batch = std::move(parts[i]);
