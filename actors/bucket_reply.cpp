@@ -61,7 +61,7 @@ struct answered_series {
 };
 
 result<std::vector<answered_series>> gather_buckets(const persistence::shard_store& store, const matchers& ms,
-                                                    int64_t mint, int64_t maxt, int64_t window_ms,
+                                                    int64_t mint, int64_t maxt, int64_t window_ms, int64_t edge_step,
                                                     const partition_set& parts) {
   bool all = parts.size() == cluster::partitions;
   auto mine = [&parts, all](const labels& ls) { return all || parts.has(cluster::partition_of(wire::series_hash(ls))); };
@@ -75,9 +75,16 @@ result<std::vector<answered_series>> gather_buckets(const persistence::shard_sto
     return error(strata_errc::bad_request, "maxt " + std::to_string(maxt) + " is too large");
   auto bs = store.select_buckets(ms, mint, maxt, *tier);
   bs.erase(std::remove_if(bs.begin(), bs.end(), [&](const auto& s) { return !mine(s.lbls); }), bs.end());
-  // Raw samples are needed after each series' last bucket and inside buckets
-  // that start with a sample on their edge: read from the oldest such point,
-  // or from mint when a matching series has no bucket at all.
+  // A bucket that begins with a sample on its start cannot stand in where
+  // that start is a window's edge (a window leaves out a sample on its left
+  // edge and takes one on its right): such a bucket comes as its raw samples.
+  auto at_edge = [&](int64_t start) { return edge_step <= 0 || (start - mint) % edge_step == 0; };
+  auto wants_raw = [&](int64_t start, const persistence::codec::rollup_bucket& b) {
+    return b.first_t == start && at_edge(start);
+  };
+  // Raw samples are needed after each series' last bucket and inside those
+  // buckets: read from the oldest such point, or from mint when a matching
+  // series has no bucket at all.
   int64_t raw_from = mint;
   if (!bs.empty() && [&] {
         auto ls = store.select_labels(ms, mint, maxt);
@@ -87,56 +94,59 @@ result<std::vector<answered_series>> gather_buckets(const persistence::shard_sto
     for (const auto& s : bs) {
       raw_from = std::min(raw_from, s.buckets.back().second.last_t + 1);
       for (const auto& [start, b] : s.buckets)
-        if (b.first_t == start) {
+        if (wants_raw(start, b)) {
           raw_from = std::min(raw_from, start);
           break;
         }
     }
     raw_from = std::max(raw_from, mint);
   }
-  auto raw = store.select(ms, raw_from, maxt + window_ms);
-  raw.erase(std::remove_if(raw.begin(), raw.end(), [&](const series& s) { return !mine(s.lbls); }), raw.end());
-  // Both lists are sorted by labels (shard_store's order).
+  // Both are sorted by labels (shard_store's order); the raw samples come one
+  // series at a time, and only those the answer needs are kept.
   std::vector<answered_series> out;
-  size_t i = 0, j = 0;
-  while (i < bs.size() || j < raw.size()) {
-    bool take_b = i < bs.size() && (j >= raw.size() || !(raw[j].lbls < bs[i].lbls));
-    bool take_r = j < raw.size() && (i >= bs.size() || !(bs[i].lbls < raw[j].lbls));
-    series s;
-    std::vector<std::pair<int64_t, persistence::codec::rollup_bucket>> kept;
-    const std::vector<sample> none;
-    const std::vector<sample>& xs = take_r ? raw[j].samples : none;
-    s.lbls = take_b ? bs[i].lbls : raw[j].lbls;
+  size_t i = 0;
+  auto buckets_only_before = [&](const labels* ls) {
+    for (; i < bs.size() && (!ls || bs[i].lbls < *ls); ++i)
+      out.push_back({series{std::move(bs[i].lbls), {}}, std::move(bs[i].buckets)});
+  };
+  auto st = store.select_each(ms, raw_from, maxt + window_ms, [&](series& r) -> status {
+    if (!mine(r.lbls)) return status::ok();
+    buckets_only_before(&r.lbls);
+    const bool has_buckets = i < bs.size() && !(r.lbls < bs[i].lbls);
+    answered_series a{series{std::move(r.lbls), {}}, {}};
+    const auto& xs = r.samples;
     int64_t after = std::numeric_limits<int64_t>::min();
-    if (take_b) {
+    if (has_buckets) {
       for (auto& [start, b] : bs[i].buckets) {
         after = b.last_t;
-        if (b.first_t == start) {
+        if (wants_raw(start, b)) {
           // Its samples, when all of them are still raw.
           auto lo = std::lower_bound(xs.begin(), xs.end(), start, [](const sample& x, int64_t t) { return x.t < t; });
           auto hi = std::upper_bound(lo, xs.end(), b.last_t, [](int64_t t, const sample& x) { return t < x.t; });
           if (static_cast<uint64_t>(hi - lo) == b.count) {
-            s.samples.insert(s.samples.end(), lo, hi);
+            a.raw.samples.insert(a.raw.samples.end(), lo, hi);
             continue;
           }
         }
-        kept.emplace_back(start, std::move(b));
+        a.buckets.emplace_back(start, std::move(b));
       }
+      ++i;
     }
-    for (const auto& x : xs)
-      if (x.t > after) s.samples.push_back(x);
-    out.push_back({std::move(s), std::move(kept)});
-    if (take_b) ++i;
-    if (take_r) ++j;
-  }
+    auto tail = std::upper_bound(xs.begin(), xs.end(), after, [](int64_t t, const sample& x) { return t < x.t; });
+    a.raw.samples.insert(a.raw.samples.end(), tail, xs.end());
+    out.push_back(std::move(a));
+    return status::ok();
+  });
+  if (!st) return st;
+  buckets_only_before(nullptr);
   return out;
 }
 
 }  // namespace
 
 result<std::string> answer_buckets(const persistence::shard_store& store, const matchers& ms, int64_t mint,
-                                   int64_t maxt, int64_t window_ms, const partition_set& parts) {
-  auto got = gather_buckets(store, ms, mint, maxt, window_ms, parts);
+                                   int64_t maxt, int64_t window_ms, int64_t edge_step, const partition_set& parts) {
+  auto got = gather_buckets(store, ms, mint, maxt, window_ms, edge_step, parts);
   if (!got) return got.error();
   write_batch batch;
   std::vector<std::string> records;
@@ -182,8 +192,8 @@ result<std::vector<query::bucket_series>> decode_bucket_reply(std::string_view i
 
 result<std::vector<query::bucket_series>> local_buckets(const persistence::shard_store& store, const matchers& ms,
                                                        int64_t mint, int64_t maxt, int64_t window_ms,
-                                                       const partition_set& parts) {
-  auto got = gather_buckets(store, ms, mint, maxt, window_ms, parts);
+                                                       int64_t edge_step, const partition_set& parts) {
+  auto got = gather_buckets(store, ms, mint, maxt, window_ms, edge_step, parts);
   if (!got) return got.error();
   std::vector<query::bucket_series> out;
   out.reserve(got->size());

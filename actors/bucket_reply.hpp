@@ -20,19 +20,22 @@
 
 namespace strata::actors {
 
-// The shard's answer to select_buckets(ms, mint, maxt, window_ms), as
-// query::bucket_series describes it: per matching series its buckets of the
-// tier of that width with starts in [mint, maxt], and raw samples in [mint,
-// maxt + window_ms] newer than those buckets, or in place of a bucket
-// whose first sample lies on its start (while all its samples are raw).
-// Only series of `parts`. bad_request when no rollup tier has that width.
+// The shard's answer to select_buckets(ms, mint, maxt, window_ms,
+// edge_step), as query::bucket_series describes it: per matching series its
+// buckets of the tier of that width with starts in [mint, maxt], and raw
+// samples in [mint, maxt + window_ms] newer than those buckets, or in place
+// of a bucket at a window's edge (edge_step, series_source.hpp) whose first
+// sample lies on its start (while all its samples are raw). Only
+// series of `parts`. bad_request when no rollup tier has that width.
 result<std::string> answer_buckets(const persistence::shard_store& store, const matchers& ms, int64_t mint,
-                                   int64_t maxt, int64_t window_ms, const partition_set& parts = partition_set::all());
+                                   int64_t maxt, int64_t window_ms, int64_t edge_step,
+                                   const partition_set& parts = partition_set::all());
 
 // What answer_buckets answers, as the query engine reads it, without the
 // bytes between (a shard evaluating a pushed-down expression).
 result<std::vector<query::bucket_series>> local_buckets(const persistence::shard_store& store, const matchers& ms,
                                                        int64_t mint, int64_t maxt, int64_t window_ms,
+                                                       int64_t edge_step,
                                                        const partition_set& parts = partition_set::all());
 
 // Decodes answer_buckets' bytes; buckets carry the storage's sketch.

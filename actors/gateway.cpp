@@ -427,16 +427,17 @@ void gateway::select(const matchers& ms, int64_t mint, int64_t maxt, size_t max_
       decode_series, merge_series, std::move(done));
 }
 
-void gateway::select_buckets(const matchers& ms, int64_t mint, int64_t maxt, int64_t window_ms, size_t max_samples,
-                             read_options ro, query_done<std::vector<query::bucket_series>> done) {
+void gateway::select_buckets(const matchers& ms, int64_t mint, int64_t maxt, int64_t window_ms, int64_t edge_step,
+                             size_t max_samples, read_options ro,
+                             query_done<std::vector<query::bucket_series>> done) {
   auto flat = encode_matchers(ms);
   auto decode = [](std::string_view bytes, size_t* n) { return decode_bucket_reply(bytes, n); };
   auto keep = [](std::vector<query::bucket_series> parts) { return parts; };
   // Rollup buckets reach back a whole window past maxt (answer_buckets).
   gather_planned<query::bucket_series>(
       sys_, table_, window_, timeout_, mint, maxt + window_ms, max_samples, ro, partition_set::all(),
-      [flat, mint, maxt, window_ms](const std::string& parts) {
-        return caf::make_message(buckets_atom::value, flat, mint, maxt, window_ms, parts);
+      [flat, mint, maxt, window_ms, edge_step](const std::string& parts) {
+        return caf::make_message(buckets_atom::value, flat, mint, maxt, window_ms, edge_step, parts);
       },
       {}, decode, keep, std::move(done));
 }
@@ -454,9 +455,10 @@ class fetched_source final : public query::series_source {
   // Only what was fetched for exactly this selection: the engine asks for
   // the selections it was planned with.
   result<std::vector<query::bucket_series>> select_buckets(const matchers& ms, int64_t mint, int64_t maxt,
-                                                           int64_t window_ms) override {
+                                                           int64_t window_ms, int64_t edge_step) override {
     for (const auto& [sel, data] : buckets_)
-      if (sel.mint == mint && sel.maxt == maxt && sel.window_ms == window_ms && same(sel.label_matchers, ms))
+      if (sel.mint == mint && sel.maxt == maxt && sel.window_ms == window_ms && sel.edge_step == edge_step &&
+          same(sel.label_matchers, ms))
         return data;
     return error(strata_errc::internal, "rollup buckets were not fetched for this selection");
   }
@@ -628,9 +630,9 @@ void gateway::aggregate(pushdown_request req, read_options ro, query_done<std::v
         st->timeout = timeout;
         st->failed = a->failed;
         auto flat = encode_matchers(sel.label_matchers);
-        int64_t mint = sel.mint, maxt = sel.maxt, window_ms = sel.window_ms;
-        st->make = [flat, mint, maxt, window_ms](const std::string& parts) {
-          return window_ms > 0 ? caf::make_message(buckets_atom::value, flat, mint, maxt, window_ms, parts)
+        int64_t mint = sel.mint, maxt = sel.maxt, window_ms = sel.window_ms, edge_step = sel.edge_step;
+        st->make = [flat, mint, maxt, window_ms, edge_step](const std::string& parts) {
+          return window_ms > 0 ? caf::make_message(buckets_atom::value, flat, mint, maxt, window_ms, edge_step, parts)
                                : caf::make_message(select_atom::value, flat, mint, maxt, parts);
         };
         auto got = std::make_shared<std::vector<series>>();

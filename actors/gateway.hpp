@@ -121,8 +121,8 @@ class gateway {
   // Rollup buckets of width window_ms (series_source::select_buckets),
   // planned like select(), concatenated (the query engine joins a series
   // that two nodes answer). The same sample limit, buckets counting as samples.
-  void select_buckets(const matchers& ms, int64_t mint, int64_t maxt, int64_t window_ms, size_t max_samples,
-                      read_options ro, query_done<std::vector<query::bucket_series>> done);
+  void select_buckets(const matchers& ms, int64_t mint, int64_t maxt, int64_t window_ms, int64_t edge_step,
+                      size_t max_samples, read_options ro, query_done<std::vector<query::bucket_series>> done);
   // The partials of a pushed-down aggregation at each step of its grid,
   // over the whole cluster, each series counted once. A partition whose
   // range one node holds alone (or whose other planned nodes hold none of

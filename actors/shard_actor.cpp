@@ -136,8 +136,8 @@ class store_source final : public query::series_source {
     });
   }
   result<std::vector<query::bucket_series>> select_buckets(const matchers& ms, int64_t mint, int64_t maxt,
-                                                           int64_t window_ms) override {
-    return local_buckets(store_, ms, mint, maxt, window_ms, parts_);
+                                                           int64_t window_ms, int64_t edge_step) override {
+    return local_buckets(store_, ms, mint, maxt, window_ms, edge_step, parts_);
   }
 
  private:
@@ -272,10 +272,10 @@ caf::behavior shard_behavior(caf::stateful_actor<shard_state>* self,
       return std::move(*out);
     },
     [=](buckets_atom, const std::vector<std::string>& flat, int64_t mint, int64_t maxt, int64_t window_ms,
-        const std::string& parts) -> caf::result<std::string> {
+        int64_t edge_step, const std::string& parts) -> caf::result<std::string> {
       auto ms = decode_matchers(flat);
       if (!ms) return to_caf_error(ms.error());
-      auto r = answer_buckets(*store, *ms, mint, maxt, window_ms, partition_set::decode(parts));
+      auto r = answer_buckets(*store, *ms, mint, maxt, window_ms, edge_step, partition_set::decode(parts));
       if (!r) return to_caf_error(r.error());
       return std::move(*r);
     },

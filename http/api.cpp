@@ -125,8 +125,8 @@ class prefetched_source final : public query::series_source {
     std::vector<query::bucket_series> data;
   };
 
-  static std::string bucket_key(const matchers& ms, int64_t mint, int64_t maxt, int64_t window_ms) {
-    return std::to_string(window_ms) + "w" + selection_key(ms, mint, maxt);
+  static std::string bucket_key(const matchers& ms, int64_t mint, int64_t maxt, int64_t window_ms, int64_t edge_step) {
+    return std::to_string(window_ms) + "w" + std::to_string(edge_step) + "e" + selection_key(ms, mint, maxt);
   }
 
   explicit prefetched_source(std::vector<entry> data, std::vector<bucket_entry> buckets = {})
@@ -135,11 +135,11 @@ class prefetched_source final : public query::series_source {
   // Exactly the rollup selections fetched; any other is not_found, and the
   // engine reads raw samples instead.
   result<std::vector<query::bucket_series>> select_buckets(const matchers& ms, int64_t mint, int64_t maxt,
-                                                           int64_t window_ms) override {
-    std::string key = bucket_key(ms, mint, maxt, window_ms);
+                                                           int64_t window_ms, int64_t edge_step) override {
+    std::string key = bucket_key(ms, mint, maxt, window_ms, edge_step);
     for (auto& e : buckets_)
       if (e.key == key) return e.data;
-    return query::series_source::select_buckets(ms, mint, maxt, window_ms);
+    return query::series_source::select_buckets(ms, mint, maxt, window_ms, edge_step);
   }
 
   result<std::vector<series>> select(const matchers& ms, int64_t mint, int64_t maxt) override {
@@ -238,7 +238,7 @@ void gather(const api_context& ctx, const std::vector<query::selection>& sels, s
   std::vector<const query::selection*> unique_buckets;
   for (const auto& s : sels) {
     if (s.window_ms > 0) {
-      std::string key = prefetched_source::bucket_key(s.label_matchers, s.mint, s.maxt, s.window_ms);
+      std::string key = prefetched_source::bucket_key(s.label_matchers, s.mint, s.maxt, s.window_ms, s.edge_step);
       bool seen = false;
       for (const auto& e : acc->bucket_entries) seen = seen || e.key == key;
       if (seen) continue;
@@ -266,7 +266,7 @@ void gather(const api_context& ctx, const std::vector<query::selection>& sels, s
   for (size_t i = 0; i < unique_buckets.size(); ++i) {
     const auto& sel = *unique_buckets[i];
     ctx.gateway.select_buckets(
-        sel.label_matchers, sel.mint, sel.maxt, sel.window_ms, max_samples, ro,
+        sel.label_matchers, sel.mint, sel.maxt, sel.window_ms, sel.edge_step, max_samples, ro,
         [acc, i, max_samples, finish](result<std::vector<query::bucket_series>> r, std::vector<std::string> w,
                                       actors::read_stats stats) {
           std::unique_lock<std::mutex> lock(acc->mu);
@@ -367,7 +367,7 @@ void run_query(const api_context& ctx, std::shared_ptr<const query::expr> e, int
     }
   // What is left to gather: every selection but one occurrence of each pushed one.
   auto key = [](const query::selection& x) {
-    return prefetched_source::bucket_key(x.label_matchers, x.mint, x.maxt, x.window_ms);
+    return prefetched_source::bucket_key(x.label_matchers, x.mint, x.maxt, x.window_ms, x.edge_step);
   };
   std::vector<std::string> pushed_keys;
   for (const auto& rs : root_sels)

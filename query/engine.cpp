@@ -248,7 +248,9 @@ void collect(const expr& e, int64_t lo, int64_t hi, int64_t gstep, int64_t qs, i
                 for (size_t i = 0; i < n.args.size(); ++i)
                   if (i != mi) collect(*n.args[i], lo, hi, gstep, qs, qe, qstep, o, out);
                 auto [first, last] = bucket_starts(a, b, range, w);
-                if (first <= last) out.push_back({ms->vs.label_matchers, first, last, w});
+                if (first <= last)
+                  out.push_back({ms->vs.label_matchers, first, last, w,
+                                 window_edge_step(a, b, lo == hi ? 0 : gstep, range, w)});
                 return;
               }
             }

@@ -107,6 +107,9 @@ struct selection {
   int64_t mint = 0;
   int64_t maxt = 0;
   int64_t window_ms = 0;
+  // Rollup reads: which bucket starts are left edges of the query's windows
+  // (series_source::select_buckets).
+  int64_t edge_step = -1;
 };
 
 // One entry per selector of `e`, in the order they appear, for a query

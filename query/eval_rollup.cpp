@@ -3,6 +3,7 @@
 // lies in [end - range, end), merged in time order like
 // rollup_bucket::merge_later (docs/format/rollup.md).
 #include <algorithm>
+#include <numeric>
 #include <cmath>
 #include <limits>
 #include <optional>
@@ -172,6 +173,12 @@ int64_t choose_rollup_window(int64_t first_end, int64_t last_end, int64_t step, 
   return longest ? longest->window_ms : 0;
 }
 
+int64_t window_edge_step(int64_t first_end, int64_t last_end, int64_t step, int64_t range_ms, int64_t w) {
+  if (first_end == last_end) step = 0;
+  if (range_ms <= 0 || !mul_of(range_ms, w) || !mul_of(first_end, w) || !mul_of(step, w)) return -1;
+  return std::gcd(step, range_ms);
+}
+
 std::pair<int64_t, int64_t> bucket_starts(int64_t first_end, int64_t last_end, int64_t range_ms, int64_t w) {
   return {ceil_to(first_end - range_ms, w), floor_to(last_end - 1, w)};
 }
@@ -192,7 +199,8 @@ result<std::optional<value>> evaluator::eval_rollup(const call_expr& c, const ma
   if (opts_.deadline != std::chrono::steady_clock::time_point::max() &&
       std::chrono::steady_clock::now() >= opts_.deadline)
     return error(strata_errc::timeout, timeout_message);
-  auto got = src_.select_buckets(ms.vs.label_matchers, lo, hi, w);
+  const int64_t edge_step = window_edge_step(ends.front(), ends.back(), n > 1 ? grid_.step : 0, range, w);
+  auto got = src_.select_buckets(ms.vs.label_matchers, lo, hi, w, edge_step);
   if (!got) {
     if (got.error().code() == strata_errc::not_found) return std::optional<value>();  // no tiers: raw
     return got.error();

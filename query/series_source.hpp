@@ -88,11 +88,17 @@ class series_source {
   // end is inclusive: a sample on the end of the last window belongs to it).
   // mint and maxt are multiples of window_ms. Series may come more than
   // once (two shards); the engine merges them. Every bucket has a sketch.
+  // edge_step says which bucket starts may be an edge of the query's
+  // windows (a window (e - range, e] leaves out a sample on its start
+  // e - range and takes one on e, a bucket has it the other way): -1 any,
+  // k > 0 mint + j * k. A bucket at an edge that begins with a sample on its
+  // start comes as its raw samples where they are all still kept; other
+  // buckets come whole.
   // The default has no rollups: strata_errc::not_found, and the engine reads
   // raw samples instead.
   virtual result<std::vector<bucket_series>> select_buckets(const matchers& ms, int64_t mint, int64_t maxt,
-                                                            int64_t window_ms) {
-    (void)ms, (void)mint, (void)maxt, (void)window_ms;
+                                                            int64_t window_ms, int64_t edge_step) {
+    (void)ms, (void)mint, (void)maxt, (void)window_ms, (void)edge_step;
     return error(strata_errc::not_found, "this source holds no rollup buckets");
   }
 };

@@ -58,8 +58,8 @@ class day_source final : public series_source {
     }
     return out;
   }
-  result<std::vector<bucket_series>> select_buckets(const matchers&, int64_t mint, int64_t maxt,
-                                                    int64_t w) override {
+  result<std::vector<bucket_series>> select_buckets(const matchers&, int64_t mint, int64_t maxt, int64_t w,
+                                                    int64_t) override {
     std::vector<bucket_series> out;
     for (const auto& s : tiers_[w]) {
       bucket_series c{s.lbls, {}, {}};

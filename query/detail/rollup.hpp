@@ -29,6 +29,14 @@ bool rollup_function(std::string_view f);
 int64_t choose_rollup_window(int64_t first_end, int64_t last_end, int64_t step, int64_t range_ms,
                              const eval_options& o);
 
+// Which bucket starts of width w may be an edge of a window of `range_ms`
+// ending at first_end, first_end + step, ..., last_end, as
+// series_source::select_buckets takes it: when windows and steps are whole
+// buckets, every window starts and ends on the first window's start plus a
+// multiple of gcd(step, range) (range alone for one window); -1 when windows
+// are rounded to buckets (any start).
+int64_t window_edge_step(int64_t first_end, int64_t last_end, int64_t step, int64_t range_ms, int64_t w);
+
 // The oldest time raw samples are sure to exist: now - raw retention;
 // INT64_MIN when raw samples are kept forever or no tier is configured.
 int64_t raw_horizon(const eval_options& o);

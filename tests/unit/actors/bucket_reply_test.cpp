@@ -41,7 +41,7 @@ TEST(BucketReply, EdgeBucketsAndUnsealedSamplesComeRaw) {
   ASSERT_TRUE(store->append({scrapes("jit", false, 0, 120), scrapes("edge", true, 0, 120)}).is_ok());
   ASSERT_TRUE(store->flush().is_ok());  // 30 minutes sealed and rolled up
   ASSERT_TRUE(store->append({scrapes("jit", false, 120, 160), scrapes("edge", true, 120, 160)}).is_ok());
-  auto bytes = answer_buckets(*store, by_name(".*"), t0, t0 + 59 * min_ms, min_ms);
+  auto bytes = answer_buckets(*store, by_name(".*"), t0, t0 + 59 * min_ms, min_ms, -1);
   ASSERT_TRUE(bytes.is_ok()) << bytes.error().message();
   size_t counted = 0;
   auto got = decode_bucket_reply(*bytes, &counted);
@@ -67,11 +67,38 @@ TEST(BucketReply, EdgeBucketsAndUnsealedSamplesComeRaw) {
   EXPECT_EQ(counted, 30u + 40u + 160u);
 }
 
+// Windows that are whole buckets have their edges at known starts: only a
+// bucket there that begins with a sample on its start comes raw; the rest
+// stand in whole, also for series scraped on the minute.
+TEST(BucketReply, OnlyBucketsOnAWindowsEdgeComeRaw) {
+  auto store = open_memory();
+  ASSERT_TRUE(store->append({scrapes("edge", true, 0, 120)}).is_ok());
+  ASSERT_TRUE(store->flush().is_ok());  // 30 one-minute buckets of 4 samples, each with one on its start
+  for (int64_t edge_step : {10 * min_ms, 30 * min_ms}) {
+    auto bytes = answer_buckets(*store, by_name("edge"), t0, t0 + 29 * min_ms, min_ms, edge_step);
+    ASSERT_TRUE(bytes.is_ok()) << bytes.error().message();
+    auto got = decode_bucket_reply(*bytes, nullptr);
+    ASSERT_TRUE(got.is_ok()) << got.error().message();
+    ASSERT_EQ(got->size(), 1u);
+    const auto& s = (*got)[0];
+    std::vector<int64_t> raw_minutes, bucket_minutes;
+    for (const auto& x : s.samples)
+      if (raw_minutes.empty() || raw_minutes.back() != (x.t - t0) / min_ms) raw_minutes.push_back((x.t - t0) / min_ms);
+    for (const auto& b : s.buckets) bucket_minutes.push_back((b.start - t0) / min_ms);
+    if (edge_step == 10 * min_ms)
+      EXPECT_EQ(raw_minutes, (std::vector<int64_t>{0, 10, 20})) << "edges of windows 10 minutes apart";
+    else
+      EXPECT_EQ(raw_minutes, (std::vector<int64_t>{0})) << "one window: its start";
+    EXPECT_EQ(bucket_minutes.size() + raw_minutes.size(), 30u);
+    EXPECT_EQ(s.samples.size(), 4 * raw_minutes.size());
+  }
+}
+
 TEST(BucketReply, ReachesASampleOnTheLastWindowsEnd) {
   auto store = open_memory();
   ASSERT_TRUE(store->append({scrapes("edge", true, 0, 12)}).is_ok());
   // Bucket starts [t0, t0]: raw samples up to t0 + 1 m, inclusive.
-  auto bytes = answer_buckets(*store, by_name("edge"), t0, t0, min_ms);
+  auto bytes = answer_buckets(*store, by_name("edge"), t0, t0, min_ms, -1);
   ASSERT_TRUE(bytes.is_ok());
   auto got = decode_bucket_reply(*bytes, nullptr);
   ASSERT_TRUE(got.is_ok());
@@ -82,7 +109,7 @@ TEST(BucketReply, ReachesASampleOnTheLastWindowsEnd) {
 
 TEST(BucketReply, RejectsAWidthThatIsNoTier) {
   auto store = open_memory();
-  auto r = answer_buckets(*store, by_name(".*"), t0, t0, 2 * min_ms);
+  auto r = answer_buckets(*store, by_name(".*"), t0, t0, 2 * min_ms, -1);
   ASSERT_FALSE(r.is_ok());
   EXPECT_EQ(r.error().code(), strata_errc::bad_request);
   EXPECT_NE(r.error().message().find("window_ms 120000"), std::string::npos) << r.error().message();
@@ -92,7 +119,7 @@ TEST(BucketReply, DamagedBytesAreCorruption) {
   auto store = open_memory();
   ASSERT_TRUE(store->append({scrapes("jit", false, 0, 40)}).is_ok());
   ASSERT_TRUE(store->flush().is_ok());
-  auto bytes = answer_buckets(*store, by_name(".*"), t0, t0 + 9 * min_ms, min_ms);
+  auto bytes = answer_buckets(*store, by_name(".*"), t0, t0 + 9 * min_ms, min_ms, -1);
   ASSERT_TRUE(bytes.is_ok());
   for (size_t cut : {size_t{2}, size_t{6}, bytes->size() - 1}) {
     auto r = decode_bucket_reply(std::string_view(*bytes).substr(0, cut), nullptr);

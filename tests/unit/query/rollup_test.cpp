@@ -59,8 +59,9 @@ class tier_source final : public series_source {
   }
 
   result<std::vector<bucket_series>> select_buckets(const matchers& ms, int64_t mint, int64_t maxt,
-                                                    int64_t window_ms) override {
-    if (!has_tiers) return series_source::select_buckets(ms, mint, maxt, window_ms);
+                                                    int64_t window_ms, int64_t edge_step) override {
+    if (!has_tiers) return series_source::select_buckets(ms, mint, maxt, window_ms, edge_step);
+    edge_steps.push_back(edge_step);
     ++bucket_calls;
     windows.push_back(window_ms);
     EXPECT_EQ(mint % window_ms, 0);
@@ -78,7 +79,7 @@ class tier_source final : public series_source {
       for (auto& [start, b] : folded) {
         if (start < mint || start > maxt) continue;
         after = b.last_t;
-        if (b.first_t == start && start >= raw_from) {
+        if (b.first_t == start && start >= raw_from && (edge_step <= 0 || (start - mint) % edge_step == 0)) {
           for (const auto& x : sealed)
             if (x.t >= start && x.t <= b.last_t) bs.samples.push_back(x);
           continue;
@@ -119,6 +120,7 @@ class tier_source final : public series_source {
   bool split = false;
   int raw_calls = 0, bucket_calls = 0;
   std::vector<int64_t> windows;
+  std::vector<int64_t> edge_steps;
 
  private:
   std::vector<series> data_;
@@ -254,7 +256,18 @@ TEST(RollupTiers, SamplesOnBucketEdgesStayExact) {
     ASSERT_TRUE(got.is_ok()) << got.error().message();
     expect_same(as_matrix(*got), as_matrix(*want), std::string(text) + " at an edge");
   }
+  // Windows whose ends fall between their starts' steps (15 m windows every
+  // 10 m on the 5 m tier): buckets on either edge come raw.
+  for (const char* text : {"count_over_time(g[15m])", "sum_over_time(g[15m])", "max_over_time(g[15m])",
+                           "rate(c[15m])"}) {
+    auto e = q(text);
+    auto want = eval_range(e, raw, now - 5 * hour_ms, now, 10 * min_ms, tiered(now));
+    auto got = eval_range(e, src, now - 5 * hour_ms, now, 10 * min_ms, tiered(now));
+    ASSERT_TRUE(got.is_ok()) << got.error().message();
+    expect_same(as_matrix(*got), as_matrix(*want), std::string(text) + " every 10m");
+  }
   EXPECT_GT(src.bucket_calls, 0);
+  EXPECT_NE(std::find(src.edge_steps.begin(), src.edge_steps.end(), 5 * min_ms), src.edge_steps.end());
 }
 
 TEST(RollupTiers, QuantileOverTimeFromSketchesWithinOnePercent) {
