@@ -45,7 +45,8 @@ using names_atom = caf::atom_constant<caf::atom("names")>;      // (ms, mint, ma
 using values_atom = caf::atom_constant<caf::atom("values")>;    // (name, ms, mint, maxt) -> strvec
 using stats_atom = caf::atom_constant<caf::atom("stats")>;      // () -> (uint64 series, uint64 samples)
 using admin_atom = caf::atom_constant<caf::atom("admin")>;      // ("flush"|"compact") -> string summary
-using buckets_atom = caf::atom_constant<caf::atom("buckets")>;  // (ms, mint, maxt, window_ms, edge_step, parts) -> bytes (bucket_reply.hpp)
+// (ms, mint, maxt, window_ms, edge_step, parts) -> bytes (bucket_reply.hpp)
+using buckets_atom = caf::atom_constant<caf::atom("buckets")>;
 // (encode_selections, parts) -> partition_set bytes: the partitions of
 // `parts` in which the shard holds a series with samples in a selection.
 using holds_atom = caf::atom_constant<caf::atom("holds")>;

@@ -225,30 +225,32 @@ status shard_store::replay() {
     }
     // A record's samples as (ref, sample) in record order, checked whole before any is applied.
     std::vector<std::pair<uint32_t, const sample*>> samples;
-    result<wal_samples> by_sn = wal_samples{};
-    result<write_batch> batch = write_batch{};
+    write_batch batch;  // version 1: series by labels
+    wal_samples by_sn;  // version 2: series by number
     if (payload->version == wal_record_version_batch) {
-      batch = wire::decode_batch(payload->bytes);
-      if (!batch) {
-        bad = wal_corruption(opts_.dir, seq, batch.error().message());
+      auto b = wire::decode_batch(payload->bytes);
+      if (!b) {
+        bad = wal_corruption(opts_.dir, seq, b.error().message());
         return false;
       }
-      if (auto why = not_canonical(*batch)) {
+      if (auto why = not_canonical(*b)) {
         bad = wal_corruption(opts_.dir, seq, *why);
         return false;
       }
-      for (const auto& s : *batch) {
+      batch = std::move(*b);
+      for (const auto& s : batch) {
         uint32_t ref = ref_for(s.lbls);
         for (const auto& x : s.samples) samples.emplace_back(ref, &x);
       }
     } else {
-      by_sn = decode_wal_samples(payload->bytes);
-      if (!by_sn) {
-        bad = wal_corruption(opts_.dir, seq, by_sn.error().message());
+      auto d = decode_wal_samples(payload->bytes);
+      if (!d) {
+        bad = wal_corruption(opts_.dir, seq, d.error().message());
         return false;
       }
-      const sample* x = by_sn->samples.data();
-      for (const auto& e : by_sn->series) {
+      by_sn = std::move(*d);
+      const sample* x = by_sn.samples.data();
+      for (const auto& e : by_sn.series) {
         if (e.sn >= ref_of_sn_.size()) {
           bad = wal_corruption(opts_.dir, seq, "series number " + std::to_string(e.sn) + " is not below next_sn " +
                                                    std::to_string(ref_of_sn_.size()));

@@ -89,14 +89,15 @@ result<wal_samples> decode_wal_samples(std::string_view payload) {
   while (in.remaining() > 0) {
     uint64_t sn = 0, count = 0;
     if (!in.get_uvarint(sn) || sn > UINT32_MAX) return corrupt("series number cut short or past 2^32 - 1");
-    if (!in.get_uvarint(count) || count == 0) return corrupt("sample count of series " + std::to_string(sn) + " cut short or 0");
+    const std::string of = " of series " + std::to_string(sn);
+    if (!in.get_uvarint(count) || count == 0) return corrupt("sample count" + of + " cut short or 0");
     // Each sample takes at least 9 bytes: a count past what is left is damage, not a reason to allocate.
-    if (count > in.remaining() / 9) return corrupt(std::to_string(count) + " samples of series " + std::to_string(sn) + " do not fit the payload");
+    if (count > in.remaining() / 9) return corrupt(std::to_string(count) + " samples" + of + " do not fit the payload");
     out.series.push_back({static_cast<uint32_t>(sn), static_cast<uint32_t>(count)});
     for (uint64_t i = 0; i < count; ++i) {
       int64_t dt = 0;
       uint64_t bits = 0;
-      if (!in.get_varint(dt) || !in.get_fixed(bits)) return corrupt("sample of series " + std::to_string(sn) + " cut short");
+      if (!in.get_varint(dt) || !in.get_fixed(bits)) return corrupt("sample" + of + " cut short");
       prev_t = static_cast<int64_t>(static_cast<uint64_t>(prev_t) + static_cast<uint64_t>(dt));
       out.samples.push_back({prev_t, bits_double(bits)});
     }

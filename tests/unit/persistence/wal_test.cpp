@@ -83,7 +83,8 @@ TEST(WalSamples, ARecordIsAboutThirteenBytesASampleForScrapedSeries) {
   // a timestamp delta of 0 and the value.
   std::string payload;
   int64_t prev_t = 0;
-  for (uint32_t sn = 0; sn < 1000; ++sn) append_wal_series(payload, 20'000 + sn, {{1'700'000'000'000, sn * 0.5}}, prev_t);
+  for (uint32_t sn = 0; sn < 1000; ++sn)
+    append_wal_series(payload, 20'000 + sn, {{1'700'000'000'000, sn * 0.5}}, prev_t);
   EXPECT_LE(payload.size(), 1000u * 13 + 8);
 }
 
@@ -224,7 +225,9 @@ TEST_F(WalCorruption, Version1PayloadWithValidChecksumThatIsNotABatch) {
 }
 
 TEST_F(WalCorruption, BatchWithNonCanonicalLabels) {
-  rewrite(2, [](std::string& v) { v = encode_wal_record(wire::encode_batch({{{{"z", "1"}, {"a", "2"}}, {{1, 1}}}}), 1); });
+  rewrite(2, [](std::string& v) {
+    v = encode_wal_record(wire::encode_batch({{{{"z", "1"}, {"a", "2"}}, {{1, 1}}}}), 1);
+  });
   auto err = open_error();
   EXPECT_NE(err.message().find("wal record 2 "), std::string::npos) << err.message();
   EXPECT_NE(err.message().find("not sorted"), std::string::npos) << err.message();
