@@ -136,6 +136,10 @@ void add_serve_flags(CLI::App& cmd, serve_config& c) {
   cmd.add_option("--out-of-order-window", c.out_of_order_window,
                  "How far behind a series' newest sample an older sample is still accepted (0s: none)")
       ->capture_default_str();
+  cmd.add_option("--compaction-interval", c.compaction_interval,
+                 "How often each shard looks for a closed block (past the out-of-order window) with loose chunks "
+                 "or rollup records and compacts it, one metric name per second (0s: only POST /api/v1/admin/compact)")
+      ->capture_default_str();
   cmd.add_option("--wal-max-bytes", c.wal_max_bytes,
                  "WAL size per shard past which the series holding its oldest records are sealed")
       ->capture_default_str()->check(CLI::Range(size_t{1} << 16, size_t{1} << 40));
@@ -290,6 +294,7 @@ result<persistence::store_options> storage_options(const serve_config& c) {
       {"--retention-5m", c.retention_5m, o.retention.m5_ms, 300'000},
       {"--retention-1h", c.retention_1h, o.retention.h1_ms, 3'600'000},
       {"--out-of-order-window", c.out_of_order_window, o.ooo_window_ms, 0},
+      {"--compaction-interval", c.compaction_interval, o.compact_every_ms, 0},
   };
   for (auto& f : flags) {
     auto d = duration_flag(f.flag, f.value, f.min_ms);

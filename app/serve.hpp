@@ -48,6 +48,7 @@ struct serve_config {
   std::string retention_5m = "30d";
   std::string retention_1h = "365d";
   std::string out_of_order_window = "1h";
+  std::string compaction_interval = "1m";
   size_t wal_max_bytes = 64 << 20;
   std::string log_level = "info";
   // Rules and alerts (docs/design/rules.md). The config file's rule_files

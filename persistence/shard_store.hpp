@@ -55,6 +55,12 @@ struct store_options {
   // that one commit's chunks, rollup runs and LMDB dirty pages stay bounded
   // whatever the number of series.
   size_t seals_per_commit = 256;
+  // Background compaction (maintain): this often, maintain() looks for the
+  // oldest closed block (it ended more than ooo_window_ms and a minute before
+  // the newest sample and the clock) with loose chunks or rollup records, and
+  // then rewrites one metric name of it per call, as compact() would. 0: only
+  // compact() compacts.
+  int64_t compact_every_ms = 0;
   // Tests and tools may hand in their own store (memory, fault-injecting).
   std::shared_ptr<kv::store> kv;
   // Runs after each commit that wrote rollup buckets, on the thread that
@@ -73,6 +79,7 @@ struct store_stats {
   uint64_t series_created = 0;   // by appends since open (not counting replay)
   uint64_t rejected_too_old = 0, rejected_conflicting = 0, duplicates_dropped = 0;
   uint64_t blocks_deleted = 0;   // by retention, all tiers
+  uint64_t names_compacted = 0;  // metric names of closed blocks rewritten by maintain()
 };
 
 // One series and its rollup buckets of one tier (select_buckets).
@@ -192,8 +199,9 @@ class shard_store {
   result<compact_stats> compact();
   // Housekeeping, called periodically with the wall clock: writes chunks
   // sealed since the last commit, seals series that hold the WAL back past
-  // wal_max_bytes, applies retention relative to `now_ms`, and unmaps the
-  // file pages it touched (kv::store::release_mapped_pages).
+  // wal_max_bytes, applies retention relative to `now_ms`, compacts one
+  // metric name of a closed block (store_options::compact_every_ms), and
+  // unmaps the file pages it touched (kv::store::release_mapped_pages).
   status maintain(int64_t now_ms);
   // Flushes committed transactions to disk (for sync = false).
   status sync();
@@ -272,6 +280,20 @@ class shard_store {
   // blocks_with_keys over the loose data keys (chunks, rollup records) of tier t below `to`.
   result<std::vector<int64_t>> data_blocks(tier t, const std::string& to) const;
   status compact_block(int64_t block, compact_stats& cs);
+  // The metric names (group hashes) with loose chunks (raw) or rollup records
+  // in block b of tier t, each with its series numbers, ascending.
+  using loose_names = std::map<uint64_t, std::vector<uint32_t>>;
+  result<loose_names> loose_names_of(tier t, int64_t block, compact_stats& cs) const;
+  // maintain()'s part of compaction: one name of the oldest closed block.
+  status compact_closed(int64_t now_ms);
+  struct compact_item {
+    tier t;
+    int64_t block;
+    uint64_t hash;
+    std::vector<uint32_t> sns;
+  };
+  std::deque<compact_item> compact_queue_;  // names of the block being compacted in the background
+  int64_t next_compact_scan_ms_ = 0;
   // Merges one metric name's parts and loose chunks of a block into new parts, one commit.
   status compact_name(int64_t block, uint64_t hash, const std::vector<uint32_t>& loose_sns, compact_stats& cs);
   // Calls fn(key of the first segment, its decoded key, the part's bytes) for

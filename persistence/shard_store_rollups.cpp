@@ -92,26 +92,9 @@ status shard_store::compact_rollups(compact_stats& cs) {
 // from the keys, and each name's parts and loose records are merged series by
 // series in series order as the new parts fill.
 status shard_store::compact_rollup_block(tier t, int64_t b, compact_stats& cs) {
-  std::map<uint64_t, std::vector<uint32_t>> names;  // group hash -> series with loose records, ascending
-  status bad = status::ok();
-  const int64_t end = b > std::numeric_limits<int64_t>::max() - block_span(t) ? std::numeric_limits<int64_t>::max()
-                                                                                : b + block_span(t);
-  auto st = kv_->scan(kv::table::rollups, tier_block_prefix(t, b), tier_block_prefix(t, end),
-                      [&](std::string_view k, std::string_view) {
-                        auto d = decode_data_key(k, false);
-                        if (!d) {
-                          bad = error(strata_errc::corruption, std::string("compact: ") + tier_name(t) + " block " +
-                                                                   std::to_string(b) + " of " + opts_.dir + ": " +
-                                                                   d.error().message());
-                          return false;
-                        }
-                        ++cs.rollups_before;
-                        names[group_hash_of(d->sn)].push_back(d->sn);
-                        return true;
-                      });
-  if (!st) return st;
-  if (!bad) return bad;
-  for (const auto& [hash, sns] : names) {
+  auto names = loose_names_of(t, b, cs);
+  if (!names) return names.error();
+  for (const auto& [hash, sns] : *names) {
     if (auto r = compact_rollup_name(t, b, hash, sns, cs); !r) return r;
     kv_->release_mapped_pages();  // the file pages this name's parts were read from
   }

@@ -254,6 +254,7 @@ status shard_store::maintain(int64_t now_ms) {
   }
   if (auto st = apply_retention(now_ms); !st) return st;
   auto st = commit_pending();
+  if (st) st = compact_closed(now_ms);
   // Seals, rollup reads and commits map in file pages that no read needs
   // again soon; unmapped, they stay in the page cache but not in the RSS.
   kv_->release_mapped_pages();
@@ -305,6 +306,7 @@ status shard_store::apply_retention(int64_t now_ms) {
     else pending_rollups_.erase(pending_rollups_.lower_bound(from), pending_rollups_.lower_bound(to));
   }
   if (ops.empty()) return status::ok();
+  compact_queue_.clear();  // its names may be in deleted blocks; the next scan lists what is left
   // Series with data in no tier leave the index and the series table.
   for (uint32_t ref : index_.drop_blocks_before(gone_below)) {
     auto& h = heads_[ref];
@@ -322,6 +324,73 @@ status shard_store::apply_retention(int64_t now_ms) {
   if (auto st = kv_->commit(ops); !st) return st;
   pending_written();
   return status::ok();
+}
+
+result<shard_store::loose_names> shard_store::loose_names_of(tier t, int64_t b, compact_stats& cs) const {
+  const bool raw = t == tier::raw;
+  const int64_t end = b > std::numeric_limits<int64_t>::max() - block_span(t) ? std::numeric_limits<int64_t>::max()
+                                                                                : b + block_span(t);
+  loose_names names;
+  status bad = status::ok();
+  std::optional<uint32_t> last;
+  auto st = kv_->scan(raw ? kv::table::chunks : kv::table::rollups, tier_block_prefix(t, b), tier_block_prefix(t, end),
+                      [&](std::string_view k, std::string_view) {
+                        auto d = decode_data_key(k, raw);
+                        if (!d) {
+                          bad = error(strata_errc::corruption, std::string("compact: ") + tier_name(t) + " block " +
+                                                                   std::to_string(b) + " of " + opts_.dir + ": " +
+                                                                   d.error().message());
+                          return false;
+                        }
+                        ++(raw ? cs.chunks_before : cs.rollups_before);
+                        if (last != d->sn) names[group_hash_of(d->sn)].push_back(d->sn);  // a series may have several chunks
+                        last = d->sn;
+                        return true;
+                      });
+  if (!st) return st;
+  if (!bad) return bad;
+  return names;
+}
+
+status shard_store::compact_closed(int64_t now_ms) {
+  if (opts_.compact_every_ms <= 0) return status::ok();
+  if (compact_queue_.empty()) {
+    if (now_ms < next_compact_scan_ms_) return status::ok();
+    next_compact_scan_ms_ = now_ms + opts_.compact_every_ms;
+    // A block is closed once it ended an out-of-order window and a minute
+    // before the newest sample (and the clock): existing series can no longer
+    // write to it, so what compaction writes stays (a backfill writes in data
+    // time, and compacts behind itself). A new series may still write there;
+    // its loose chunks are compacted by a later scan.
+    int64_t until = now_ms;
+    int64_t newest = std::numeric_limits<int64_t>::min();
+    for (const auto& h : heads_)
+      if (h.live) newest = std::max(newest, h.max_t);
+    until = std::min(until, newest);
+    if (until < std::numeric_limits<int64_t>::min() / 2) return status::ok();  // no samples
+    compact_stats unused;
+    for (auto t : all_tiers) {
+      const int64_t closed = align_down(until - opts_.ooo_window_ms - minute_ms, block_span(t));
+      auto blocks = data_blocks(t, tier_block_prefix(t, closed));
+      if (!blocks) return blocks.error();
+      if (blocks->empty()) continue;
+      auto names = loose_names_of(t, blocks->front(), unused);
+      if (!names) return names.error();
+      for (auto& [hash, sns] : *names) compact_queue_.push_back({t, blocks->front(), hash, std::move(sns)});
+      break;
+    }
+    if (compact_queue_.empty()) return status::ok();
+  }
+  auto item = std::move(compact_queue_.front());
+  compact_queue_.pop_front();
+  compact_stats cs;
+  // Parts of this name and block are rewritten: no cached copy may stay.
+  auto st = item.t == tier::raw ? compact_name(item.block, item.hash, item.sns, cs)
+                                : compact_rollup_name(item.t, item.block, item.hash, item.sns, cs);
+  if (item.t == tier::raw) group_cache_.clear();
+  else rollup_cache_.clear();
+  if (st) ++stats_.names_compacted;
+  return st;
 }
 
 result<compact_stats> shard_store::compact() {
@@ -378,25 +447,9 @@ result<std::vector<int64_t>> shard_store::data_blocks(tier t, const std::string&
 // part: the names come from the keys, and each name's parts and loose chunks
 // are merged series by series in series order as the new parts fill.
 status shard_store::compact_block(int64_t b, compact_stats& cs) {
-  std::map<uint64_t, std::vector<uint32_t>> names;  // group hash -> series with loose chunks, ascending
-  status bad = status::ok();
-  std::optional<uint32_t> last;
-  auto st = kv_->scan(kv::table::chunks, tier_block_prefix(tier::raw, b),
-                      tier_block_prefix(tier::raw, b + block_span(tier::raw)),
-                      [&](std::string_view k, std::string_view) {
-                        auto d = decode_data_key(k, true);
-                        if (!d) {
-                          bad = error(strata_errc::corruption, "compact: " + d.error().message());
-                          return false;
-                        }
-                        ++cs.chunks_before;
-                        if (last != d->sn) names[group_hash_of(d->sn)].push_back(d->sn);
-                        last = d->sn;
-                        return true;
-                      });
-  if (!st) return st;
-  if (!bad) return bad;
-  for (const auto& [hash, sns] : names) {
+  auto names = loose_names_of(tier::raw, b, cs);
+  if (!names) return names.error();
+  for (const auto& [hash, sns] : *names) {
     if (auto r = compact_name(b, hash, sns, cs); !r) return r;
     kv_->release_mapped_pages();  // the file pages this name's chunks were read from
   }

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <map>
 #include <random>
+#include <set>
 
 #include "persistence/kv/faulty_store.hpp"
 #include "persistence/packed_chunk.hpp"
@@ -293,6 +294,72 @@ TEST(Retention, ARecordNamingARemovedSeriesReplaysTheOtherSeries) {
   EXPECT_EQ(s->stats().series, 1u);
   EXPECT_TRUE(all_samples(*s, metric("gone")).empty());
   EXPECT_EQ(all_samples(*s, metric("kept")), (std::vector<sample>{{t0, 0.0}}));
+}
+
+// maintain() compacts closed blocks in the background, one metric name per
+// call, as compact() would; the open block and what reads see stay as they were.
+TEST(BackgroundCompaction, ClosedBlocksBecomeGroupsOneNameAtATimeAndReadTheSame) {
+  auto kv = std::shared_ptr<kv::store>(kv::make_memory_store());
+  auto o = memory_options(kv);
+  o.compact_every_ms = minute_ms;
+  auto s = open_ok(o);
+  ASSERT_TRUE(s);
+  const std::vector<labels> all = {metric("a", "1"), metric("a", "2"), metric("b", "1"), metric("b", "2")};
+  const int64_t end = t0 + 6 * hour_ms;
+  for (int64_t t = t0; t < end; t += minute_ms) {
+    write_batch b;
+    for (const auto& ls : all) b.push_back({ls, {{t, static_cast<double>((t - t0) / minute_ms % 97)}}});
+    ASSERT_TRUE(s->append(b).is_ok());
+  }
+  auto loose_raw_blocks = [&](int64_t below) {
+    std::set<int64_t> blocks;
+    EXPECT_TRUE(kv->scan(kv::table::chunks, "", "", [&](std::string_view k, std::string_view) {
+                    if (auto d = decode_data_key(k, true); d && d->block < below) blocks.insert(d->block);
+                    return true;
+                  }).is_ok());
+    return blocks;
+  };
+  ASSERT_TRUE(s->maintain(t0).is_ok());  // commits what sealed; no block is closed yet
+  EXPECT_EQ(s->stats().names_compacted, 0u);
+  std::vector<std::vector<sample>> before;
+  for (const auto& ls : all) before.push_back(all_samples(*s, ls));
+  auto buckets_before = s->select_buckets({}, min_t, max_t, tier::m1);
+
+  int64_t now = end + 10 * hour_ms;
+  // Closed: ended an out-of-order window and a minute before the newest sample (not the clock).
+  const int64_t closed = align_down(end - minute_ms - o.ooo_window_ms - minute_ms, block_span(tier::raw));
+  ASSERT_FALSE(loose_raw_blocks(closed).empty());
+  ASSERT_TRUE(s->maintain(now).is_ok());
+  EXPECT_EQ(s->stats().names_compacted, 1u) << "one name per call";
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(s->maintain(now += 30'000).is_ok());
+  EXPECT_TRUE(loose_raw_blocks(closed).empty());
+  EXPECT_FALSE(loose_raw_blocks(std::numeric_limits<int64_t>::max()).empty()) << "the newest block stays open";
+  EXPECT_GT(s->stats().names_compacted, 4u);
+  for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all_samples(*s, all[i]), before[i]) << to_string(all[i]);
+  auto buckets_after = s->select_buckets({}, min_t, max_t, tier::m1);
+  ASSERT_EQ(buckets_after.size(), buckets_before.size());
+  for (size_t i = 0; i < buckets_after.size(); ++i) {
+    ASSERT_EQ(buckets_after[i].buckets.size(), buckets_before[i].buckets.size());
+    for (size_t j = 0; j < buckets_after[i].buckets.size(); ++j) {
+      EXPECT_EQ(buckets_after[i].buckets[j].first, buckets_before[i].buckets[j].first);
+      EXPECT_EQ(buckets_after[i].buckets[j].second.count, buckets_before[i].buckets[j].second.count);
+      EXPECT_EQ(buckets_after[i].buckets[j].second.sum, buckets_before[i].buckets[j].second.sum);
+    }
+  }
+  // And after a restart (groups read from the store, not from caches).
+  s.reset();
+  s = open_ok(o);
+  ASSERT_TRUE(s);
+  for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all_samples(*s, all[i]), before[i]) << to_string(all[i]);
+}
+
+TEST(BackgroundCompaction, OffByDefault) {
+  auto kv = std::shared_ptr<kv::store>(kv::make_memory_store());
+  auto s = open_ok(memory_options(kv));
+  ASSERT_TRUE(s);
+  for (int64_t t = t0; t < t0 + 4 * hour_ms; t += minute_ms) ASSERT_TRUE(s->append(run_of(metric("m"), t, 1)).is_ok());
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(s->maintain(t0 + 10 * hour_ms + i * hour_ms).is_ok());
+  EXPECT_EQ(s->stats().names_compacted, 0u);
 }
 
 TEST(Admin, FlushEmptiesTheWalAndCompactLeavesOnePackedGroupPerMetricNameAndBlock) {
