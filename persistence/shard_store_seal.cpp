@@ -395,6 +395,7 @@ status shard_store::compact_closed(int64_t now_ms) {
 
 result<compact_stats> shard_store::compact() {
   if (auto st = flush(); !st) return st;
+  compact_queue_.clear();  // everything loose is compacted below
   group_cache_.clear();
   compact_stats cs;
   // The raw blocks with loose chunks (sealed since the last compaction, or
