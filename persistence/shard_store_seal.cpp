@@ -362,11 +362,10 @@ status shard_store::compact_closed(int64_t now_ms) {
     // write to it, so what compaction writes stays (a backfill writes in data
     // time, and compacts behind itself). A new series may still write there;
     // its loose chunks are compacted by a later scan.
-    int64_t until = now_ms;
     int64_t newest = std::numeric_limits<int64_t>::min();
     for (const auto& h : heads_)
       if (h.live) newest = std::max(newest, h.max_t);
-    until = std::min(until, newest);
+    const int64_t until = std::min(now_ms, newest);
     if (until < std::numeric_limits<int64_t>::min() / 2) return status::ok();  // no samples
     compact_stats unused;
     for (auto t : all_tiers) {
