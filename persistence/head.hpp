@@ -18,6 +18,9 @@
 namespace strata::persistence {
 
 inline constexpr uint16_t max_open_chunk_samples = 120;
+// Seals append their windows to a rollup block as pieces, until this many;
+// the next seal rewrites the block's record whole (docs/design/storage.md).
+inline constexpr uint8_t max_rollup_pieces = 8;
 
 // What a new sample does to a series.
 enum class verdict : uint8_t {
@@ -37,6 +40,10 @@ struct head_series {
   wal_pos sealed_through;
   uint32_t sn = 0;
   bool live = true;  // false once retention removed the series
+  // Pieces appended to the series' newest block of each rollup tier (m1, m5,
+  // h1) since a seal last wrote its record whole; unknown after a restart,
+  // so counted as max_rollup_pieces.
+  uint8_t rollup_pieces[3] = {max_rollup_pieces, max_rollup_pieces, max_rollup_pieces};
 
   bool has_unsealed() const { return open.count() > 0 || !ooo.empty(); }
   size_t unsealed_count() const { return open.count() + ooo.size(); }

@@ -145,6 +145,10 @@ std::string chunk_key(tier t, int64_t block, uint32_t sn, int64_t min_t) {
 
 std::string rollup_key(tier t, int64_t block, uint32_t sn) { return chunk_prefix(t, block, sn); }
 
+std::string rollup_piece_key(tier t, int64_t block, uint32_t sn, int64_t first_t) {
+  return chunk_key(t, block, sn, first_t);
+}
+
 std::string tier_block_prefix(tier t, int64_t block) {
   std::string k(1, static_cast<char>(t));
   put_time(k, block);
@@ -214,15 +218,17 @@ result<decoded_rollup_group_key> decode_rollup_group_key(std::string_view key) {
 }
 
 result<decoded_key> decode_data_key(std::string_view key, bool with_min_t) {
+  const bool piece = !with_min_t && key.size() == 21;
   size_t want = with_min_t ? 21 : 13;
-  if (key.size() != want)
+  if (key.size() != want && !piece)
     return error(strata_errc::corruption, std::string(with_min_t ? "chunk" : "rollup") + " key of " +
-                                              std::to_string(key.size()) + " bytes, not " + std::to_string(want));
+                                              std::to_string(key.size()) + " bytes, not " +
+                                              (with_min_t ? "21" : "13 or 21"));
   auto t = static_cast<uint8_t>(key[0]);
   if (t > static_cast<uint8_t>(tier::h1))
     return error(strata_errc::corruption, "key names tier " + std::to_string(t) + ", which does not exist");
-  decoded_key d{static_cast<tier>(t), get_time(key, 1), get_u32(key, 9), with_min_t ? get_time(key, 13) : 0};
-  return d;
+  return decoded_key{static_cast<tier>(t), get_time(key, 1), get_u32(key, 9), key.size() == 21 ? get_time(key, 13) : 0,
+                     piece};
 }
 
 }  // namespace strata::persistence

@@ -12,7 +12,8 @@
 //   chunks   tier u8 | block start i64 | sn u32 | min_t i64   sealed Gorilla chunk (chunk.md)
 //   chunks   0x04 | block start i64 | name hash u64 | last sn u32 | segment u16
 //                                                             a piece of a packed group (chunk.md)
-//   rollups  tier u8 | block start i64 | sn u32               bucket run (rollup.md)
+//   rollups  tier u8 | block start i64 | sn u32               bucket run (rollup.md): the whole record
+//   rollups  tier u8 | block start i64 | sn u32 | first_t i64 bucket run: a piece a seal appended
 //   rollups  0x04 | tier u8 | block start i64 | name hash u64 | last sn u32 | segment u16
 //                                                             a piece of a rollup group (rollup.md)
 //
@@ -90,6 +91,10 @@ std::string chunk_key(tier t, int64_t block, uint32_t sn, int64_t min_t);
 // lies in [chunk_prefix(t, block, sn), chunk_prefix(t, block, sn + 1)).
 std::string chunk_prefix(tier t, int64_t block, uint32_t sn);
 std::string rollup_key(tier t, int64_t block, uint32_t sn);
+// A piece of a series' rollups of a block: the windows of one seal's samples,
+// keyed by the first of them, so that pieces sort after the whole record and
+// in the order they were written (docs/format/keys.md, "rollups").
+std::string rollup_piece_key(tier t, int64_t block, uint32_t sn, int64_t first_t);
 // The first key of all blocks of tier t starting at or after `block`.
 std::string tier_block_prefix(tier t, int64_t block);
 
@@ -137,9 +142,11 @@ struct decoded_key {
   tier t;
   int64_t block;
   uint32_t sn;
-  int64_t min_t;  // chunks only
+  int64_t min_t;  // chunks; the first time of a rollup piece
+  bool piece = false;  // a rollup piece, not a whole record
 };
-// Decodes a chunks (with_min_t) or rollups key; corruption names the cause.
+// Decodes a chunks (with_min_t) or rollups key (a whole record's or a
+// piece's); corruption names the cause.
 result<decoded_key> decode_data_key(std::string_view key, bool with_min_t);
 
 }  // namespace strata::persistence

@@ -220,7 +220,15 @@ class shard_store {
   // shard_store_seal.cpp
   void seal(uint32_t ref, wal_pos through);
   void put_chunk(uint32_t sn, std::vector<sample> samples);
-  void fold_rollups(uint32_t sn, const std::vector<sample>& samples);
+  // Folds sealed samples into the rollup tiers. `after_all`: every sample is
+  // newer than all the series sealed before, so its windows go to new pieces
+  // that nothing is read for; else (and every max_rollup_pieces seals) the
+  // block's record is read, merged and written whole.
+  void fold_rollups(head_series& h, const std::vector<sample>& samples, bool after_all);
+  // The pending piece of (tr, block, sn) starting at first_t; new and empty, but for a second seal at that time.
+  bucket_run& take_piece(tier tr, int64_t block, uint32_t sn, int64_t first_t);
+  // The pending whole record of (tr, block, sn), read and merged from what is stored and pending when new.
+  bucket_run& take_whole(tier tr, int64_t block, uint32_t sn);
   wal_pos last_committed() const { return {next_seq_ - 1, UINT32_MAX}; }
   uint64_t wal_trim_point() const;
   void pending_ops(std::vector<kv::op>& ops, std::deque<std::string>& keep) const;
@@ -302,12 +310,24 @@ class shard_store {
   // returns false. corruption names a key that is not a group key.
   using group_fn = std::function<bool(std::string_view, const decoded_group_key&, std::string_view)>;
   status scan_groups(const std::string& from, const std::string& to, const group_fn& fn) const;
-  // The buckets of a rollup key: pending, else the loose record, else the
-  // series' section of its name's rollup group (a loose record written after
-  // compaction holds the group's buckets too: fold_rollups read them first).
-  result<std::vector<std::pair<int64_t, codec::rollup_bucket>>> read_run(const std::string& key) const;
 
   // shard_store_rollups.cpp
+  // What the rollups table holds for series sn in block (t, b) besides its
+  // group section: the whole record, if one was written, and the pieces
+  // appended after it, in key order.
+  struct stored_rollup {
+    std::optional<bucket_run> whole;
+    std::vector<std::string> piece_keys;
+    std::vector<bucket_run> pieces;
+  };
+  result<stored_rollup> stored_rollup_of(tier t, int64_t block, uint32_t sn) const;
+  // The buckets of series sn in block (t, b): its whole record (pending,
+  // stored, else its section of its name's rollup group), then the pieces
+  // appended after it (stored unless the whole record is pending, which was
+  // folded from them; then pending ones). The keys of the stored pieces
+  // merged go to `stored_pieces` when given.
+  result<bucket_run> read_rollup(tier t, int64_t block, uint32_t sn,
+                                 std::vector<std::string>* stored_pieces = nullptr) const;
   result<bucket_run> read_rollup_group(tier t, int64_t block, uint32_t sn) const;
   status compact_rollups(compact_stats& cs);
   status compact_rollup_block(tier t, int64_t block, compact_stats& cs);
@@ -345,6 +365,7 @@ class shard_store {
   // Written by the next commit; reads look here too.
   std::map<std::string, std::string> pending_chunks_;
   std::map<std::string, std::vector<std::pair<int64_t, codec::rollup_bucket>>> pending_rollups_;
+  std::vector<std::string> pending_erase_rollups_;  // pieces folded into a pending whole record
   std::map<std::string, std::string> pending_series_records_;
   std::vector<std::string> pending_erase_series_;
   uint32_t next_sn_ = 0;

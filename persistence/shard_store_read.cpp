@@ -195,18 +195,6 @@ void shard_store::read_raw(uint32_t sn, int64_t mint, int64_t maxt, std::vector<
   }
 }
 
-result<std::vector<std::pair<int64_t, codec::rollup_bucket>>> shard_store::read_run(const std::string& key) const {
-  if (auto it = pending_rollups_.find(key); it != pending_rollups_.end()) return it->second;
-  std::string v;
-  if (auto st = kv_->get(kv::table::rollups, key, v); !st) {
-    if (st.code() != strata_errc::not_found) return st;
-    auto d = decode_data_key(key, false);
-    if (!d) return d.error();
-    return read_rollup_group(d->t, d->block, d->sn);
-  }
-  return codec::decode_buckets(v);
-}
-
 void shard_store::read_series(uint32_t ref, int64_t mint, int64_t maxt, std::vector<sample>& out,
                               read_memo* memo) const {
   const auto& h = heads_[ref];
@@ -284,7 +272,7 @@ std::vector<bucket_series> shard_store::select_buckets(const matchers& ms, int64
   for (size_t from = 0; from < blocks.size(); from += blocks_at_once)
     for (size_t i = 0; i < order.size(); ++i)
       for (size_t k = from; k < std::min(blocks.size(), from + blocks_at_once); ++k) {
-        auto run = read_run(rollup_key(t, blocks[k], heads_[order[i]].sn));
+        auto run = read_rollup(t, blocks[k], heads_[order[i]].sn);
         if (!run) continue;
         for (auto& e : *run)
           if (e.first >= mint && e.first <= maxt) found[i].buckets.push_back(std::move(e));

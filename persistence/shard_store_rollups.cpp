@@ -1,8 +1,9 @@
-// shard_store: rollup groups (docs/format/rollup.md, "Rollup group"): their
-// read path and their compaction. A series' buckets of a rollup block are its
-// loose record when there is one (written by a seal, after the last
-// compaction, from the group's buckets and the new ones), else its section
-// in the part of its name's group that lists it.
+// shard_store: a series' rollups of a block and rollup groups
+// (docs/format/rollup.md, "Rollup group"): their read path and their
+// compaction. A series' buckets of a rollup block are its whole loose record
+// when there is one (written by a seal from the group's buckets, the pieces
+// and the new ones), else its section in the part of its name's group that
+// lists it; then the pieces seals appended since, merged in order.
 #include <algorithm>
 #include <limits>
 #include <optional>
@@ -19,7 +20,72 @@ constexpr size_t rollup_part_buckets = 8192;
 
 std::string parts_end(const std::string& prefix) { return prefix + std::string(6, '\xff'); }
 
+// Every piece key of a series' block sorts between its whole record's key and this.
+std::string pieces_end(const std::string& whole_key) { return whole_key + std::string(9, '\xff'); }
+
+// Adds pieces, in the order they were written, to the buckets before them. A
+// piece's samples are newer than everything before it, so a window it shares
+// with them continues there.
+void append_pieces(bucket_run& run, std::vector<bucket_run>& pieces) {
+  for (auto& piece : pieces)
+    for (auto& [ws, b] : piece) {
+      auto at = std::lower_bound(run.begin(), run.end(), ws, [](const auto& e, int64_t x) { return e.first < x; });
+      if (at == run.end() || at->first != ws) run.insert(at, {ws, std::move(b)});
+      else at->second.merge_later(b);
+    }
+}
+
 }  // namespace
+
+result<shard_store::stored_rollup> shard_store::stored_rollup_of(tier t, int64_t b, uint32_t sn) const {
+  const std::string whole_key = rollup_key(t, b, sn);
+  stored_rollup out;
+  status bad = status::ok();
+  auto st = kv_->scan(kv::table::rollups, whole_key, pieces_end(whole_key), [&](std::string_view k, std::string_view v) {
+    auto run = codec::decode_buckets(v);
+    if (!run) {
+      bad = error(strata_errc::corruption, std::string(tier_name(t)) + " rollups of series " + std::to_string(sn) +
+                                               " in block " + std::to_string(b) + " of " + opts_.dir + ": " +
+                                               run.error().message());
+      return false;
+    }
+    if (k.size() == whole_key.size()) {
+      out.whole = std::move(*run);
+    } else {
+      out.piece_keys.emplace_back(k);
+      out.pieces.push_back(std::move(*run));
+    }
+    return true;
+  });
+  if (!st) return st;
+  if (!bad) return bad;
+  return out;
+}
+
+result<bucket_run> shard_store::read_rollup(tier t, int64_t b, uint32_t sn, std::vector<std::string>* stored_pieces) const {
+  const std::string whole_key = rollup_key(t, b, sn);
+  bucket_run run;
+  if (auto p = pending_rollups_.find(whole_key); p != pending_rollups_.end()) {
+    run = p->second;
+  } else {
+    auto stored = stored_rollup_of(t, b, sn);
+    if (!stored) return stored.error();
+    if (stored->whole) {
+      run = std::move(*stored->whole);
+    } else if (auto section = read_rollup_group(t, b, sn)) {
+      run = std::move(*section);
+    } else if (section.error().code() != strata_errc::not_found) {
+      return section.error();
+    }
+    append_pieces(run, stored->pieces);
+    if (stored_pieces) *stored_pieces = std::move(stored->piece_keys);
+  }
+  std::vector<bucket_run> pending;
+  for (auto p = pending_rollups_.upper_bound(whole_key); p != pending_rollups_.end() && p->first < pieces_end(whole_key); ++p)
+    pending.push_back(p->second);
+  append_pieces(run, pending);
+  return run;
+}
 
 status shard_store::scan_rollup_groups(const std::string& from, const std::string& to,
                                        const rollup_group_fn& fn) const {
@@ -148,20 +214,23 @@ status shard_store::compact_rollup_name(tier t, int64_t b, uint64_t hash, const 
     part.push_back({sn, std::move(run)});
     return status::ok();
   };
-  // The loose record of series sn, which the compaction erases.
-  auto take_loose = [&](uint32_t sn) -> result<bucket_run> {
-    const auto& k = keep.emplace_back(rollup_key(t, b, sn));
-    std::string v;
-    if (auto r = kv_->get(kv::table::rollups, k, v); !r) return r;
-    auto run = codec::decode_buckets(v);
-    if (!run) return corrupt("record of series " + std::to_string(sn) + ": " + run.error().message());
-    ops.push_back({kv::op::kind::erase, kv::table::rollups, k, {}});
-    return run;
+  // The buckets of series sn: its whole loose record, else its group
+  // section, then its pieces; the compaction erases the loose ones.
+  auto take_loose = [&](uint32_t sn, bucket_run section) -> result<bucket_run> {
+    auto stored = stored_rollup_of(t, b, sn);
+    if (!stored) return corrupt(stored.error().message());
+    if (stored->whole) {
+      section = std::move(*stored->whole);
+      ops.push_back({kv::op::kind::erase, kv::table::rollups, keep.emplace_back(rollup_key(t, b, sn)), {}});
+    }
+    append_pieces(section, stored->pieces);
+    for (auto& k : stored->piece_keys) ops.push_back({kv::op::kind::erase, kv::table::rollups, keep.emplace_back(std::move(k)), {}});
+    return section;
   };
   size_t next = 0;  // the first series of loose_sns not merged yet
   auto loose_before = [&](uint64_t end) -> status {  // every loose series below `end` the parts do not hold
     for (; next < loose_sns.size() && loose_sns[next] < end; ++next) {
-      auto run = take_loose(loose_sns[next]);
+      auto run = take_loose(loose_sns[next], {});
       if (!run) return run.error();
       if (auto r = add(loose_sns[next], std::move(*run)); !r) return r;
     }
@@ -175,9 +244,10 @@ status shard_store::compact_rollup_name(tier t, int64_t b, uint64_t hash, const 
     if (!stream) return corrupt(stream.error().message());
     for (const auto& e : d->entries) {
       if (auto r = loose_before(e.sn); !r) return r;
-      const bool loose = next < loose_sns.size() && loose_sns[next] == e.sn;
-      auto run = loose ? take_loose(loose_sns[next++]) : decode_rollup_member(*stream, *d, e);
-      if (!run) return loose ? run.error() : corrupt(run.error().message());
+      auto run = decode_rollup_member(*stream, *d, e);
+      if (!run) return corrupt(run.error().message());
+      if (next < loose_sns.size() && loose_sns[next] == e.sn) run = take_loose(loose_sns[next++], std::move(*run));
+      if (!run) return run.error();
       if (auto r = add(e.sn, std::move(*run)); !r) return r;
     }
   }

@@ -37,7 +37,9 @@ void shard_store::seal(uint32_t ref, wal_pos through) {
     unsealed_from_.erase(it);
   stats_.head_samples -= h.unsealed_count();
   std::vector<sample> samples;
-  if (h.ooo.empty()) {  // the common case: the open chunk is written as it is
+  // The open chunk only holds samples newer than every sealed one.
+  const bool after_all = h.ooo.empty();
+  if (after_all) {  // the common case: the open chunk is written as it is
     int64_t block = block_start(tier::raw, h.open.min_t());
     note_block(tier::raw, block);
     std::string key = chunk_key(tier::raw, block, h.sn, h.open.min_t());
@@ -64,7 +66,7 @@ void shard_store::seal(uint32_t ref, wal_pos through) {
   }
   h.sealed_through = std::max(h.sealed_through, through);
   pending_series_records_[series_seal_key(h.sn)] = encode_seal_state({h.sealed_through, h.max_t, h.max_v_bits});
-  fold_rollups(h.sn, samples);
+  fold_rollups(h, samples, after_all);
 }
 
 // Writes `samples` (sorted, unique) as chunks, one or more per raw block;
@@ -104,7 +106,7 @@ void shard_store::put_chunk(uint32_t sn, std::vector<sample> samples) {
   }
 }
 
-void shard_store::fold_rollups(uint32_t sn, const std::vector<sample>& samples) {
+void shard_store::fold_rollups(head_series& h, const std::vector<sample>& samples, bool after_all) {
   std::vector<sample> clean;
   clean.reserve(samples.size());
   for (const auto& s : samples)
@@ -116,25 +118,23 @@ void shard_store::fold_rollups(uint32_t sn, const std::vector<sample>& samples) 
     codec::fold(clean, w, folded);
     if (opts_.on_rollups && !folded.empty()) {
       auto& tally = tally_[static_cast<int>(tr) - 1];
-      tally.series.insert(sn);
+      tally.series.insert(h.sn);
       tally.windows += folded.size();
       tally.first = std::min(tally.first, folded.front().first);
       tally.last = std::max(tally.last, folded.back().first);
     }
-    std::string key;
+    // As pieces, only the new windows are encoded; a whole record is read,
+    // merged and encoded with every window of the block.
+    auto& pieces = h.rollup_pieces[static_cast<int>(tr) - 1];
+    const bool as_piece = after_all && pieces < max_rollup_pieces;
+    pieces = as_piece ? pieces + 1 : 0;
+    int64_t block = 0;
     bucket_run* run = nullptr;
     for (auto& [ws, b] : folded) {
-      note_block(tr, block_start(tr, ws));
-      auto k = rollup_key(tr, block_start(tr, ws), sn);
-      if (k != key) {
-        key = std::move(k);
-        auto it = pending_rollups_.find(key);
-        if (it == pending_rollups_.end()) {
-          auto stored = read_run(key);
-          it = pending_rollups_.emplace(key, stored ? std::move(*stored) : bucket_run{}).first;
-          ++stats_.rollups_written;
-        }
-        run = &it->second;
+      if (!run || block_start(tr, ws) != block) {
+        block = block_start(tr, ws);
+        note_block(tr, block);
+        run = as_piece ? &take_piece(tr, block, h.sn, std::max(clean.front().t, block)) : &take_whole(tr, block, h.sn);
       }
       auto at = std::lower_bound(run->begin(), run->end(), ws, [](const auto& e, int64_t x) { return e.first < x; });
       if (at == run->end() || at->first != ws) {
@@ -146,7 +146,7 @@ void shard_store::fold_rollups(uint32_t sn, const std::vector<sample>& samples) 
         at->second = std::move(b);
       } else {  // late samples inside the window: recompute it from the raw data
         std::vector<sample> raw;
-        read_raw(sn, ws, ws + w - 1, raw);
+        read_raw(h.sn, ws, ws + w - 1, raw);
         std::vector<sample> kept;
         for (const auto& s : raw)
           if (value_bits(s.v) != stale_nan_bits) kept.push_back(s);
@@ -159,12 +159,33 @@ void shard_store::fold_rollups(uint32_t sn, const std::vector<sample>& samples) 
   }
 }
 
+bucket_run& shard_store::take_piece(tier tr, int64_t block, uint32_t sn, int64_t first_t) {
+  auto [it, fresh] = pending_rollups_.try_emplace(rollup_piece_key(tr, block, sn, first_t));
+  if (fresh) ++stats_.rollups_written;
+  return it->second;
+}
+
+bucket_run& shard_store::take_whole(tier tr, int64_t block, uint32_t sn) {
+  const std::string key = rollup_key(tr, block, sn);
+  auto it = pending_rollups_.find(key);
+  if (it != pending_rollups_.end()) return it->second;
+  // Folded from the stored record and pieces, and the pending pieces, which
+  // it replaces.
+  std::vector<std::string> stored_pieces;
+  auto stored = read_rollup(tr, block, sn, &stored_pieces);
+  pending_rollups_.erase(pending_rollups_.upper_bound(key), pending_rollups_.lower_bound(key + std::string(9, '\xff')));
+  for (auto& k : stored_pieces) pending_erase_rollups_.push_back(std::move(k));
+  ++stats_.rollups_written;
+  return pending_rollups_.emplace(key, stored ? std::move(*stored) : bucket_run{}).first->second;
+}
+
 uint64_t shard_store::wal_trim_point() const {
   return unsealed_from_.empty() ? next_seq_ : std::min(next_seq_, unsealed_from_.begin()->first);
 }
 
 void shard_store::pending_ops(std::vector<kv::op>& ops, std::deque<std::string>& keep) const {
   for (const auto& [k, v] : pending_chunks_) ops.push_back({kv::op::kind::put, kv::table::chunks, k, v});
+  for (const auto& k : pending_erase_rollups_) ops.push_back({kv::op::kind::erase, kv::table::rollups, k, {}});
   for (const auto& [k, run] : pending_rollups_) {
     const auto& bytes = keep.emplace_back(codec::encode_buckets(window_span(static_cast<tier>(k[0])), run));
     ops.push_back({kv::op::kind::put, kv::table::rollups, k, bytes});
@@ -187,6 +208,7 @@ void shard_store::pending_ops(std::vector<kv::op>& ops, std::deque<std::string>&
 void shard_store::pending_written() {
   pending_chunks_.clear();
   pending_rollups_.clear();
+  pending_erase_rollups_.clear();
   pending_series_records_.clear();
   pending_erase_series_.clear();
   next_sn_dirty_ = false;

@@ -252,10 +252,11 @@ TEST(RollupGroupStore, SelectBucketsOverAGroupedBlockEqualsTheUngroupedAnswer) {
     before[static_cast<int>(t) - 1] = buckets(**s, t);
     ASSERT_EQ(before[static_cast<int>(t) - 1].size(), 6u);
   }
+  const size_t loose = rollup_keys(*kv).loose;  // whole records and pieces
   auto cs = (*s)->compact();
   ASSERT_TRUE(cs.is_ok());
-  // The 4 h cross midnight: per series two 1m records, two 5m (1-day blocks), one 1h (7 days).
-  EXPECT_EQ(cs->rollups_before, 6u * 5);
+  // The 4 h cross midnight: per series two 1m blocks, two 5m (1-day blocks), one 1h (7 days).
+  EXPECT_EQ(cs->rollups_before, loose);
   EXPECT_EQ(cs->rollups_after, 2u * 5);  // per name, one part per block
   auto c = rollup_keys(*kv);
   EXPECT_EQ(c.loose, 0u);
@@ -493,7 +494,7 @@ TEST(RollupGroupStore, LooseRecordsOfEitherVersionReadAndCompactIntoGroups) {
                                                         : codec::encode_buckets(window, *run))});
                     return true;
                   }).is_ok());
-    ASSERT_EQ(ops.size(), 6u * 3);
+    ASSERT_EQ(ops.size(), 6u * 3 * 3);  // per series and tier a whole record and two pieces
     ASSERT_TRUE(kv->commit(ops).is_ok());
     auto s = shard_store::open(memory_options(kv));
     ASSERT_TRUE(s.is_ok());
@@ -508,6 +509,130 @@ TEST(RollupGroupStore, LooseRecordsOfEitherVersionReadAndCompactIntoGroups) {
     EXPECT_EQ(c.parts, 2u * 3);
     for (auto t : rollup_tiers) expect_same(buckets(**s, t), want[static_cast<int>(t) - 1]);
   }
+}
+
+// --- pieces: what seals append to a series' rollups of a block ----------------
+
+struct record_keys {
+  size_t whole = 0, pieces = 0;
+};
+record_keys record_keys_of(kv::store& kv, tier t) {
+  record_keys c;
+  EXPECT_TRUE(kv.scan(kv::table::rollups, tier_block_prefix(t, std::numeric_limits<int64_t>::min()),
+                      std::string(1, static_cast<char>(static_cast<uint8_t>(t) + 1)),
+                      [&](std::string_view k, std::string_view) {
+                        auto d = decode_data_key(k, false);
+                        EXPECT_TRUE(d.is_ok()) << d.error().message();
+                        ++(d && d->piece ? c.pieces : c.whole);
+                        return true;
+                      })
+                  .is_ok());
+  return c;
+}
+
+// The buckets of every tier equal one fold of all the samples (whole
+// numbers: sums, increases and sketches merge exactly).
+void expect_naive(const shard_store& s, const std::vector<sample>& all, const std::string& why) {
+  for (auto t : rollup_tiers) {
+    bucket_run want;
+    codec::fold(all, window_span(t), want);
+    auto got = buckets(s, t, "c");
+    ASSERT_EQ(got.size(), 1u) << why << " " << tier_name(t);
+    SCOPED_TRACE(why + " " + tier_name(t));
+    expect_same(got[0].buckets, want);
+  }
+}
+
+// A counter every 10 s from 3 s into a block, so that seals (every 120
+// samples, 20 min) end inside 1m and 1h windows, which pieces then share.
+std::vector<sample> counter_samples(size_t n, int64_t from, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<sample> out;
+  double v = 0;
+  for (size_t i = 0; i < n; ++i) {
+    v += static_cast<double>(rng() % 50);
+    if (i % 500 == 499) v = 1;  // a reset
+    out.push_back({from + static_cast<int64_t>(i) * 10'000 + static_cast<int64_t>(rng() % 3), v});
+  }
+  return out;
+}
+
+TEST(RollupPieces, SealsAppendPiecesUntilTheEighthAndEveryReadEqualsOneFold) {
+  auto kv = std::shared_ptr<kv::store>(kv::make_memory_store());
+  auto s = shard_store::open(memory_options(kv));
+  ASSERT_TRUE(s.is_ok());
+  auto all = counter_samples(120 * 11 + 50, block + 3'000, 1);  // 11 seals in one 1h block
+  std::vector<sample> sent;
+  for (size_t i = 0; i < all.size(); i += 40) {  // three appends per seal
+    series x{{{"__name__", "c"}}, {all.begin() + i, all.begin() + std::min(all.size(), i + 40)}};
+    ASSERT_TRUE((*s)->append({x}).is_ok());
+    sent.insert(sent.end(), x.samples.begin(), x.samples.end());
+    if (i == 120 * 5) {  // the first seal wrote the record whole, the next four pieces
+      EXPECT_EQ(record_keys_of(*kv, tier::h1).whole, 1u);
+      EXPECT_EQ(record_keys_of(*kv, tier::h1).pieces, 4u);
+    }
+  }
+  // Seals 2 to 9 appended pieces, the tenth merged them into the whole
+  // record, the eleventh appended one; the unsealed rest is in the head.
+  EXPECT_EQ(record_keys_of(*kv, tier::h1).whole, 1u);
+  EXPECT_EQ(record_keys_of(*kv, tier::h1).pieces, 1u);
+  ASSERT_TRUE((*s)->flush().is_ok());
+  EXPECT_EQ(record_keys_of(*kv, tier::h1).pieces, 2u);
+  expect_naive(**s, sent, "after the seals");
+
+  // After a restart the count of pieces is unknown: the next seal writes whole.
+  s = shard_store::open(memory_options(kv));
+  ASSERT_TRUE(s.is_ok());
+  expect_naive(**s, sent, "reopened");
+  auto more = counter_samples(60, sent.back().t + 10'000, 2);  // inside the same raw block: one seal
+  ASSERT_TRUE((*s)->append({{{{"__name__", "c"}}, more}}).is_ok());
+  sent.insert(sent.end(), more.begin(), more.end());
+  ASSERT_TRUE((*s)->flush().is_ok());
+  EXPECT_EQ(record_keys_of(*kv, tier::h1).whole, 1u);
+  EXPECT_EQ(record_keys_of(*kv, tier::h1).pieces, 0u);
+  expect_naive(**s, sent, "sealed after the restart");
+
+  // Compaction folds the whole record and the pieces into the group.
+  more = counter_samples(300, sent.back().t + 10'000, 3);
+  ASSERT_TRUE((*s)->append({{{{"__name__", "c"}}, more}}).is_ok());
+  sent.insert(sent.end(), more.begin(), more.end());
+  ASSERT_TRUE((*s)->flush().is_ok());
+  EXPECT_GT(record_keys_of(*kv, tier::h1).pieces, 0u);
+  ASSERT_TRUE((*s)->compact().is_ok());
+  EXPECT_EQ(rollup_keys(*kv).loose, 0u);
+  expect_naive(**s, sent, "compacted");
+  // Pieces after compaction merge with the group's section.
+  more = counter_samples(250, sent.back().t + 10'000, 4);
+  ASSERT_TRUE((*s)->append({{{{"__name__", "c"}}, more}}).is_ok());
+  sent.insert(sent.end(), more.begin(), more.end());
+  ASSERT_TRUE((*s)->flush().is_ok());
+  EXPECT_GT(record_keys_of(*kv, tier::h1).pieces, 0u);
+  expect_naive(**s, sent, "pieces over the group");
+}
+
+// Many seals in one commit (one large append), then out-of-order samples:
+// the whole record folds pending pieces and stored ones alike, and the late
+// windows are recomputed exactly.
+TEST(RollupPieces, PendingPiecesAndOutOfOrderSamplesFoldIntoTheWholeRecord) {
+  auto kv = std::shared_ptr<kv::store>(kv::make_memory_store());
+  auto s = shard_store::open(memory_options(kv));
+  ASSERT_TRUE(s.is_ok());
+  auto all = counter_samples(120 * 12, block + 3'000, 5);
+  std::vector<sample> first(all.begin(), all.begin() + 240), rest(all.begin() + 240, all.end());
+  ASSERT_TRUE((*s)->append({{{{"__name__", "c"}}, first}}).is_ok());
+  ASSERT_TRUE((*s)->append({{{{"__name__", "c"}}, rest}}).is_ok());  // ten seals in one commit
+  ASSERT_TRUE((*s)->flush().is_ok());
+  expect_naive(**s, all, "one commit");
+  // Late samples between existing ones (odd times: none is a duplicate),
+  // inside windows that pieces hold.
+  std::vector<sample> late;
+  for (size_t i = 130; i < all.size(); i += 97) late.push_back({all[i].t + 5, all[i].v});
+  ASSERT_TRUE((*s)->append({{{{"__name__", "c"}}, late}}).is_ok());
+  ASSERT_TRUE((*s)->flush().is_ok());
+  EXPECT_EQ(record_keys_of(*kv, tier::m5).pieces, 0u);
+  all.insert(all.end(), late.begin(), late.end());
+  sort_unique(all);
+  expect_naive(**s, all, "late samples");
 }
 
 }  // namespace
