@@ -379,7 +379,7 @@ status evaluator::charge(size_t samples) {
 }
 
 series_batches::series_batches(work_pool* pool, size_t steps, std::function<kernel()> make_kernel, emit_fn emit,
-                               std::function<status()> check_deadline, batch_fn emit_batch)
+                               std::function<status(size_t)> check_deadline, batch_fn emit_batch)
     : pool_(pool && pool->width() > 1 ? pool : nullptr),
       // A batch holds its values on the grid: at most ~2 MB of them.
       batch_(std::clamp<size_t>((size_t{1} << 21) / (9 * std::max<size_t>(steps, 1)), 16, 256)),
@@ -392,7 +392,7 @@ series_batches::series_batches(work_pool* pool, size_t steps, std::function<kern
 
 status series_batches::add(series&& s) {
   if (!pool_) {
-    if (auto st = check_(); !st) return st;
+    if (auto st = check_(1); !st) return st;
     bool any = serial_(s, one_);
     return emit_(s, one_, any);
   }
@@ -413,12 +413,11 @@ status series_batches::run_batch() {
     for (; i < e; ++i) any_[i] = k(in_[i], out_[i]);
   });
   if (emit_batch_) {
-    for (size_t i = 0; i < count; ++i)  // the deadline ticks once per series, as on one thread
-      if (auto st = check_(); !st) return st;
+    if (auto st = check_(count); !st) return st;  // a tick per series, as on one thread
     if (auto st = emit_batch_(in_, out_, any_); !st) return st;
   } else {
     for (size_t i = 0; i < count; ++i) {
-      if (auto st = check_(); !st) return st;
+      if (auto st = check_(1); !st) return st;
       if (auto st = emit_(in_[i], out_[i], any_[i] != 0); !st) return st;
     }
   }
@@ -426,8 +425,10 @@ status series_batches::run_batch() {
   return {};
 }
 
-status evaluator::check_deadline() {
-  if ((deadline_tick_++ & 63) != 0) return {};
+status evaluator::check_deadline(size_t ticks) {
+  const uint64_t from = deadline_tick_;
+  deadline_tick_ += ticks;
+  if (ticks == 0 || (from + 63) / 64 > (deadline_tick_ - 1) / 64) return {};  // no multiple of 64 among them
   if (opts_.deadline != std::chrono::steady_clock::time_point::max() &&
       std::chrono::steady_clock::now() >= opts_.deadline)
     return error(strata_errc::timeout, timeout_message);
@@ -572,7 +573,7 @@ result<value> evaluator::eval_vector_selector(const vector_selector& vs, bool ti
     r = vseries{};
     return {};
   };
-  series_batches batches(opts_.pool, n, make_kernel, emit, [this] { return check_deadline(); });
+  series_batches batches(opts_.pool, n, make_kernel, emit, [this](size_t ticks) { return check_deadline(ticks); });
   for (auto& s : *data)
     if (auto st = batches.add(std::move(s)); !st) return st;
   if (auto st = batches.finish(); !st) return st;

@@ -239,8 +239,7 @@ result<value> evaluator::eval_aggregate(const aggregate_expr& a) {
     if (!in) return in.error();
     auto* vec = std::get_if<vec_value>(&*in);
     if (!vec) return error(strata_errc::internal, "expected an instant vector: " + to_string(*a.operand));
-    for (size_t i = 0; i < vec->series.size(); ++i)
-      if (auto st = check_deadline(); !st) return st;
+    if (auto st = check_deadline(vec->series.size()); !st) return st;
     acc.add_vector(vec->series, opts_.pool);
     return value{acc.finish()};
   }

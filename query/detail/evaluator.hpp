@@ -104,7 +104,7 @@ class series_batches {
   // Takes a whole computed batch instead of emit (the pool's path only).
   using batch_fn = std::function<status(std::vector<series>&, std::vector<vseries>&, const std::vector<uint8_t>&)>;
   series_batches(work_pool* pool, size_t steps, std::function<kernel()> make_kernel, emit_fn emit,
-                 std::function<status()> check_deadline, batch_fn emit_batch = {});
+                 std::function<status(size_t)> check_deadline, batch_fn emit_batch = {});
   status add(series&& s);
   // Computes and emits what is left; call once after the last add.
   status finish();
@@ -116,7 +116,7 @@ class series_batches {
   size_t batch_;
   std::function<kernel()> make_;
   emit_fn emit_;
-  std::function<status()> check_;
+  std::function<status(size_t)> check_;
   batch_fn emit_batch_;
   kernel serial_;
   vseries one_;
@@ -199,7 +199,9 @@ class evaluator {
   // (series_source::select_each), else from fetch's vector.
   status fetch_each(const matchers& ms, int64_t mint, int64_t maxt, const std::function<status(series&)>& fn);
   status charge(size_t samples);
-  status check_deadline();
+  // A timeout once the deadline passed, counting `ticks` units of work (a
+  // series, a block of steps); the clock is read once every 64.
+  status check_deadline(size_t ticks = 1);
 
   series_source& src_;
   const eval_options& opts_;
@@ -207,7 +209,7 @@ class evaluator {
   int64_t query_start_, query_end_, query_step_;
   annotations* notes_;
   size_t* samples_used_;
-  unsigned deadline_tick_ = 0;
+  uint64_t deadline_tick_ = 0;
 };
 
 // The matchers that select info()'s info series: its second argument's
