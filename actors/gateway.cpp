@@ -234,10 +234,12 @@ struct planned_read {
   bool retry = true;
   std::function<caf::message(const std::string& parts)> make;
   std::function<status(const std::string& node, std::string& bytes, bool remote)> on_reply;
-  // Set for raw reads: the request to a shard on this node, answered with
-  // the series themselves (lselect_atom), and what takes them.
+  // The request to a shard on this node, answered with the series
+  // themselves (lselect_atom) or the rollup buckets (lbuckets_atom), and
+  // what takes them (one of the two).
   std::function<caf::message(const std::string& parts)> make_local;
   std::function<status(write_batch& got)> on_local;
+  std::function<status(std::vector<query::bucket_series>& got)> on_local_buckets;
   std::function<void(status, planned_read&)> on_done;
 
   std::set<std::string> failed;     // nodes that failed this read
@@ -308,6 +310,12 @@ void launch(const std::shared_ptr<planned_read>& st, const partition_set& only) 
         }
         finish_one(st);
       };
+      if (!remote && st->make_local && st->on_local_buckets) {
+        st->self->request(shard.handle, st->timeout, st->make_local(bytes))
+            .then([=](std::vector<query::bucket_series>& got) { settle([&] { return st->on_local_buckets(got); }); },
+                  failed);
+        continue;
+      }
       if (!remote && st->make_local) {
         st->self->request(shard.handle, st->timeout, st->make_local(bytes))
             .then([=](write_batch& got) { settle([&] { return st->on_local(got); }); }, failed);
@@ -330,6 +338,14 @@ void launch(const std::shared_ptr<planned_read>& st, const partition_set& only) 
   finish_one(st);
 }
 
+// What a rollup answer counts against max_samples: its buckets and raw
+// samples, as decode_bucket_reply counts them.
+size_t bucket_count(const std::vector<query::bucket_series>& got) {
+  size_t n = 0;
+  for (const auto& s : got) n += s.buckets.size() + s.samples.size();
+  return n;
+}
+
 // Runs `st` on an actor of its own that lives until the read is finished.
 void start_read(caf::actor_system& sys, const shard_table& table, std::shared_ptr<planned_read> st,
                 partition_set only) {
@@ -349,7 +365,7 @@ void start_read(caf::actor_system& sys, const shard_table& table, std::shared_pt
 
 // A planned read that gathers decoded parts, failing once their samples
 // pass `max_samples` (what it gathered is then dropped). `make_local`
-// (series only; may be empty) asks a shard on this node for its series
+// (may be empty) asks a shard on this node for its series or buckets
 // without encoding.
 template <class T, class Decode, class Finish>
 void gather_planned(caf::actor_system& sys, const shard_table& table, write_window window,
@@ -382,6 +398,13 @@ void gather_planned(caf::actor_system& sys, const shard_table& table, write_wind
     st->make_local = std::move(make_local);
     st->on_local = [acc, count](write_batch& got) -> status {
       if (auto s = count(sample_count(got)); !s) return s;
+      for (auto& s : got) acc->parts.push_back(std::move(s));
+      return status::ok();
+    };
+  } else {
+    st->make_local = std::move(make_local);
+    st->on_local_buckets = [acc, count](std::vector<T>& got) -> status {
+      if (auto s = count(bucket_count(got)); !s) return s;
       for (auto& s : got) acc->parts.push_back(std::move(s));
       return status::ok();
     };
@@ -439,7 +462,10 @@ void gateway::select_buckets(const matchers& ms, int64_t mint, int64_t maxt, int
       [flat, mint, maxt, window_ms, edge_step](const std::string& parts) {
         return caf::make_message(buckets_atom::value, flat, mint, maxt, window_ms, edge_step, parts);
       },
-      {}, decode, keep, std::move(done));
+      [flat, mint, maxt, window_ms, edge_step](const std::string& parts) {
+        return caf::make_message(lbuckets_atom::value, flat, mint, maxt, window_ms, edge_step, parts);
+      },
+      decode, keep, std::move(done));
 }
 
 namespace {
@@ -661,6 +687,14 @@ void gateway::aggregate(pushdown_request req, read_options ro, query_done<std::v
           };
           st->on_local = [got](write_batch& b) {
             for (auto& s : b) got->push_back(std::move(s));
+            return status::ok();
+          };
+        } else {
+          st->make_local = [flat, mint, maxt, window_ms, edge_step](const std::string& parts) {
+            return caf::make_message(lbuckets_atom::value, flat, mint, maxt, window_ms, edge_step, parts);
+          };
+          st->on_local_buckets = [got_buckets](std::vector<query::bucket_series>& b) {
+            for (auto& s : b) got_buckets->push_back(std::move(s));
             return status::ok();
           };
         }

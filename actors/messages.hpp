@@ -16,6 +16,7 @@
 #include "common/metric_metadata.hpp"
 #include "common/series.hpp"
 #include "common/status.hpp"
+#include "query/series_source.hpp"
 
 namespace strata::persistence {
 struct tsdb_summary;  // persistence/shard_store.hpp
@@ -47,6 +48,9 @@ using stats_atom = caf::atom_constant<caf::atom("stats")>;      // () -> (uint64
 using admin_atom = caf::atom_constant<caf::atom("admin")>;      // ("flush"|"compact") -> string summary
 // (ms, mint, maxt, window_ms, edge_step, parts) -> bytes (bucket_reply.hpp)
 using buckets_atom = caf::atom_constant<caf::atom("buckets")>;
+// The same for a reader on the shard's own node: the buckets themselves
+// (bucket_reply.hpp's local_buckets), no records between.
+using lbuckets_atom = caf::atom_constant<caf::atom("lbuckets")>;  // -> vector<query::bucket_series>
 // (encode_selections, parts) -> partition_set bytes: the partitions of
 // `parts` in which the shard holds a series with samples in a selection.
 using holds_atom = caf::atom_constant<caf::atom("holds")>;
@@ -123,3 +127,5 @@ result<persistence::tsdb_summary> decode_tsdb_summary(std::string_view bytes);
 // collector to the shards of its node and from a shard to a reader on its
 // node only; it never crosses a node (a remote part travels as bytes).
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(strata::write_batch)
+// Rollup answers likewise go from a shard to a reader on its node only.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<strata::query::bucket_series>)

@@ -279,6 +279,14 @@ caf::behavior shard_behavior(caf::stateful_actor<shard_state>* self,
       if (!r) return to_caf_error(r.error());
       return std::move(*r);
     },
+    [=](lbuckets_atom, const std::vector<std::string>& flat, int64_t mint, int64_t maxt, int64_t window_ms,
+        int64_t edge_step, const std::string& parts) -> caf::result<std::vector<query::bucket_series>> {
+      auto ms = decode_matchers(flat);
+      if (!ms) return to_caf_error(ms.error());
+      auto r = local_buckets(*store, *ms, mint, maxt, window_ms, edge_step, partition_set::decode(parts));
+      if (!r) return to_caf_error(r.error());
+      return std::move(*r);
+    },
     [=](holds_atom, const std::vector<std::string>& flat, const std::string& parts) -> caf::result<std::string> {
       auto sels = decode_selections(flat);
       if (!sels) return to_caf_error(sels.error());

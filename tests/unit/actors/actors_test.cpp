@@ -5,10 +5,12 @@
 #include <caf/scoped_actor.hpp>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <future>
 #include <mutex>
 
+#include "actors/bucket_reply.hpp"
 #include "actors/collector.hpp"
 #include "actors/gateway.hpp"
 #include "actors/messages.hpp"
@@ -163,6 +165,76 @@ TEST_F(LocalShards, SelectPastTheSampleLimitFails) {
   auto at_limit = read(60);
   ASSERT_TRUE(at_limit.is_ok()) << at_limit.error().message();
   EXPECT_EQ(at_limit->size(), 30u);
+}
+
+// Rollup buckets from the shards of this node come as the buckets
+// themselves (lbuckets_atom): the same as each shard's encoded reply, and
+// counted against the sample limit in the same way.
+TEST_F(LocalShards, SelectBucketsTakesTheShardsBucketsAsTheirEncodedRepliesHoldThem) {
+  write_batch b;
+  const int64_t t0 = 1'700'000'000'000 - 1'700'000'000'000 % 3'600'000;  // an hour's start
+  for (int i = 0; i < 12; ++i) {
+    series s{{{"__name__", "m"}, {"i", std::to_string(i)}}, {}};
+    for (int k = 0; k < 30; ++k) s.samples.push_back({t0 + 7'000 + k * 20'000, double(i * 100 + k)});
+    b.push_back(std::move(s));
+  }
+  std::promise<result<uint64_t>> wrote;
+  gw_->write(b, [&](result<uint64_t> r) { wrote.set_value(std::move(r)); });
+  ASSERT_TRUE(wrote.get_future().get().is_ok());
+  caf::scoped_actor self{*sys_};
+  const matchers ms{*matcher::make(matcher::op::eq, "__name__", "m")};
+  std::vector<query::bucket_series> want;
+  for (auto& s : shards_) {
+    self->request(s, std::chrono::seconds(5), admin_atom::value, std::string("flush"))
+        .receive([](const std::string&) {}, [&](caf::error& e) { FAIL() << caf::to_string(e); });
+    self->request(s, std::chrono::seconds(5), buckets_atom::value, encode_matchers(ms), t0, t0 + 3'600'000 - 1,
+                  int64_t{60'000}, int64_t{60'000}, std::string())
+        .receive(
+            [&](const std::string& bytes) {
+              auto got = decode_bucket_reply(bytes, nullptr);
+              ASSERT_TRUE(got.is_ok()) << got.error().message();
+              for (auto& x : *got) want.push_back(std::move(x));
+            },
+            [&](caf::error& e) { FAIL() << caf::to_string(e); });
+  }
+  auto read = [&](size_t limit) {
+    std::promise<result<std::vector<query::bucket_series>>> p;
+    gw_->select_buckets(ms, t0, t0 + 3'600'000 - 1, 60'000, 60'000, limit, {},
+                        [&](result<std::vector<query::bucket_series>> r, std::vector<std::string>, read_stats) {
+                          p.set_value(std::move(r));
+                        });
+    return p.get_future().get();
+  };
+  auto got = read(1'000'000);
+  ASSERT_TRUE(got.is_ok()) << got.error().message();
+  auto by_labels = [](const query::bucket_series& a, const query::bucket_series& c) { return a.lbls < c.lbls; };
+  std::sort(want.begin(), want.end(), by_labels);
+  std::sort(got->begin(), got->end(), by_labels);
+  ASSERT_EQ(got->size(), 12u);
+  ASSERT_EQ(want.size(), 12u);
+  size_t pieces = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ((*got)[i].lbls, want[i].lbls);
+    EXPECT_EQ((*got)[i].samples, want[i].samples);
+    ASSERT_EQ((*got)[i].buckets.size(), want[i].buckets.size());
+    EXPECT_EQ((*got)[i].buckets.size(), 10u);  // 30 samples every 20 s from :07: 10 minutes
+    for (size_t k = 0; k < want[i].buckets.size(); ++k) {
+      const auto &g = (*got)[i].buckets[k], &w = want[i].buckets[k];
+      EXPECT_EQ(g.start, w.start);
+      EXPECT_EQ(g.count, w.count);
+      EXPECT_EQ(g.sum, w.sum);
+      EXPECT_EQ(g.first_t, w.first_t);
+      EXPECT_EQ(g.last, w.last);
+      EXPECT_EQ(g.increase, w.increase);
+      ASSERT_TRUE(g.sketch && w.sketch);
+      EXPECT_EQ(g.sketch->quantile(0.5), w.sketch->quantile(0.5));
+    }
+    pieces += want[i].buckets.size() + want[i].samples.size();
+  }
+  auto over = read(pieces - 1);
+  ASSERT_FALSE(over.is_ok());
+  EXPECT_NE(over.error().message().find("too many samples"), std::string::npos) << over.error().message();
+  EXPECT_TRUE(read(pieces).is_ok());
 }
 
 TEST_F(LocalShards, WriteWithoutShardsIsUnavailable) {
