@@ -149,6 +149,8 @@ std::string rollup_piece_key(tier t, int64_t block, uint32_t sn, int64_t first_t
   return chunk_key(t, block, sn, first_t);
 }
 
+std::string rollup_pieces_end(const std::string& whole_key) { return whole_key + std::string(9, '\xff'); }
+
 std::string tier_block_prefix(tier t, int64_t block) {
   std::string k(1, static_cast<char>(t));
   put_time(k, block);

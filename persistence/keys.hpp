@@ -95,6 +95,9 @@ std::string rollup_key(tier t, int64_t block, uint32_t sn);
 // keyed by the first of them, so that pieces sort after the whole record and
 // in the order they were written (docs/format/keys.md, "rollups").
 std::string rollup_piece_key(tier t, int64_t block, uint32_t sn, int64_t first_t);
+// Every piece key of a series' block lies between its whole record's key
+// (rollup_key) and this.
+std::string rollup_pieces_end(const std::string& whole_key);
 // The first key of all blocks of tier t starting at or after `block`.
 std::string tier_block_prefix(tier t, int64_t block);
 

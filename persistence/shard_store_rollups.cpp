@@ -20,9 +20,6 @@ constexpr size_t rollup_part_buckets = 8192;
 
 std::string parts_end(const std::string& prefix) { return prefix + std::string(6, '\xff'); }
 
-// Every piece key of a series' block sorts between its whole record's key and this.
-std::string pieces_end(const std::string& whole_key) { return whole_key + std::string(9, '\xff'); }
-
 // Adds pieces, in the order they were written, to the buckets before them. A
 // piece's samples are newer than everything before it, so a window it shares
 // with them continues there.
@@ -41,7 +38,8 @@ result<shard_store::stored_rollup> shard_store::stored_rollup_of(tier t, int64_t
   const std::string whole_key = rollup_key(t, b, sn);
   stored_rollup out;
   status bad = status::ok();
-  auto st = kv_->scan(kv::table::rollups, whole_key, pieces_end(whole_key), [&](std::string_view k, std::string_view v) {
+  const std::string end = rollup_pieces_end(whole_key);
+  auto st = kv_->scan(kv::table::rollups, whole_key, end, [&](std::string_view k, std::string_view v) {
     auto run = codec::decode_buckets(v);
     if (!run) {
       bad = error(strata_errc::corruption, std::string(tier_name(t)) + " rollups of series " + std::to_string(sn) +
@@ -62,8 +60,9 @@ result<shard_store::stored_rollup> shard_store::stored_rollup_of(tier t, int64_t
   return out;
 }
 
-result<bucket_run> shard_store::read_rollup(tier t, int64_t b, uint32_t sn, std::vector<std::string>* stored_pieces) const {
-  const std::string whole_key = rollup_key(t, b, sn);
+result<bucket_run> shard_store::read_rollup(tier t, int64_t b, uint32_t sn,
+                                           std::vector<std::string>* stored_pieces) const {
+  const std::string whole_key = rollup_key(t, b, sn), end = rollup_pieces_end(whole_key);
   bucket_run run;
   if (auto p = pending_rollups_.find(whole_key); p != pending_rollups_.end()) {
     run = p->second;
@@ -81,7 +80,7 @@ result<bucket_run> shard_store::read_rollup(tier t, int64_t b, uint32_t sn, std:
     if (stored_pieces) *stored_pieces = std::move(stored->piece_keys);
   }
   std::vector<bucket_run> pending;
-  for (auto p = pending_rollups_.upper_bound(whole_key); p != pending_rollups_.end() && p->first < pieces_end(whole_key); ++p)
+  for (auto p = pending_rollups_.upper_bound(whole_key); p != pending_rollups_.end() && p->first < end; ++p)
     pending.push_back(p->second);
   append_pieces(run, pending);
   return run;
@@ -224,7 +223,8 @@ status shard_store::compact_rollup_name(tier t, int64_t b, uint64_t hash, const 
       ops.push_back({kv::op::kind::erase, kv::table::rollups, keep.emplace_back(rollup_key(t, b, sn)), {}});
     }
     append_pieces(section, stored->pieces);
-    for (auto& k : stored->piece_keys) ops.push_back({kv::op::kind::erase, kv::table::rollups, keep.emplace_back(std::move(k)), {}});
+    for (auto& k : stored->piece_keys)
+      ops.push_back({kv::op::kind::erase, kv::table::rollups, keep.emplace_back(std::move(k)), {}});
     return section;
   };
   size_t next = 0;  // the first series of loose_sns not merged yet

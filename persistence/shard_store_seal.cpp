@@ -173,7 +173,7 @@ bucket_run& shard_store::take_whole(tier tr, int64_t block, uint32_t sn) {
   // it replaces.
   std::vector<std::string> stored_pieces;
   auto stored = read_rollup(tr, block, sn, &stored_pieces);
-  pending_rollups_.erase(pending_rollups_.upper_bound(key), pending_rollups_.lower_bound(key + std::string(9, '\xff')));
+  pending_rollups_.erase(pending_rollups_.upper_bound(key), pending_rollups_.lower_bound(rollup_pieces_end(key)));
   for (auto& k : stored_pieces) pending_erase_rollups_.push_back(std::move(k));
   ++stats_.rollups_written;
   return pending_rollups_.emplace(key, stored ? std::move(*stored) : bucket_run{}).first->second;

@@ -484,7 +484,8 @@ result<value> evaluator::eval_range_function(const call_expr& c, series_sink* si
       sink->add_batch(in, drop, rs, any, *opts_.pool);
       return {};
     };
-  series_batches batches(opts_.pool, n, make_kernel, emit, [this](size_t ticks) { return check_deadline(ticks); }, emit_batch);
+  auto check = [this](size_t ticks) { return check_deadline(ticks); };
+  series_batches batches(opts_.pool, n, make_kernel, emit, check, emit_batch);
   if (stream) {
     auto st = fetch_each(plain_sel->vs.label_matchers, span.first, span.second,
                          [&](series& s) { return batches.add(std::move(s)); });

@@ -584,28 +584,25 @@ TEST(RollupPieces, SealsAppendPiecesUntilTheEighthAndEveryReadEqualsOneFold) {
   s = shard_store::open(memory_options(kv));
   ASSERT_TRUE(s.is_ok());
   expect_naive(**s, sent, "reopened");
-  auto more = counter_samples(60, sent.back().t + 10'000, 2);  // inside the same raw block: one seal
-  ASSERT_TRUE((*s)->append({{{{"__name__", "c"}}, more}}).is_ok());
-  sent.insert(sent.end(), more.begin(), more.end());
-  ASSERT_TRUE((*s)->flush().is_ok());
+  auto write_more = [&](size_t n, uint64_t seed) {  // n samples after the last, then a flush
+    auto more = counter_samples(n, sent.back().t + 10'000, seed);
+    ASSERT_TRUE((*s)->append({{{{"__name__", "c"}}, more}}).is_ok());
+    sent.insert(sent.end(), more.begin(), more.end());
+    ASSERT_TRUE((*s)->flush().is_ok());
+  };
+  write_more(60, 2);  // inside the same raw block: one seal
   EXPECT_EQ(record_keys_of(*kv, tier::h1).whole, 1u);
   EXPECT_EQ(record_keys_of(*kv, tier::h1).pieces, 0u);
   expect_naive(**s, sent, "sealed after the restart");
 
   // Compaction folds the whole record and the pieces into the group.
-  more = counter_samples(300, sent.back().t + 10'000, 3);
-  ASSERT_TRUE((*s)->append({{{{"__name__", "c"}}, more}}).is_ok());
-  sent.insert(sent.end(), more.begin(), more.end());
-  ASSERT_TRUE((*s)->flush().is_ok());
+  write_more(300, 3);
   EXPECT_GT(record_keys_of(*kv, tier::h1).pieces, 0u);
   ASSERT_TRUE((*s)->compact().is_ok());
   EXPECT_EQ(rollup_keys(*kv).loose, 0u);
   expect_naive(**s, sent, "compacted");
   // Pieces after compaction merge with the group's section.
-  more = counter_samples(250, sent.back().t + 10'000, 4);
-  ASSERT_TRUE((*s)->append({{{{"__name__", "c"}}, more}}).is_ok());
-  sent.insert(sent.end(), more.begin(), more.end());
-  ASSERT_TRUE((*s)->flush().is_ok());
+  write_more(250, 4);
   EXPECT_GT(record_keys_of(*kv, tier::h1).pieces, 0u);
   expect_naive(**s, sent, "pieces over the group");
 }
