@@ -77,11 +77,22 @@ std::vector<piece_series> normalize_buckets(std::vector<bucket_series> in, int64
   for (auto& s : in) {
     if (out.empty() || !(out.back().lbls == s.lbls)) out.push_back({std::move(s.lbls), {}});
     auto& ps = out.back().pieces;
-    ps.reserve(ps.size() + s.buckets.size() + s.samples.size());
-    for (auto& b : s.buckets)
-      if (b.count > 0) ps.push_back(std::move(b));
+    // A series' buckets are taken whole where they are its first answer, so
+    // that the selection is not held twice (a 24 h range at a 1 m step holds
+    // millions of buckets).
+    if (ps.empty()) {
+      ps = std::move(s.buckets);
+      ps.erase(std::remove_if(ps.begin(), ps.end(), [](const bucket& b) { return b.count == 0; }), ps.end());
+    } else {
+      ps.reserve(ps.size() + s.buckets.size());
+      for (auto& b : s.buckets)
+        if (b.count > 0) ps.push_back(std::move(b));
+      std::vector<bucket>().swap(s.buckets);
+    }
+    ps.reserve(ps.size() + s.samples.size());
     for (const auto& x : s.samples)
       if (!is_stale_nan(x.v)) ps.push_back(from_sample(x, w));
+    std::vector<sample>().swap(s.samples);
   }
   for (auto& s : out) {
     auto& ps = s.pieces;
