@@ -1,12 +1,15 @@
 // Randomized test: seeded sequences of appends (in order, out of order,
 // retried, conflicting), flushes, compactions, retention passes and restarts
-// against an in-memory model of what must be stored. The seed is printed on
+// against an in-memory model of what must be stored: raw samples after every
+// step, and every rollup tier after each step that leaves nothing unsealed. The seed is printed on
 // failure; rerun one with STRATA_TEST_SEED=<seed>.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <random>
 
@@ -50,9 +53,11 @@ void run_seed(uint64_t seed) {
   for (int i = 0; i < 6; ++i) names.push_back({{"__name__", "m"}, {"i", std::to_string(i)}});
   std::map<labels, int64_t> cursor;
   int64_t now = base;
+  int64_t raw_limit = std::numeric_limits<int64_t>::min();  // raw blocks before it are gone; their buckets stay
 
   for (int step = 0; step < 400; ++step) {
     int op = static_cast<int>(rng() % 100);
+    bool sealed = false;  // nothing unsealed after this step: the tiers hold every sample
     if (op < 80) {  // a batch of 1-3 series
       write_batch b;
       std::map<labels, std::map<int64_t, double>> want_added;
@@ -104,14 +109,18 @@ void run_seed(uint64_t seed) {
       ASSERT_TRUE(st.is_ok() || st.code() == strata_errc::bad_request) << st.message();
     } else if (op < 88) {
       ASSERT_TRUE(s->flush().is_ok());
+      sealed = true;
     } else if (op < 91) {
       ASSERT_TRUE(s->compact().is_ok());
+      sealed = true;
     } else if (op < 95) {
       ASSERT_TRUE(s->flush().is_ok());  // retention applies to sealed data
       now += static_cast<int64_t>(rng() % (12 * hour_ms));
       ASSERT_TRUE(s->maintain(now).is_ok());
       int64_t limit = align_down(now - o.retention.raw_ms, block_span(tier::raw));
       for (auto& [ls, sm] : m.raw) sm.erase(sm.begin(), sm.lower_bound(limit));
+      raw_limit = std::max(raw_limit, limit);
+      sealed = true;
     } else {
       s.reset();
       auto r = shard_store::open(o);
@@ -139,6 +148,28 @@ void run_seed(uint64_t seed) {
         ASSERT_EQ(got_samples[i].t, t) << "step " << step << " series " << to_string(ls);
         ASSERT_EQ(bits(got_samples[i].v), bits(v)) << "step " << step << " t " << t;
         ++i;
+      }
+      if (!sealed) continue;
+      // Every tier's buckets are one fold of the model's samples (whole
+      // numbers: sums and sketches merge exactly), from the raw retention's
+      // limit on (windows nest in raw blocks; older samples, written after
+      // the clock passed them, go at the next retention pass).
+      std::vector<sample> kept;
+      for (auto it = want.lower_bound(raw_limit); it != want.end(); ++it) kept.push_back({it->first, it->second});
+      for (auto t : rollup_tiers) {
+        std::vector<std::pair<int64_t, codec::rollup_bucket>> fold;
+        codec::fold(kept, window_span(t), fold);
+        auto tb = s->select_buckets({eq("__name__", "m"), eq("i", std::string(label_value(ls, "i")))},
+                                    std::max(raw_limit, min_t), max_t, t);
+        std::vector<std::pair<int64_t, codec::rollup_bucket>> got_buckets;
+        if (!tb.empty()) got_buckets = tb[0].buckets;
+        ASSERT_EQ(got_buckets.size(), fold.size()) << "step " << step << " (op " << op << ") " << tier_name(t) << " " << to_string(ls);
+        for (size_t k = 0; k < fold.size(); ++k) {
+          ASSERT_EQ(got_buckets[k].first, fold[k].first) << "step " << step << " " << tier_name(t);
+          ASSERT_TRUE(got_buckets[k].second == fold[k].second)
+              << "step " << step << " " << tier_name(t) << " " << to_string(ls) << " window " << fold[k].first
+              << ": count " << got_buckets[k].second.count << " want " << fold[k].second.count;
+        }
       }
     }
   }
