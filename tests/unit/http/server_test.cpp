@@ -571,6 +571,11 @@ TEST_F(ServerTest, InFlightCountsRequestsUntilAnswered) {
   ASSERT_TRUE(a->send(get("/hold?who=a")));
   ASSERT_TRUE(b->send(get("/hold?who=b")));
   ASSERT_TRUE(eventually([&] { return has("strata_http_requests_in_flight 2\n"); })) << metrics_.render();
+  // A request counts from its arrival, a moment before its handler holds it.
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard<std::mutex> lock(hold_mu);
+    return held.count("a") && held.count("b");
+  }));
   answer("a", "done");
   ASSERT_TRUE(a->read());
   EXPECT_TRUE(eventually([&] { return has("strata_http_requests_in_flight 1\n"); })) << metrics_.render();
