@@ -342,7 +342,15 @@ result<query_params> read_query_params(const request& req) {
   return qp;
 }
 
-using evaluated_fn = std::function<void(result<query::query_result>, std::vector<std::string>, actors::read_stats)>;
+// What data.stats reports: what the query received from other nodes and
+// where its time went (seconds, Prometheus's timing names).
+struct query_stats {
+  actors::read_stats cluster;
+  double preparation_s = 0;  // reading the selections and merging the shards' partial aggregates
+  double inner_eval_s = 0;   // the engine's evaluation over them
+};
+
+using evaluated_fn = std::function<void(result<query::query_result>, std::vector<std::string>, query_stats)>;
 
 // Evaluates `e` over the cluster on the grid start, start + step, ..., end
 // (an instant query: start == end, step 0). The pushable subtrees of `e`
@@ -388,13 +396,18 @@ void run_query(const api_context& ctx, std::shared_ptr<const query::expr> e, int
     std::shared_ptr<prefetched_source> src;
     std::vector<std::pair<const query::expr*, query::matrix>> pre;
     std::vector<std::string> pushed_warnings, pushed_infos;  // the shards' annotations
+    std::chrono::steady_clock::time_point begun = std::chrono::steady_clock::now();
   };
   auto acc = std::make_shared<acc_t>();
   acc->left = roots.size() + 1;
   acc->pre.resize(roots.size());
   auto finish = [acc, e, start, end, step, opts, done]() mutable {
+    using clock = std::chrono::steady_clock;
+    auto seconds = [](clock::duration d) { return std::chrono::duration<double>(d).count(); };
+    const auto gathered = clock::now();
+    query_stats qs{acc->stats, seconds(gathered - acc->begun), 0};
     std::vector<std::string> w(acc->warnings.begin(), acc->warnings.end());
-    if (!acc->failure.is_ok()) return done(acc->failure, std::move(w), acc->stats);
+    if (!acc->failure.is_ok()) return done(acc->failure, std::move(w), qs);
     if (!acc->pre.empty()) opts.precomputed = &acc->pre;
     auto res = step == 0 ? query::eval_instant(*e, *acc->src, start, opts)
                          : query::eval_range(*e, *acc->src, start, end, step, opts);
@@ -402,7 +415,8 @@ void run_query(const api_context& ctx, std::shared_ptr<const query::expr> e, int
       query::add_annotations(res->warnings, acc->pushed_warnings);
       query::add_annotations(res->infos, acc->pushed_infos);
     }
-    done(std::move(res), std::move(w), acc->stats);
+    qs.inner_eval_s = seconds(clock::now() - gathered);
+    done(std::move(res), std::move(w), qs);
   };
   auto one_done = [acc, finish](status st, std::vector<std::string> w, actors::read_stats stats) mutable {
     std::unique_lock<std::mutex> lock(acc->mu);
@@ -453,18 +467,6 @@ void run_query(const api_context& ctx, std::shared_ptr<const query::expr> e, int
            }
            one_done(status::ok(), std::move(w), stats);
          });
-}
-
-// Adds data.stats (Prometheus's `stats` parameter) to an answer: what this
-// query received from other nodes.
-std::string with_stats(std::string body, const actors::read_stats& st) {
-  auto j = nlohmann::json::parse(body, nullptr, false);
-  if (j.is_discarded() || !j.contains("data")) return body;
-  j["data"]["stats"]["cluster"] = {{"remoteBytes", st.remote_bytes},
-                                   {"remoteSeries", st.remote_series},
-                                   {"remoteSamples", st.remote_samples},
-                                   {"remotePartials", st.remote_partials}};
-  return j.dump();
 }
 
 // The data of /api/v1/status/tsdb, in Prometheus's shape and key order.
@@ -667,6 +669,45 @@ void handle_write(const api_context& ctx, std::shared_ptr<api_metrics> m, reques
   });
 }
 
+// The answer of /query and /query_range; with `stats`, data.stats
+// (Prometheus's `stats` parameter) tells where the query's time went until
+// its answer was encoded (`since`: when the request's handling began) and
+// what it received from other nodes.
+std::string query_answer(query::query_result& res, std::vector<std::string> warnings, bool stats,
+                         const query_stats& qs, std::chrono::steady_clock::time_point since) {
+  if (!stats) return result_json(res, std::move(warnings));
+  warnings.insert(warnings.end(), res.warnings.begin(), res.warnings.end());
+  res.warnings.clear();
+  auto infos = std::move(res.infos);
+  res.infos.clear();
+  std::string out = result_json(res, {});  // ends with data's "}" and the body's
+  const double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+  const auto& st = qs.cluster;
+  nlohmann::json j = {{"timings",
+                       {{"evalTotalTime", qs.preparation_s + qs.inner_eval_s},
+                        {"queryPreparationTime", qs.preparation_s},
+                        {"innerEvalTime", qs.inner_eval_s},
+                        {"execTotalTime", total_s}}},
+                      {"cluster",
+                       {{"remoteBytes", st.remote_bytes},
+                        {"remoteSeries", st.remote_series},
+                        {"remoteSamples", st.remote_samples},
+                        {"remotePartials", st.remote_partials}}}};
+  out.resize(out.size() - 2);
+  out += ",\"stats\":" + j.dump() + "}";
+  for (const auto& [key, list] : {std::pair{"warnings", &warnings}, std::pair{"infos", &infos}}) {
+    if (list->empty()) continue;
+    out += ",\"" + std::string(key) + "\":[";
+    for (size_t i = 0; i < list->size(); ++i) {
+      if (i) out += ',';
+      append_json_string(out, (*list)[i]);
+    }
+    out += ']';
+  }
+  out += '}';
+  return out;
+}
+
 void handle_query(const api_context& ctx, request&& req, respond_fn respond) {
   auto t = time_param(req, "time", now_ms());
   if (!t) return respond(json_error(t.error()));
@@ -678,12 +719,12 @@ void handle_query(const api_context& ctx, request&& req, respond_fn respond) {
   auto opts_r = query_options(ctx, req);
   if (!opts_r) return respond(json_error(opts_r.error()));
   bool stats = qp->stats;
+  auto since = std::chrono::steady_clock::now();
   run_query(ctx, expr, *t, *t, 0, *opts_r, *qp,
-            [respond, stats](result<query::query_result> res, std::vector<std::string> warnings,
-                             actors::read_stats st) {
+            [respond, stats, since](result<query::query_result> res, std::vector<std::string> warnings,
+                                    query_stats qs) {
               if (!res) return respond(eval_error(res.error()));
-              auto body = result_json(*res, std::move(warnings));
-              respond(json_ok(stats ? with_stats(std::move(body), st) : std::move(body)));
+              respond(json_ok(query_answer(*res, std::move(warnings), stats, qs, since)));
             });
 }
 
@@ -710,12 +751,12 @@ void handle_query_range(const api_context& ctx, request&& req, respond_fn respon
   auto opts_r = query_options(ctx, req);
   if (!opts_r) return respond(json_error(opts_r.error()));
   bool stats = qp->stats;
+  auto since = std::chrono::steady_clock::now();
   run_query(ctx, expr, *start, *end, *step, *opts_r, *qp,
-            [respond, stats](result<query::query_result> res, std::vector<std::string> warnings,
-                             actors::read_stats st) {
+            [respond, stats, since](result<query::query_result> res, std::vector<std::string> warnings,
+                                    query_stats qs) {
               if (!res) return respond(eval_error(res.error()));
-              auto body = result_json(*res, std::move(warnings));
-              respond(json_ok(stats ? with_stats(std::move(body), st) : std::move(body)));
+              respond(json_ok(query_answer(*res, std::move(warnings), stats, qs, since)));
             });
 }
 
@@ -814,7 +855,7 @@ void eval_instant_async(const api_context& ctx, std::shared_ptr<const query::exp
   opts.raw_retention_ms = ctx.options.raw_retention_ms;
   opts.now_ms = now_ms();
   run_query(ctx, e, t_ms, t_ms, 0, opts, query_params{},
-            [done](result<query::query_result> r, std::vector<std::string>, actors::read_stats) { done(std::move(r)); });
+            [done](result<query::query_result> r, std::vector<std::string>, query_stats) { done(std::move(r)); });
 }
 
 void register_api(server& srv, const api_context& ctx) {

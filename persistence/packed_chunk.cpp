@@ -365,18 +365,20 @@ status decode_body(std::string_view body, size_t n, int64_t min_t, int64_t max_t
         });
   } else {
     int64_t m = 0, d = 0;
-    bool whole = walk(
-        [&](size_t j) {
-          uint64_t z;
-          if (!get_varint(body, at, z)) return false;
-          if (j == 0) m = unzigzag(z);
-          else {
-            d = how == decimal_dod && j > 1 ? d + unzigzag(z) : unzigzag(z);
-            m += d;
-          }
-          return true;
-        },
-        [&](size_t) { return static_cast<double>(static_cast<int64_t>(static_cast<uint64_t>(m) * factor)) / scale; });
+    auto next = [&](size_t j) {
+      uint64_t z;
+      if (!get_varint(body, at, z)) return false;
+      if (j == 0) m = unzigzag(z);
+      else {
+        d = how == decimal_dod && j > 1 ? d + unzigzag(z) : unzigzag(z);
+        m += d;
+      }
+      return true;
+    };
+    auto whole_number = [&](size_t) { return static_cast<double>(static_cast<int64_t>(static_cast<uint64_t>(m) * factor)); };
+    // Dividing by 10^0 changes nothing, and a division per sample is
+    // a good part of decoding integers (counters, bytes) otherwise.
+    bool whole = k == 0 ? walk(next, whole_number) : walk(next, [&](size_t j) { return whole_number(j) / scale; });
     if (!whole) {
       out.resize(first);
       return corrupt("value " + std::to_string(i) + " runs past the body");

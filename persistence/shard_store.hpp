@@ -245,7 +245,7 @@ class shard_store {
   // after the other, valid for that call only (nothing writes in between),
   // per block it reads: the packed part read last, found again without a
   // seek while the series numbers stay in its run, and whether the block
-  // holds loose chunks.
+  // holds loose chunks; and how many samples the series read last had.
   struct unpacked_group;
   struct read_memo {
     struct block_memo {
@@ -256,6 +256,10 @@ class shard_store {
       const unpacked_group* part = nullptr;  // in group_cache_; null: none
     };
     std::vector<block_memo> blocks;
+    // The series of one name are read one after the other and usually hold
+    // as many samples each: reserved up front, a series' bodies append
+    // without moving what the ones before them decoded.
+    size_t last_count = 0;
     block_memo* at(int64_t b) {
       for (auto& m : blocks)
         if (m.block == b) return &m;

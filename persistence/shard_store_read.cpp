@@ -198,10 +198,14 @@ void shard_store::read_raw(uint32_t sn, int64_t mint, int64_t maxt, std::vector<
 void shard_store::read_series(uint32_t ref, int64_t mint, int64_t maxt, std::vector<sample>& out,
                               read_memo* memo) const {
   const auto& h = heads_[ref];
+  if (memo && out.empty()) out.reserve(memo->last_count);
   read_raw(h.sn, mint, maxt, out, memo);
   size_t sealed = out.size();
   h.collect(mint, maxt, out);
   if (out.size() != sealed) sort_unique(out);
+  if (!memo) return;
+  memo->last_count = out.size();
+  if (out.capacity() > 2 * out.size() + 64) out.shrink_to_fit();  // a small series after a large one
 }
 
 std::vector<series> shard_store::select(const matchers& ms, int64_t mint, int64_t maxt) const {

@@ -448,8 +448,13 @@ status evaluator::fetch_each(const matchers& ms, int64_t mint, int64_t maxt, con
   if (opts_.deadline != std::chrono::steady_clock::time_point::max() &&
       std::chrono::steady_clock::now() >= opts_.deadline)
     return error(strata_errc::timeout, timeout_message);
-  if (auto st = src_.select_each(ms, mint, maxt, fn)) return *st;
-  auto all = fetch(ms, mint, maxt);
+  auto clean = [&](series& s) -> status {
+    drop_stale(s);
+    return fn(s);
+  };
+  if (auto st = src_.select_each(ms, mint, maxt, clean)) return *st;
+  // The look at each series (normalize) finds those with stale markers.
+  auto all = fetch(ms, mint, maxt, /*drop_stale=*/true);
   if (!all) return all.error();
   for (auto& s : *all)
     if (auto st = fn(s); !st) return st;

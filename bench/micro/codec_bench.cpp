@@ -1,5 +1,5 @@
 // Micro benchmarks of the storage byte formats (persistence/codec): Gorilla
-// chunk encode and decode, quantile sketch add and merge, rollup records.
+// and packed chunk encode and decode, quantile sketch add and merge, rollup records.
 // Run: build-release/bench/codec_bench (a Release build dir of its own).
 //
 // Arguments name the series (make_series). Counters: t/sample (t/value,
@@ -14,6 +14,7 @@
 #include "persistence/codec/gorilla.hpp"
 #include "persistence/codec/rollup.hpp"
 #include "persistence/codec/sketch.hpp"
+#include "persistence/packed_chunk.hpp"
 
 namespace {
 
@@ -115,6 +116,30 @@ void BM_GorillaDecode(benchmark::State& state, series_kind kind) {
     }
   }
   set_per_item(state, "t/sample", chunk_samples * chunks);
+}
+
+// Compacted samples as a selection decodes them: sections of a packed group
+// (varint timestamps, values as scaled integers or XOR words; the group is
+// decompressed once and cached, so no zstd here), into one vector.
+void BM_PackedDecode(benchmark::State& state, series_kind kind) {
+  auto s = make_series(kind, chunk_samples * chunks);
+  std::vector<std::string> sections;
+  for (size_t c = 0; c < chunks; ++c)
+    sections.push_back(persistence::encode_packed_section(
+        std::vector<sample>(s.begin() + c * chunk_samples, s.begin() + (c + 1) * chunk_samples)));
+  std::vector<sample> out;
+  out.reserve(s.size());
+  for (auto _ : state) {
+    out.clear();
+    for (size_t c = 0; c < chunks; ++c) {
+      const auto& first = s[c * chunk_samples];
+      const auto& last = s[(c + 1) * chunk_samples - 1];
+      if (!persistence::decode_packed_section(sections[c], chunk_samples, first.t, last.t, INT64_MIN, INT64_MAX, out))
+        state.SkipWithError("decode failed");
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+  set_per_item(state, "t/sample", s.size());
 }
 
 void BM_GorillaIterate(benchmark::State& state, series_kind kind) {
@@ -256,6 +281,9 @@ BENCHMARK_CAPTURE(BM_GorillaSeal, decimal_gauge, decimal_gauge);
 BENCHMARK_CAPTURE(BM_GorillaDecode, counter, counter);
 BENCHMARK_CAPTURE(BM_GorillaDecode, int_gauge, int_gauge);
 BENCHMARK_CAPTURE(BM_GorillaDecode, decimal_gauge, decimal_gauge);
+BENCHMARK_CAPTURE(BM_PackedDecode, counter, counter);
+BENCHMARK_CAPTURE(BM_PackedDecode, int_gauge, int_gauge);
+BENCHMARK_CAPTURE(BM_PackedDecode, decimal_gauge, decimal_gauge);
 BENCHMARK_CAPTURE(BM_GorillaIterate, counter, counter);
 BENCHMARK_CAPTURE(BM_GorillaIterate, int_gauge, int_gauge);
 BENCHMARK_CAPTURE(BM_GorillaIterate, decimal_gauge, decimal_gauge);

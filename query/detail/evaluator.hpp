@@ -194,8 +194,9 @@ class evaluator {
   // The series of src_.select, normalized (engine.cpp); with drop_stale
   // without stale markers.
   result<std::vector<series>> fetch(const matchers& ms, int64_t mint, int64_t maxt, bool drop_stale = false);
-  // fetch's series one at a time, in the same order, through `fn` (which
-  // returns an error to stop): read one by one where the source can
+  // fetch's series one at a time, in the same order and without stale
+  // markers (possibly left empty), through `fn` (which returns an error to
+  // stop): read one by one where the source can
   // (series_source::select_each), else from fetch's vector.
   status fetch_each(const matchers& ms, int64_t mint, int64_t maxt, const std::function<status(series&)>& fn);
   status charge(size_t samples);

@@ -86,6 +86,35 @@ TEST_F(SingleNode, RangeQueryReturnsMatrixAtEachStep) {
   EXPECT_EQ(values[2][1], "0");
 }
 
+// stats=all reports the phases of the query's time in Prometheus's names:
+// preparation and evaluation add up to evalTotalTime, within execTotalTime.
+TEST_F(SingleNode, StatsAllReportsWhereTheQueryTimeWent) {
+  char target[256];
+  std::snprintf(target, sizeof target, "/api/v1/query_range?query=sum(up)&start=%.3f&end=%.3f&step=30&stats=all",
+                t0_ / 1000.0, (t0_ + 60000) / 1000.0);
+  auto r = http_request(node_->http_port, "GET", target);
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto j = nlohmann::json::parse(r.body);
+  ASSERT_TRUE(j["data"]["stats"].contains("timings")) << r.body;
+  const auto& t = j["data"]["stats"]["timings"];
+  double prep = t["queryPreparationTime"], inner = t["innerEvalTime"], eval = t["evalTotalTime"];
+  double total = t["execTotalTime"];
+  EXPECT_GT(prep, 0);
+  EXPECT_GT(inner, 0);
+  EXPECT_DOUBLE_EQ(eval, prep + inner);
+  EXPECT_GE(total, eval);
+  EXPECT_EQ(j["data"]["result"].size(), 1u);
+  EXPECT_FALSE(nlohmann::json::parse(http_request(node_->http_port, "GET", "/api/v1/query?query=up").body)["data"]
+                   .contains("stats"));
+  // Beside warnings, which follow data.
+  std::snprintf(target, sizeof target, "/api/v1/query?query=quantile(2,up)&time=%.3f&stats=all", t0_ / 1000.0 + 1);
+  r = http_request(node_->http_port, "GET", target);
+  ASSERT_EQ(r.status, 200) << r.body;
+  j = nlohmann::json::parse(r.body);
+  EXPECT_TRUE(j["data"]["stats"]["timings"].contains("execTotalTime")) << r.body;
+  ASSERT_EQ(j["warnings"].size(), 1u) << r.body;
+}
+
 TEST_F(SingleNode, RangeQueryRequiresItsParameters) {
   auto r = http_request(node_->http_port, "GET", "/api/v1/query_range?query=up&start=1&end=2");
   EXPECT_EQ(r.status, 400);
