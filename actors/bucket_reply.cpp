@@ -117,7 +117,12 @@ result<std::vector<answered_series>> gather_buckets(const persistence::shard_sto
     const auto& xs = r.samples;
     int64_t after = std::numeric_limits<int64_t>::min();
     if (has_buckets) {
-      for (auto& [start, b] : bs[i].buckets) {
+      // The buckets sent stay where they are, those answered raw are taken
+      // out: no second vector of a long range's buckets.
+      auto& kept = bs[i].buckets;
+      size_t n = 0;
+      for (size_t j = 0; j < kept.size(); ++j) {
+        const auto& [start, b] = kept[j];
         after = b.last_t;
         if (wants_raw(start, b)) {
           // Its samples, when all of them are still raw.
@@ -128,8 +133,11 @@ result<std::vector<answered_series>> gather_buckets(const persistence::shard_sto
             continue;
           }
         }
-        a.buckets.emplace_back(start, std::move(b));
+        if (n != j) kept[n] = std::move(kept[j]);
+        ++n;
       }
+      kept.resize(n);
+      a.buckets = std::move(kept);
       ++i;
     }
     auto tail = std::upper_bound(xs.begin(), xs.end(), after, [](int64_t t, const sample& x) { return t < x.t; });
@@ -201,6 +209,7 @@ result<std::vector<query::bucket_series>> local_buckets(const persistence::shard
     query::bucket_series q{std::move(a.raw.lbls), {}, std::move(a.raw.samples)};
     q.buckets.reserve(a.buckets.size());
     for (auto& [start, b] : a.buckets) q.buckets.push_back(to_query(start, std::move(b)));
+    a.buckets = {};  // freed series by series: the two forms of all buckets are never held at once
     out.push_back(std::move(q));
   }
   return out;

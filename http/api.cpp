@@ -123,6 +123,8 @@ class prefetched_source final : public query::series_source {
   struct bucket_entry {
     std::string key;  // selection_key() + window
     std::vector<query::bucket_series> data;
+    size_t uses = 1;  // as entry::uses
+    bool taken = false;
   };
 
   static std::string bucket_key(const matchers& ms, int64_t mint, int64_t maxt, int64_t window_ms, int64_t edge_step) {
@@ -137,8 +139,17 @@ class prefetched_source final : public query::series_source {
   result<std::vector<query::bucket_series>> select_buckets(const matchers& ms, int64_t mint, int64_t maxt,
                                                            int64_t window_ms, int64_t edge_step) override {
     std::string key = bucket_key(ms, mint, maxt, window_ms, edge_step);
-    for (auto& e : buckets_)
-      if (e.key == key) return e.data;
+    for (auto& e : buckets_) {
+      if (e.key != key) continue;
+      if (e.taken)
+        return error(strata_errc::internal, "a rollup selection was asked for more often than the query lists it");
+      if (e.uses > 1) {
+        --e.uses;
+        return e.data;
+      }
+      e.taken = true;
+      return std::move(e.data);
+    }
     return query::series_source::select_buckets(ms, mint, maxt, window_ms, edge_step);
   }
 
@@ -239,9 +250,12 @@ void gather(const api_context& ctx, const std::vector<query::selection>& sels, s
   for (const auto& s : sels) {
     if (s.window_ms > 0) {
       std::string key = prefetched_source::bucket_key(s.label_matchers, s.mint, s.maxt, s.window_ms, s.edge_step);
-      bool seen = false;
-      for (const auto& e : acc->bucket_entries) seen = seen || e.key == key;
-      if (seen) continue;
+      auto seen = std::find_if(acc->bucket_entries.begin(), acc->bucket_entries.end(),
+                               [&](const auto& e) { return e.key == key; });
+      if (seen != acc->bucket_entries.end()) {
+        ++seen->uses;
+        continue;
+      }
       acc->bucket_entries.push_back({std::move(key), {}});
       unique_buckets.push_back(&s);
       continue;
