@@ -2,7 +2,9 @@
 
 #include "common/utf8.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <cmath>
 
 namespace strata::http {
@@ -29,12 +31,66 @@ void append_labels(std::string& out, const labels& ls) {
   out += '}';
 }
 
+// Writes the digits of `ms` as Prometheus prints a timestamp to `p`, which
+// has room for 25 bytes; returns the end.
+char* put_time(char* p, int64_t ms) {
+  uint64_t abs = ms < 0 ? 0 - static_cast<uint64_t>(ms) : static_cast<uint64_t>(ms);
+  if (ms < 0) *p++ = '-';
+  p = std::to_chars(p, p + 20, abs / 1000).ptr;
+  if (uint64_t frac = abs % 1000; frac != 0) {
+    *p++ = '.';
+    *p++ = static_cast<char>('0' + frac / 100);
+    *p++ = static_cast<char>('0' + frac / 10 % 10);
+    *p++ = static_cast<char>('0' + frac % 10);
+  }
+  return p;
+}
+
+// Writes json_value(v) to `p`, which has room for 32 bytes (the shortest
+// round-trip form of a double takes at most 24); returns the end.
+char* put_value(char* p, double v) {
+  auto word = [&](const char* w) {
+    while (*w) *p++ = *w++;
+    return p;
+  };
+  if (std::isnan(v)) return word("NaN");
+  if (std::isinf(v)) return word(v > 0 ? "+Inf" : "-Inf");
+  double a = std::fabs(v);
+  if (a >= 1e16 && a < 1e21) {
+    // Go's shortest digits padded with zeros ("123456789012345670000"), where
+    // fixed to_chars prints the double's exact integer (...667584). Every
+    // double this large is an integer of at most 17 significant digits.
+    char sci[32];
+    auto [end, ec] = std::to_chars(sci, sci + sizeof sci, v, std::chars_format::scientific);
+    if (ec != std::errc()) return word("NaN");  // cannot fail: at most 24 bytes
+    const char* e = std::find(sci, end, 'e');
+    int exp = std::atoi(e + 1);
+    int digits = 0;
+    for (const char* c = sci; c < e; ++c) {
+      if (*c == '-') *p++ = '-';
+      else if (*c != '.') *p++ = *c, ++digits;
+    }
+    for (; digits <= exp; ++digits) *p++ = '0';
+    return p;
+  }
+  auto fmt = (a != 0 && (a < 1e-6 || a >= 1e21)) ? std::chars_format::scientific : std::chars_format::fixed;
+  auto [end, ec] = std::to_chars(p, p + 32, v, fmt);
+  return ec == std::errc() ? end : word("NaN");  // cannot fail: at most 25 bytes below 1e21
+}
+
+// One point, [time,"value"], written in one piece: a range answer holds
+// hundreds of thousands of them.
 void append_point(std::string& out, const sample& s) {
-  out += '[';
-  append_json_time(out, s.t);
-  out += ',';
-  append_json_string(out, json_value(s.v));
-  out += ']';
+  char buf[64];
+  char* p = buf;
+  *p++ = '[';
+  p = put_time(p, s.t);
+  *p++ = ',';
+  *p++ = '"';
+  p = put_value(p, s.v);  // digits, '.', 'e', signs, letters: nothing to escape
+  *p++ = '"';
+  *p++ = ']';
+  out.append(buf, static_cast<size_t>(p - buf));
 }
 
 std::string finish(std::string out, const warnings_t& warnings) {
@@ -55,6 +111,18 @@ std::string finish(std::string out, const warnings_t& warnings) {
 void append_json_string(std::string& out, std::string_view s) {
   out += '"';
   for (size_t i = 0; i < s.size();) {
+    // A run of bytes that stand for themselves, appended at once.
+    size_t run = i;
+    while (run < s.size()) {
+      auto c = static_cast<unsigned char>(s[run]);
+      if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&') break;
+      ++run;
+    }
+    if (run > i) {
+      out.append(s.data() + i, run - i);
+      i = run;
+      continue;
+    }
     auto c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
       switch (c) {
@@ -94,26 +162,13 @@ void append_json_string(std::string& out, std::string_view s) {
 }
 
 void append_json_time(std::string& out, int64_t ms) {
-  uint64_t abs = ms < 0 ? 0 - static_cast<uint64_t>(ms) : static_cast<uint64_t>(ms);
-  if (ms < 0) out += '-';
-  out += std::to_string(abs / 1000);
-  uint64_t frac = abs % 1000;
-  if (frac != 0) {
-    char buf[5] = {'.', static_cast<char>('0' + frac / 100), static_cast<char>('0' + frac / 10 % 10),
-                   static_cast<char>('0' + frac % 10), 0};
-    out += buf;
-  }
+  char buf[32];
+  out.append(buf, static_cast<size_t>(put_time(buf, ms) - buf));
 }
 
 std::string json_value(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  double a = std::fabs(v);
-  auto fmt = (a != 0 && (a < 1e-6 || a >= 1e21)) ? std::chars_format::scientific : std::chars_format::fixed;
-  char buf[400];  // fixed notation of a double below 1e21 needs far less
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, fmt);
-  if (ec != std::errc()) return "NaN";  // cannot happen with this buffer
-  return std::string(buf, end);
+  char buf[32];
+  return std::string(buf, put_value(buf, v));
 }
 
 std::string vector_json(const std::vector<std::pair<labels, sample>>& v, const warnings_t& warnings) {
@@ -131,7 +186,11 @@ std::string vector_json(const std::vector<std::pair<labels, sample>>& v, const w
 }
 
 std::string matrix_json(const std::vector<series>& m, const warnings_t& warnings) {
-  std::string out = R"({"status":"success","data":{"resultType":"matrix","result":[)";
+  std::string out;
+  size_t points = 0;
+  for (const auto& s : m) points += s.samples.size();
+  out.reserve(128 + m.size() * 128 + points * 40);  // a point takes 25-50 bytes: rarely a growth and copy
+  out = R"({"status":"success","data":{"resultType":"matrix","result":[)";
   for (size_t i = 0; i < m.size(); ++i) {
     if (i) out += ',';
     out += R"({"metric":)";

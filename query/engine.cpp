@@ -782,8 +782,10 @@ result<query_result> eval_range(const expr& e, series_source& src, int64_t start
   size_t points = 0;
   for (auto& s : vec->series) {
     series out{std::move(s.metric), {}};
+    out.samples.reserve(static_cast<size_t>(std::count_if(s.ok.begin(), s.ok.end(), [](uint8_t x) { return x; })));
     for (size_t k = 0; k < g->n; ++k)
       if (s.ok[k]) out.samples.push_back({g->at(k), s.v[k]});
+    s = {};  // the step values go as their samples come
     if (out.samples.empty()) continue;
     points += out.samples.size();
     res.push_back(std::move(out));

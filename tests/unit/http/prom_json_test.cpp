@@ -90,6 +90,24 @@ TEST(PromJson, ValuesLikePrometheus) {
   EXPECT_EQ(json_value(NAN), "NaN");
 }
 
+// A point is written in one piece: the longest values (17 digits in fixed
+// notation at both ends of its range) and times come out whole, the large
+// values as Go's shortest digits padded with zeros, as Prometheus prints.
+TEST(PromJson, PointsHoldTheLongestValuesAndTimes) {
+  EXPECT_EQ(json_value(-1.2345678901234567e-6), "-0.0000012345678901234567");
+  EXPECT_EQ(json_value(-1.2345678901234567e20), "-123456789012345670000");
+  EXPECT_EQ(json_value(9007199254740993.0), "9007199254740992");  // below 1e16: exact, and shortest too
+  EXPECT_EQ(json_value(1e16), "10000000000000000");
+  EXPECT_EQ(json_value(12345678901234567.0), "12345678901234568");
+  EXPECT_EQ(json_value(9.999999999999999e20), "999999999999999900000");
+  std::vector<series> m{{{{"a", "b"}},
+                         {{-9223372036854775807LL - 1, -1.2345678901234567e-6},
+                          {9223372036854775807LL, -1.2345678901234567e20}}}};
+  EXPECT_EQ(matrix_json(m), R"({"status":"success","data":{"resultType":"matrix","result":[{"metric":{"a":"b"},)"
+                            R"("values":[[-9223372036854775.808,"-0.0000012345678901234567"],)"
+                            R"([9223372036854775.807,"-123456789012345670000"]]}]}})");
+}
+
 TEST(PromJson, StringEscaping) {
   EXPECT_EQ(json_str("a\"b\\c"), R"("a\"b\\c")");
   EXPECT_EQ(json_str("\n\r\t\b\f"), R"("\n\r\t\b\f")");
