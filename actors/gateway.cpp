@@ -127,10 +127,27 @@ void gateway::set_write_watch(watch_fn watch, std::function<void(std::vector<std
 }
 
 std::vector<series> merge_series(std::vector<series> parts) {
-  // Each shard answers its series sorted by labels, and most series come from
-  // one shard: sorting moves whole series, and equal labels stay in the order
-  // their parts came.
-  std::stable_sort(parts.begin(), parts.end(), [](const series& a, const series& b) { return a.lbls < b.lbls; });
+  // Each shard answers its series sorted by labels, one after the other: the
+  // runs are merged (as a stable sort would order them: equal labels stay in
+  // the order their parts came), with a few label comparisons per series
+  // instead of a sort's log2(n).
+  auto before = [](const series& a, const series& b) { return a.lbls < b.lbls; };
+  std::vector<size_t> runs{0};
+  for (size_t i = 1; i < parts.size(); ++i)
+    if (before(parts[i], parts[i - 1])) runs.push_back(i);
+  runs.push_back(parts.size());
+  while (runs.size() > 2) {
+    std::vector<size_t> merged{0};
+    for (size_t j = 0; j + 1 < runs.size(); j += 2) {
+      size_t end = j + 2 < runs.size() ? runs[j + 2] : runs[j + 1];
+      if (j + 2 < runs.size())
+        std::inplace_merge(parts.begin() + static_cast<std::ptrdiff_t>(runs[j]),
+                           parts.begin() + static_cast<std::ptrdiff_t>(runs[j + 1]),
+                           parts.begin() + static_cast<std::ptrdiff_t>(end), before);
+      merged.push_back(end);
+    }
+    runs = std::move(merged);
+  }
   std::vector<series> out;
   out.reserve(parts.size());
   // A shard answers each series in time order with each timestamp once

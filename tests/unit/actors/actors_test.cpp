@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <future>
 #include <mutex>
+#include <random>
 
 #include "actors/bucket_reply.hpp"
 #include "actors/collector.hpp"
@@ -31,6 +32,44 @@ TEST(MergeSeries, JoinsEqualLabelsAndKeepsEachTimestampOnce) {
   EXPECT_EQ(merged[0].samples[1].t, 15);
   EXPECT_EQ(merged[0].samples[2].t, 20);
   EXPECT_EQ(merged[1].lbls, b);
+}
+
+// The shards' answers come one after the other, each sorted by labels: the
+// merge gives what a stable sort of all parts and then the join would, the
+// first part's sample winning a timestamp (seeded; the seed is printed).
+TEST(MergeSeries, RunsOfManyShardsMergeAsAStableSortWould) {
+  for (uint32_t seed = 1; seed <= 50; ++seed) {
+    std::mt19937 rng(seed);
+    std::vector<series> parts;
+    size_t shards = 1 + rng() % 6;
+    for (size_t k = 0; k < shards; ++k) {
+      std::vector<series> run;
+      for (size_t n = rng() % 20; n > 0; --n) {
+        int64_t t = static_cast<int64_t>(rng() % 4);
+        run.push_back({{{"__name__", "x"}, {"i", std::to_string(rng() % 12)}}, {{t, double(k)}, {t + 10, double(k)}}});
+      }
+      std::stable_sort(run.begin(), run.end(), [](const series& a, const series& b) { return a.lbls < b.lbls; });
+      parts.insert(parts.end(), run.begin(), run.end());
+    }
+    auto want = parts;
+    std::stable_sort(want.begin(), want.end(), [](const series& a, const series& b) { return a.lbls < b.lbls; });
+    std::vector<series> joined;
+    for (auto& s : want) {
+      if (joined.empty() || joined.back().lbls != s.lbls) joined.push_back(s);
+      else joined.back().samples.insert(joined.back().samples.end(), s.samples.begin(), s.samples.end());
+    }
+    for (auto& s : joined) {
+      std::stable_sort(s.samples.begin(), s.samples.end(), [](auto& a, auto& b) { return a.t < b.t; });
+      s.samples.erase(std::unique(s.samples.begin(), s.samples.end(), [](auto& a, auto& b) { return a.t == b.t; }),
+                      s.samples.end());
+    }
+    auto got = merge_series(parts);
+    ASSERT_EQ(got.size(), joined.size()) << "seed " << seed;
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].lbls, joined[i].lbls) << "seed " << seed;
+      EXPECT_EQ(got[i].samples, joined[i].samples) << "seed " << seed << " series " << i;
+    }
+  }
 }
 
 TEST(Matchers, SurviveTheWireEncoding) {
