@@ -211,24 +211,32 @@ void shard_store::read_series(uint32_t ref, int64_t mint, int64_t maxt, std::vec
 std::vector<series> shard_store::select(const matchers& ms, int64_t mint, int64_t maxt) const {
   // In the order of the packed parts (metric name, then series number), so
   // that each part is decompressed once (group_cache_), then by labels.
-  std::vector<series> out;
+  const std::vector<uint32_t> order = in_parts_order(candidates(ms, mint, maxt));
+  std::vector<series> read(order.size());
   read_memo memo;
-  for (uint32_t ref : in_parts_order(candidates(ms, mint, maxt))) {
-    series s;
-    read_series(ref, mint, maxt, s.samples, &memo);
-    if (s.samples.empty()) continue;
-    s.lbls = index_.labels_of(ref);
-    out.push_back(std::move(s));
+  for (size_t i = 0; i < order.size(); ++i) read_series(order[i], mint, maxt, read[i].samples, &memo);
+  std::vector<size_t> by_label(order.size());
+  std::iota(by_label.begin(), by_label.end(), size_t{0});
+  std::sort(by_label.begin(), by_label.end(),
+            [&](size_t a, size_t b) { return index_.labels_less(order[a], order[b]); });
+  std::vector<series> out;
+  out.reserve(order.size());
+  for (size_t i : by_label) {
+    if (read[i].samples.empty()) continue;
+    read[i].lbls = index_.labels_of(order[i]);
+    out.push_back(std::move(read[i]));
   }
-  std::sort(out.begin(), out.end(), [](const series& a, const series& b) { return by_labels(a.lbls, b.lbls); });
   return out;
 }
 
 status shard_store::select_each(const matchers& ms, int64_t mint, int64_t maxt,
                                 const std::function<status(series&)>& fn) const {
+  std::vector<uint32_t> refs;
+  for (uint32_t ref : candidates(ms, mint, maxt)) refs.push_back(ref);
+  std::sort(refs.begin(), refs.end(), [&](uint32_t a, uint32_t b) { return index_.labels_less(a, b); });
   std::vector<std::pair<labels, uint32_t>> order;
-  for (uint32_t ref : candidates(ms, mint, maxt)) order.emplace_back(index_.labels_of(ref), ref);
-  std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return by_labels(a.first, b.first); });
+  order.reserve(refs.size());
+  for (uint32_t ref : refs) order.emplace_back(index_.labels_of(ref), ref);
   read_memo memo;
   std::vector<size_t> by_part;  // positions in `order` of a run, in the parts' order
   std::vector<std::vector<sample>> run;

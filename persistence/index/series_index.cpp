@@ -3,6 +3,7 @@
 // record bytes in series_record.cpp.
 #include "persistence/index/series_index.hpp"
 
+#include <algorithm>
 #include <cassert>
 
 namespace strata::persistence::index {
@@ -75,6 +76,20 @@ labels series_index::labels_of(series_ref r) const {
   const sym* p = pairs_.data() + s.offset;
   for (uint32_t i = 0; i < s.count; ++i, p += 2) ls.push_back({syms_.str(p[0]), syms_.str(p[1])});
   return ls;
+}
+
+bool series_index::labels_less(series_ref a, series_ref b) const {
+  // A removed or unknown ref has no labels (labels_of), which sort first.
+  if (!live_.contains(a) || !live_.contains(b)) return !live_.contains(a) && live_.contains(b) && series_[b].count;
+  const series_rec& x = series_[a];
+  const series_rec& y = series_[b];
+  const sym* p = pairs_.data() + x.offset;
+  const sym* q = pairs_.data() + y.offset;
+  for (uint32_t i = 0; i < std::min(x.count, y.count); ++i, p += 2, q += 2) {
+    for (int k = 0; k < 2; ++k)  // as label's operator<: the name, then the value
+      if (p[k] != q[k]) return syms_.str(p[k]) < syms_.str(q[k]);
+  }
+  return x.count < y.count;
 }
 
 std::string_view series_index::label_value(series_ref r, std::string_view name) const {

@@ -57,6 +57,10 @@ class series_index {
   std::optional<series_ref> find(const labels& canonical) const;
   // The labels of a live ref; empty for a removed or unknown ref.
   labels labels_of(series_ref r) const;
+  // labels_of(a) < labels_of(b), without copying them: an interned string
+  // equal to the other's is the same symbol, so most label pairs compare as
+  // integers.
+  bool labels_less(series_ref a, series_ref b) const;
   // The value of label `name` of a live ref, without copying its labels;
   // empty when it has none or the ref is removed or unknown.
   std::string_view label_value(series_ref r, std::string_view name) const;

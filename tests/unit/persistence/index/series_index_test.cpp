@@ -65,6 +65,29 @@ TEST(SeriesIndex, CollidingHashesAreSeparateSeries) {
   EXPECT_EQ(to_vector(idx.select({eq("i", "7")})), (std::vector<series_ref>{200}));
 }
 
+// labels_less orders refs as their copied labels compare, for prefixes,
+// shared names or values, the empty set, and removed or unknown refs.
+TEST(SeriesIndex, LabelsLessOrdersRefsAsTheirLabelsCompare) {
+  series_index idx;
+  std::vector<labels> sets = {
+      {{"__name__", "up"}, {"job", "db"}},
+      {{"__name__", "up"}, {"job", "api"}},
+      {{"__name__", "up"}},
+      {{"__name__", "up"}, {"job", "api"}, {"z", "1"}},
+      {{"__name__", "down"}, {"job", "api"}},
+      {{"__name__", "up"}, {"jobs", "api"}},
+      {{"__name__", "up"}, {"instance", "api"}},
+      {{"a", "up"}},
+      {},
+      {{"__name__", "upx"}, {"job", "db"}},
+  };
+  for (const auto& ls : sets) idx.get_or_add(ls);
+  idx.remove(5);
+  for (series_ref a = 0; a < 12; ++a)
+    for (series_ref b = 0; b < 12; ++b)
+      EXPECT_EQ(idx.labels_less(a, b), idx.labels_of(a) < idx.labels_of(b)) << a << " < " << b;
+}
+
 TEST(SeriesIndex, RemoveForgetsTheSeriesAndNeverReusesItsRef) {
   series_index idx;
   labels a = {{"__name__", "up"}, {"job", "api"}, {"only_a", "x"}};
