@@ -375,7 +375,9 @@ status decode_body(std::string_view body, size_t n, int64_t min_t, int64_t max_t
       }
       return true;
     };
-    auto whole_number = [&](size_t) { return static_cast<double>(static_cast<int64_t>(static_cast<uint64_t>(m) * factor)); };
+    auto whole_number = [&](size_t) {
+      return static_cast<double>(static_cast<int64_t>(static_cast<uint64_t>(m) * factor));
+    };
     // Dividing by 10^0 changes nothing, and a division per sample is
     // a good part of decoding integers (counters, bytes) otherwise.
     bool whole = k == 0 ? walk(next, whole_number) : walk(next, [&](size_t j) { return whole_number(j) / scale; });

@@ -281,15 +281,9 @@ std::vector<bucket_series> shard_store::select_buckets(const matchers& ms, int64
   }
   constexpr size_t blocks_at_once = rollup_cache_size / 2;
   std::vector<bucket_series> found(order.size());
-  // The series of a name have about as many buckets each (read_memo::last_count).
-  size_t last_count = 0;
   for (size_t from = 0; from < blocks.size(); from += blocks_at_once)
     for (size_t i = 0; i < order.size(); ++i)
       for (size_t k = from; k < std::min(blocks.size(), from + blocks_at_once); ++k) {
-        if (k == 0) {
-          if (i > 0) last_count = found[i - 1].buckets.size();
-          found[i].buckets.reserve(last_count);
-        }
         auto run = read_rollup(t, blocks[k], heads_[order[i]].sn);
         if (!run) continue;
         for (auto& e : *run)
