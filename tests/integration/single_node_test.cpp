@@ -42,6 +42,16 @@ class SingleNode : public ::testing::Test {
     auto j = nlohmann::json::parse(r.body);
     return j["data"].size();
   }
+  // GET /api/v1/query_range of `query` (URL-encoded) over the two samples'
+  // minute at a 30 s step, plus `extra` parameters; the answer, parsed, after
+  // checking it is a 200.
+  static nlohmann::json range_query(const std::string& query, const std::string& extra = "") {
+    char span[96];
+    std::snprintf(span, sizeof span, "&start=%.3f&end=%.3f&step=30", t0_ / 1000.0, (t0_ + 60000) / 1000.0);
+    auto r = http_request(node_->http_port, "GET", "/api/v1/query_range?query=" + query + span + extra);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return nlohmann::json::parse(r.body, nullptr, false);
+  }
   static inline std::string root_;
   static inline node* node_ = nullptr;
   static inline int64_t t0_ = 0;
@@ -71,12 +81,7 @@ TEST_F(SingleNode, InstantQueryAnswersInPrometheusShape) {
 }
 
 TEST_F(SingleNode, RangeQueryReturnsMatrixAtEachStep) {
-  char target[256];
-  std::snprintf(target, sizeof target, "/api/v1/query_range?query=up%%7Bjob%%3D%%22db%%22%%7D&start=%.3f&end=%.3f&step=30",
-                t0_ / 1000.0, (t0_ + 60000) / 1000.0);
-  auto r = http_request(node_->http_port, "GET", target);
-  ASSERT_EQ(r.status, 200) << r.body;
-  auto j = nlohmann::json::parse(r.body);
+  auto j = range_query("up%7Bjob%3D%22db%22%7D");
   EXPECT_EQ(j["data"]["resultType"], "matrix");
   ASSERT_EQ(j["data"]["result"].size(), 2u);
   const auto& values = j["data"]["result"][0]["values"];
@@ -89,13 +94,8 @@ TEST_F(SingleNode, RangeQueryReturnsMatrixAtEachStep) {
 // stats=all reports the phases of the query's time in Prometheus's names:
 // preparation and evaluation add up to evalTotalTime, within execTotalTime.
 TEST_F(SingleNode, StatsAllReportsWhereTheQueryTimeWent) {
-  char target[256];
-  std::snprintf(target, sizeof target, "/api/v1/query_range?query=sum(up)&start=%.3f&end=%.3f&step=30&stats=all",
-                t0_ / 1000.0, (t0_ + 60000) / 1000.0);
-  auto r = http_request(node_->http_port, "GET", target);
-  ASSERT_EQ(r.status, 200) << r.body;
-  auto j = nlohmann::json::parse(r.body);
-  ASSERT_TRUE(j["data"]["stats"].contains("timings")) << r.body;
+  auto j = range_query("sum(up)", "&stats=all");
+  ASSERT_TRUE(j["data"]["stats"].contains("timings")) << j.dump();
   const auto& t = j["data"]["stats"]["timings"];
   double prep = t["queryPreparationTime"], inner = t["innerEvalTime"], eval = t["evalTotalTime"];
   double total = t["execTotalTime"];
@@ -107,8 +107,9 @@ TEST_F(SingleNode, StatsAllReportsWhereTheQueryTimeWent) {
   EXPECT_FALSE(nlohmann::json::parse(http_request(node_->http_port, "GET", "/api/v1/query?query=up").body)["data"]
                    .contains("stats"));
   // Beside warnings, which follow data.
+  char target[128];
   std::snprintf(target, sizeof target, "/api/v1/query?query=quantile(2,up)&time=%.3f&stats=all", t0_ / 1000.0 + 1);
-  r = http_request(node_->http_port, "GET", target);
+  auto r = http_request(node_->http_port, "GET", target);
   ASSERT_EQ(r.status, 200) << r.body;
   j = nlohmann::json::parse(r.body);
   EXPECT_TRUE(j["data"]["stats"]["timings"].contains("execTotalTime")) << r.body;
