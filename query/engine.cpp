@@ -21,6 +21,27 @@ void annotations::info(std::string msg) {
 }
 
 namespace detail {
+
+void tidy_samples(std::vector<sample>& xs, bool drop_stale) {
+  bool in_order = true, stale = false;
+  for (size_t j = 0; j < xs.size(); ++j) {
+    in_order &= j == 0 || xs[j - 1].t < xs[j].t;
+    stale |= is_stale_nan(xs[j].v);
+  }
+  if (!in_order) {
+    std::stable_sort(xs.begin(), xs.end(), [](const sample& a, const sample& b) { return a.t < b.t; });
+    xs.erase(std::unique(xs.begin(), xs.end(), [](const sample& a, const sample& b) { return a.t == b.t; }),
+             xs.end());
+  }
+  if (drop_stale && stale)
+    xs.erase(std::remove_if(xs.begin(), xs.end(), [](const sample& x) { return is_stale_nan(x.v); }), xs.end());
+}
+
+bool labels_ascending(const std::vector<series>& v) {
+  return std::adjacent_find(v.begin(), v.end(), [](const series& a, const series& b) { return !(a.lbls < b.lbls); }) ==
+         v.end();
+}
+
 namespace {
 
 int64_t sat_sub(int64_t a, int64_t b) {
@@ -43,71 +64,38 @@ bool sample_time_less(const sample& a, const sample& b) { return a.t < b.t; }
 // markers are then removed. The look at each series runs on `pool` where
 // there is one.
 std::vector<series> normalize(std::vector<series> in, bool drop_stale, work_pool* pool) {
-  // Sources answer each series once, by labels, in time order with each
-  // timestamp once (series_source::select): one look at each series' samples
-  // usually finds it so (and whether it holds a stale marker), and then it
-  // is neither sorted, merged nor deduplicated.
-  struct look {
-    bool in_order = true;
-    bool stale = false;
-  };
-  std::vector<look> looks(in.size());
-  auto look_at = [&](size_t i) {
-    auto& xs = in[i].samples;
-    bool in_order = true, stale = false;
-    for (size_t j = 0; j < xs.size(); ++j) {
-      in_order &= j == 0 || xs[j - 1].t < xs[j].t;
-      stale |= is_stale_nan(xs[j].v);
+  auto tidy_all = [pool](std::vector<series>& v, bool drop) {
+    if (pool && pool->width() > 1 && v.size() >= 64) {
+      pool->parallel_ranges(v.size(), pool->width() * 4, [&](size_t i, size_t e) {
+        for (; i < e; ++i) tidy_samples(v[i].samples, drop);
+      });
+    } else {
+      for (auto& x : v) tidy_samples(x.samples, drop);
     }
-    looks[i] = {in_order, stale};
-    if (!in_order && !std::is_sorted(xs.begin(), xs.end(), sample_time_less))
-      std::stable_sort(xs.begin(), xs.end(), sample_time_less);
   };
-  if (pool && pool->width() > 1 && in.size() >= 64) {
-    pool->parallel_ranges(in.size(), pool->width() * 4, [&](size_t i, size_t e) {
-      for (; i < e; ++i) look_at(i);
-    });
-  } else {
-    for (size_t i = 0; i < in.size(); ++i) look_at(i);
+  // Sources answer each series once, by labels (series_source::select):
+  // then only each series' samples are looked at.
+  if (labels_ascending(in)) {
+    tidy_all(in, drop_stale);
+    return in;
   }
-  auto by_labels = [](const series& a, const series& b) { return a.lbls < b.lbls; };
+  tidy_all(in, false);
+  std::stable_sort(in.begin(), in.end(), [](const series& a, const series& b) { return a.lbls < b.lbls; });
   std::vector<series> out;
-  if (std::adjacent_find(in.begin(), in.end(), [&](const series& a, const series& b) { return !by_labels(a, b); }) ==
-      in.end()) {
-    out = std::move(in);  // each series once, in order
-  } else {
-    if (!std::is_sorted(in.begin(), in.end(), by_labels)) {
-      std::stable_sort(in.begin(), in.end(), by_labels);
-      looks.assign(in.size(), look{false, true});
-    }
-    out.reserve(in.size());
-    std::vector<look> merged_looks;
-    merged_looks.reserve(in.size());
-    for (size_t i = 0; i < in.size(); ++i) {
-      auto& s = in[i];
-      if (!out.empty() && out.back().lbls == s.lbls) {
-        auto& into = out.back().samples;
-        std::vector<sample> merged;
-        merged.reserve(into.size() + s.samples.size());
-        std::merge(into.begin(), into.end(), s.samples.begin(), s.samples.end(), std::back_inserter(merged),
-                   sample_time_less);
-        into = std::move(merged);
-        merged_looks.back() = {false, true};
-        continue;
-      }
+  out.reserve(in.size());
+  for (auto& s : in) {
+    if (out.empty() || out.back().lbls != s.lbls) {
       out.push_back(std::move(s));
-      merged_looks.push_back(looks[i]);
+      continue;
     }
-    looks = std::move(merged_looks);
+    auto& into = out.back().samples;
+    std::vector<sample> merged;
+    merged.reserve(into.size() + s.samples.size());
+    std::merge(into.begin(), into.end(), s.samples.begin(), s.samples.end(), std::back_inserter(merged),
+               sample_time_less);
+    into = std::move(merged);
   }
-  for (size_t i = 0; i < out.size(); ++i) {
-    auto& xs = out[i].samples;
-    if (!looks[i].in_order)
-      xs.erase(std::unique(xs.begin(), xs.end(), [](const sample& a, const sample& b) { return a.t == b.t; }),
-               xs.end());
-    if (drop_stale && looks[i].stale)
-      xs.erase(std::remove_if(xs.begin(), xs.end(), [](const sample& x) { return is_stale_nan(x.v); }), xs.end());
-  }
+  tidy_all(out, drop_stale);  // a merged series' timestamps once each, the first part's winning
   return out;
 }
 
@@ -448,15 +436,13 @@ status evaluator::fetch_each(const matchers& ms, int64_t mint, int64_t maxt, con
   if (opts_.deadline != std::chrono::steady_clock::time_point::max() &&
       std::chrono::steady_clock::now() >= opts_.deadline)
     return error(strata_errc::timeout, timeout_message);
-  auto clean = [&](series& s) -> status {
-    drop_stale(s);
-    return fn(s);
-  };
-  if (auto st = src_.select_each(ms, mint, maxt, clean)) return *st;
-  // The look at each series (normalize) finds those with stale markers.
-  auto all = fetch(ms, mint, maxt, /*drop_stale=*/true);
-  if (!all) return all.error();
-  for (auto& s : *all)
+  if (auto st = src_.select_each(ms, mint, maxt, fn)) return *st;
+  auto sel = src_.select(ms, mint, maxt);
+  if (!sel) return sel.error();
+  // Each series once, by labels (what sources answer): handed over as they
+  // are, for the caller to tidy each where it reads it. Else normalized here.
+  if (!labels_ascending(*sel)) *sel = normalize(std::move(*sel), /*drop_stale=*/true, opts_.pool);
+  for (auto& s : *sel)
     if (auto st = fn(s); !st) return st;
   return {};
 }
@@ -600,12 +586,6 @@ result<matrix_value> evaluator::matrix_windows(const matrix_selector& ms, std::p
   int64_t after = out.mode == range_mode::smoothed ? opts_.lookback_ms : 0;
   span = {sat_add(sat_sub(sat_sub(out.ends.front(), out.range_ms), before), 1), sat_add(out.ends.back(), after)};
   return out;
-}
-
-bool evaluator::drop_stale(series& s) {
-  auto& smp = s.samples;
-  smp.erase(std::remove_if(smp.begin(), smp.end(), [](const sample& x) { return is_stale_nan(x.v); }), smp.end());
-  return !smp.empty();
 }
 
 result<value> evaluator::eval_matrix_selector(const matrix_selector& ms) {

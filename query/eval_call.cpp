@@ -393,6 +393,7 @@ result<value> evaluator::eval_range_function(const call_expr& c, series_sink* si
     return [&, resets = std::vector<size_t>(), queue = std::vector<size_t>(),
             edges = fn::extrapolate_edges{-1, -1, -1, 0, 0, 0, 0, 0},  // matches no window (count >= 2)
             args = std::vector<double>(scalars.size())](series& s, vseries& r) mutable -> bool {
+      if (stream) tidy_samples(s.samples, /*drop_stale=*/true);  // read here anyway: in cache
       r.v.assign(n, 0);
       r.ok.assign(n, 0);
       bool any = false;

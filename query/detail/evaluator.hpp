@@ -159,8 +159,6 @@ class evaluator {
   // A matrix selector's windows without its series, and the span
   // [first, second] of the samples they read.
   result<matrix_value> matrix_windows(const matrix_selector& ms, std::pair<int64_t, int64_t>& span);
-  // Takes the stale markers out of a selected series; false if nothing is left.
-  static bool drop_stale(series& s);
   result<value> eval_subquery(const subquery_expr& sq);
   result<value> eval_unary(const unary_expr& u);
   result<value> eval_binary(const binary_expr& b);
@@ -194,10 +192,11 @@ class evaluator {
   // The series of src_.select, normalized (engine.cpp); with drop_stale
   // without stale markers.
   result<std::vector<series>> fetch(const matchers& ms, int64_t mint, int64_t maxt, bool drop_stale = false);
-  // fetch's series one at a time, in the same order and without stale
-  // markers (possibly left empty), through `fn` (which returns an error to
-  // stop): read one by one where the source can
-  // (series_source::select_each), else from fetch's vector.
+  // fetch's series one at a time, in the same order, through `fn` (which
+  // returns an error to stop): read one by one where the source can
+  // (series_source::select_each), else from the source's vector. Their
+  // samples may still be out of order or hold stale markers: `fn` tidies
+  // each (tidy_samples) where it reads it, on the thread that does.
   status fetch_each(const matchers& ms, int64_t mint, int64_t maxt, const std::function<status(series&)>& fn);
   status charge(size_t samples);
   // A timeout once the deadline passed, counting `ticks` units of work (a
@@ -217,6 +216,14 @@ class evaluator {
 // matchers, __name__="target_info" when it names no metric, and
 // __name__=~".+_info" when it only excludes names.
 matchers info_series_matchers(const call_expr& c);
+
+// Puts a series' samples in time order with each timestamp once (the first
+// wins) and, with drop_stale, takes its stale markers out: one look when
+// there is nothing to do.
+void tidy_samples(std::vector<sample>& xs, bool drop_stale);
+// Whether each series of `v` has labels after the one before it (sorted,
+// each label set once).
+bool labels_ascending(const std::vector<series>& v);
 
 // Merges series of `v` with identical labels; fails with Prometheus's
 // "vector cannot contain metrics with the same labelset" when two of them
