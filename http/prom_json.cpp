@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <cstdlib>
 #include <cmath>
 
 namespace strata::http {
@@ -69,8 +68,9 @@ char* put_value(char* p, double v) {
     char sci[32];
     auto [end, ec] = std::to_chars(sci, sci + sizeof sci, v, std::chars_format::scientific);
     if (ec != std::errc()) return word("NaN");  // cannot fail: at most 24 bytes
-    const char* e = std::find(sci, end, 'e');
-    int exp = std::atoi(e + 1);
+    const char* e = std::find(sci, end, 'e');  // "d.ddde+XX": to_chars writes no terminator
+    int exp = 0;
+    std::from_chars(e + 1 + (e + 1 < end && e[1] == '+'), end, exp);
     int digits = 0;
     for (const char* c = sci; c < e; ++c) {
       if (*c == '-') *p++ = '-';
